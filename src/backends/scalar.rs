@@ -1,0 +1,48 @@
+//! The scalar backend: the kernels' reference definitions, one element at a time, on one
+//! core, in the book's operation order and without FMA. It is the yardstick: the other
+//! backends are tested against it and reproduce it bit for bit where their kernel says so.
+
+use ndarray::{Array2, ArrayView1, ArrayViewMut2};
+
+use crate::backend::{Backend, Capabilities, Describe};
+use crate::kernels::diffusion::{self, DiffusionParams};
+use crate::kernels::julia::{self, JuliaParams};
+use crate::kernels::norm::{self, NormKind};
+use crate::{Real, Result};
+
+/// Plain loops over the reference definitions in [`crate::kernels`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Scalar;
+
+impl Describe for Scalar {
+    fn name(&self) -> &str {
+        "scalar"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::cpu("scalar", 1)
+    }
+}
+
+impl<T: Real> Backend<T> for Scalar {
+    fn julia(&self, params: &JuliaParams<T>) -> Result<Array2<u32>> {
+        Ok(julia::reference(params))
+    }
+
+    fn diffuse(
+        &self,
+        grid: ArrayViewMut2<'_, T>,
+        scratch: ArrayViewMut2<'_, T>,
+        params: &DiffusionParams<T>,
+        steps: usize,
+    ) -> Result<()> {
+        let coefficient = params.coefficient();
+        diffusion::ping_pong(grid, scratch, steps, |src, dst| {
+            diffusion::reference_step(src, dst, coefficient)
+        })
+    }
+
+    fn norm(&self, v: ArrayView1<'_, T>, kind: NormKind) -> Result<T> {
+        Ok(norm::reference(v, kind))
+    }
+}

@@ -1,0 +1,70 @@
+//! The one error type of hpnum.
+
+/// Everything that can go wrong in hpnum. Every fallible public function returns
+/// [`Result`], and no public function panics on bad input.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A kernel parameter is out of its domain (zero size, NaN coordinate, negative
+    /// diffusivity, …). `name` is the parameter, `reason` says what is allowed.
+    #[error("invalid parameter `{name}`: {reason}")]
+    InvalidParameter {
+        /// The parameter's name as it appears in the API.
+        name: &'static str,
+        /// What was wrong and what is allowed.
+        reason: String,
+    },
+
+    /// Two arrays that must have the same shape do not (for example a diffusion grid and
+    /// its scratch buffer).
+    #[error("shape mismatch: {what} has shape {found:?}, expected {expected:?}")]
+    ShapeMismatch {
+        /// Which array is wrong.
+        what: &'static str,
+        /// The shape it must have.
+        expected: Vec<usize>,
+        /// The shape it has.
+        found: Vec<usize>,
+    },
+
+    /// The explicit diffusion scheme would blow up: it is stable only for D·dt ≤ 1/4
+    /// on a unit-spaced 2D grid.
+    #[error(
+        "unstable diffusion: D·dt = {d_dt} exceeds 0.25, the explicit scheme's stability limit \
+         on a unit 2D grid; use a smaller dt"
+    )]
+    Unstable {
+        /// The product D·dt that was asked for.
+        d_dt: f64,
+    },
+
+    /// The backend cannot run this request (a precision the device lacks, for example).
+    #[error("backend `{backend}` does not support {what}")]
+    Unsupported {
+        /// The backend's name.
+        backend: String,
+        /// What it cannot do.
+        what: String,
+    },
+
+    /// No backend of that name exists in this build.
+    #[error("unknown backend `{name}`; available: {available}")]
+    UnknownBackend {
+        /// The name that was asked for.
+        name: String,
+        /// The names this build knows, comma-separated.
+        available: String,
+    },
+}
+
+/// `Result` with hpnum's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn invalid(name: &'static str, reason: impl Into<String>) -> Self {
+        Error::InvalidParameter {
+            name,
+            reason: reason.into(),
+        }
+    }
+}

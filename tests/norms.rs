@@ -1,0 +1,236 @@
+//! Norms: the book's values, accuracy bounds, layouts and IEEE special values, on every
+//! backend.
+
+mod common;
+
+use hpnum::kernels::norm::{LCG_SEED, book_arange, lcg_vector};
+use hpnum::{Backend, NormKind, Real};
+use ndarray::{Array1, ArrayView1, s};
+
+fn norm<T: Real, B: Backend<T> + ?Sized>(b: &B, v: ArrayView1<'_, T>, kind: NormKind) -> f64 {
+    b.norm(v, kind).unwrap().as_f64()
+}
+
+#[test]
+fn lcg_vector_is_the_references() {
+    let v = lcg_vector::<f64>(1_000_000, LCG_SEED);
+    let k: Vec<i64> = v
+        .iter()
+        .take(8)
+        .map(|&x| (x * f64::from(1 << 23)) as i64)
+        .collect();
+    assert_eq!(
+        k,
+        [
+            -6550185, -3936182, 6469697, 5632739, -2925426, 1014555, 4930294, -1820431
+        ]
+    );
+    assert_eq!(v[999_999] * f64::from(1 << 23), 5908385.0);
+    let sum_k: f64 = v.iter().map(|&x| x * f64::from(1 << 23)).sum();
+    assert_eq!(sum_k, 570515519.0);
+}
+
+#[test]
+fn lcg_norms_within_the_stated_accuracy() {
+    let exact = [
+        (NormKind::L1, 4191191239615.0 / 2f64.powi(23)),
+        (NormKind::L2Squared, 332990.0500470755),
+        (NormKind::L2, 577.0529005620502),
+        (NormKind::LInf, 8388601.0 / 2f64.powi(23)),
+    ];
+    let v64 = lcg_vector::<f64>(1_000_000, LCG_SEED);
+    let v32 = lcg_vector::<f32>(1_000_000, LCG_SEED);
+    for backend in common::backends() {
+        for (kind, want) in exact {
+            let e64 = common::rel_err(norm(backend.as_ref(), v64.view(), kind), want);
+            let e32 = common::rel_err(norm(backend.as_ref(), v32.view(), kind), want);
+            let name = backend.name();
+            assert!(e64 <= 1e-14, "{name} {kind} f64: relative error {e64:e}");
+            // Naive f32 summation is off by 3.7e-4 here; pairwise must do far better.
+            assert!(e32 <= 1e-6, "{name} {kind} f32: relative error {e32:e}");
+        }
+        // L∞ is exact: a maximum rounds nothing.
+        assert_eq!(
+            norm(backend.as_ref(), v32.view(), NormKind::LInf),
+            8388601.0 / 2f64.powi(23)
+        );
+    }
+}
+
+#[test]
+fn the_books_arange_norm_squared() {
+    let exact = 333_332_833_333_500_000f64; // (N−1)·N·(2N−1)/6, N = 10⁶, rounded to f64
+    let v64 = book_arange::<f64>(1_000_000);
+    let v32 = book_arange::<f32>(1_000_000);
+    for backend in common::backends() {
+        let e64 = common::rel_err(
+            norm(backend.as_ref(), v64.view(), NormKind::L2Squared),
+            exact,
+        );
+        let e32 = common::rel_err(
+            norm(backend.as_ref(), v32.view(), NormKind::L2Squared),
+            exact,
+        );
+        assert!(e64 <= 1e-15, "{} f64: {e64:e}", backend.name());
+        assert!(
+            e32 <= 1e-6,
+            "{} f32: {e32:e} (naive: 1.4e-4)",
+            backend.name()
+        );
+        let l2 = norm(backend.as_ref(), v64.view(), NormKind::L2);
+        assert!(
+            common::rel_err(l2, 577349836.1769058) <= 1e-15,
+            "{}",
+            backend.name()
+        );
+    }
+}
+
+#[test]
+fn strided_and_reversed_views_equal_contiguous_copies() {
+    let base = lcg_vector::<f64>(10_007, 7);
+    for backend in common::backends() {
+        for kind in NormKind::ALL {
+            let strided = base.slice(s![..;3]);
+            let reversed = base.slice(s![..;-1]);
+            let got_strided = norm(backend.as_ref(), strided, kind);
+            let want_strided = norm(backend.as_ref(), strided.to_owned().view(), kind);
+            assert!(
+                common::rel_err(got_strided, want_strided) <= 1e-14,
+                "{} {kind}",
+                backend.name()
+            );
+            let got_rev = norm(backend.as_ref(), reversed, kind);
+            let want = norm(backend.as_ref(), base.view(), kind);
+            assert!(
+                common::rel_err(got_rev, want) <= 1e-14,
+                "{} {kind}",
+                backend.name()
+            );
+        }
+    }
+}
+
+#[test]
+fn empty_is_zero_and_lengths_around_block_sizes_match_exact_sums() {
+    for backend in common::backends() {
+        for kind in NormKind::ALL {
+            assert_eq!(
+                norm(backend.as_ref(), Array1::<f32>::zeros(0).view(), kind),
+                0.0
+            );
+            assert_eq!(
+                norm(backend.as_ref(), Array1::<f64>::zeros(0).view(), kind),
+                0.0
+            );
+        }
+        // Small integers: every partial sum is exact, so any summation order must agree.
+        for n in [
+            1usize, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 129, 1000, 4099,
+        ] {
+            let v = Array1::from_iter((0..n).map(|i| ((i * 37) % 19) as f32 - 9.0));
+            let l1: f64 = v.iter().map(|x| f64::from(x.abs())).sum();
+            let l2sq: f64 = v.iter().map(|&x| f64::from(x * x)).sum();
+            let linf = v.iter().map(|x| f64::from(x.abs())).fold(0.0, f64::max);
+            let b = backend.as_ref();
+            assert_eq!(norm(b, v.view(), NormKind::L1), l1, "{} n={n}", b.name());
+            assert_eq!(
+                norm(b, v.view(), NormKind::L2Squared),
+                l2sq,
+                "{} n={n}",
+                b.name()
+            );
+            assert_eq!(
+                norm(b, v.view(), NormKind::LInf),
+                linf,
+                "{} n={n}",
+                b.name()
+            );
+            let l2 = norm(b, v.view(), NormKind::L2);
+            assert!(
+                common::rel_err(l2, l2sq.sqrt()) <= 1e-7,
+                "{} n={n}",
+                b.name()
+            );
+        }
+    }
+}
+
+#[test]
+fn nan_and_infinity() {
+    for backend in common::backends() {
+        let b = backend.as_ref();
+        for n in [1usize, 5, 33, 1000] {
+            for pos in [0, n / 2, n - 1] {
+                let mut v = Array1::<f32>::ones(n);
+                v[pos] = f32::NAN;
+                for kind in NormKind::ALL {
+                    assert!(
+                        norm(b, v.view(), kind).is_nan(),
+                        "{} {kind} n={n} at {pos}",
+                        b.name()
+                    );
+                }
+                let mut v = Array1::<f64>::ones(n);
+                v[pos] = f64::NEG_INFINITY;
+                for kind in NormKind::ALL {
+                    assert_eq!(
+                        norm(b, v.view(), kind),
+                        f64::INFINITY,
+                        "{} {kind}",
+                        b.name()
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn l2_neither_overflows_nor_underflows() {
+    for backend in common::backends() {
+        let b = backend.as_ref();
+        for scale in [1e300f64, 1e-300, 1e-310, 1.0] {
+            let v = Array1::from_iter((0..1001).map(|i| scale * (i % 7) as f64));
+            let plain: f64 = (0..1001)
+                .map(|i| ((i % 7) as f64).powi(2))
+                .sum::<f64>()
+                .sqrt();
+            let got = norm(b, v.view(), NormKind::L2);
+            // Subnormal inputs carry fewer significant bits themselves.
+            let tol = if scale < 1e-307 { 1e-9 } else { 1e-15 };
+            assert!(
+                common::rel_err(got, plain * scale) <= tol,
+                "{} {scale:e}: {got:e}",
+                b.name()
+            );
+        }
+        for scale in [1e30f32, 1e-30, 1e-40, 1.0] {
+            let v = Array1::from_iter((0..1001).map(|i| scale * (i % 7) as f32));
+            let plain = (0..1001)
+                .map(|i| ((i % 7) as f64).powi(2))
+                .sum::<f64>()
+                .sqrt();
+            let got = norm(b, v.view(), NormKind::L2);
+            let want = plain * f64::from(scale);
+            let tol = if scale < 1e-37 { 1e-4 } else { 1e-6 };
+            assert!(
+                common::rel_err(got, want) <= tol,
+                "{} {scale:e}: {got:e}",
+                b.name()
+            );
+        }
+        // The book's squared norm is the plain sum: it overflows where the norm does not.
+        let huge = Array1::from_elem(4, f32::MAX / 2.0);
+        assert_eq!(norm(b, huge.view(), NormKind::L2Squared), f64::INFINITY);
+        assert!(common::rel_err(norm(b, huge.view(), NormKind::L2), f64::from(f32::MAX)) < 1e-6);
+    }
+}
+
+#[test]
+fn kind_names_round_trip() {
+    for kind in NormKind::ALL {
+        assert_eq!(kind.name().parse::<NormKind>().unwrap(), kind);
+    }
+    assert!("l3".parse::<NormKind>().is_err());
+}
