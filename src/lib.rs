@@ -32,7 +32,7 @@ pub mod kernels;
 mod real;
 
 pub use backend::{AnyBackend, Backend, Capabilities, Describe, DeviceKind};
-pub use backends::Scalar;
+pub use backends::{Rayon, Scalar, Simd};
 pub use error::{Error, Result};
 pub use kernels::diffusion::DiffusionParams;
 pub use kernels::julia::{JuliaParams, Region};

@@ -18,13 +18,18 @@ where
     let params = JuliaParams::<T>::book(width, max_iter).unwrap();
     for backend in common::backends() {
         let got = backend.julia(&params).unwrap();
-        assert_eq!(got.dim(), want.dim(), "{} {file}", backend.name());
+        assert_eq!(
+            got.dim(),
+            want.dim(),
+            "{} {file}",
+            common::label(backend.as_ref())
+        );
         let differ = got.iter().zip(want.iter()).filter(|(a, b)| a != b).count();
         assert_eq!(
             differ,
             0,
             "{}: {differ} pixels differ from {file}",
-            backend.name()
+            common::label(backend.as_ref())
         );
     }
 }
@@ -45,8 +50,18 @@ fn the_books_case_sums_exactly() {
         let c64 = backend.julia(&p64).unwrap();
         let c32 = backend.julia(&p32).unwrap();
         assert_eq!(c64.dim(), (1000, 1000));
-        assert_eq!(sum(&c64), 33_219_980, "{} f64", backend.name());
-        assert_eq!(sum(&c32), 33_222_988, "{} f32", backend.name());
+        assert_eq!(
+            sum(&c64),
+            33_219_980,
+            "{} f64",
+            common::label(backend.as_ref())
+        );
+        assert_eq!(
+            sum(&c32),
+            33_222_988,
+            "{} f32",
+            common::label(backend.as_ref())
+        );
         assert_eq!(c64.iter().filter(|&&n| n == 300).count(), 100_321);
         assert_eq!(c32.iter().filter(|&&n| n == 300).count(), 100_327);
         assert_eq!(c64.iter().filter(|&&n| n == 0).count(), 102_865);
@@ -84,8 +99,18 @@ fn rectangular_regions_and_odd_sizes_agree_with_the_reference_on_every_backend()
         let want64 = hpnum::kernels::julia::reference(&p64);
         let want32 = hpnum::kernels::julia::reference(&p32);
         for backend in common::backends() {
-            assert_eq!(backend.julia(&p64).unwrap(), want64, "{}", backend.name());
-            assert_eq!(backend.julia(&p32).unwrap(), want32, "{}", backend.name());
+            assert_eq!(
+                backend.julia(&p64).unwrap(),
+                want64,
+                "{}",
+                common::label(backend.as_ref())
+            );
+            assert_eq!(
+                backend.julia(&p32).unwrap(),
+                want32,
+                "{}",
+                common::label(backend.as_ref())
+            );
         }
     }
 }
@@ -101,7 +126,7 @@ fn escape_counts_match_hand_computed_points() {
             counts.as_slice().unwrap(),
             &[10, 0, 1],
             "{}",
-            backend.name()
+            common::label(backend.as_ref())
         );
     }
 }

@@ -44,7 +44,7 @@ fn lcg_norms_within_the_stated_accuracy() {
         for (kind, want) in exact {
             let e64 = common::rel_err(norm(backend.as_ref(), v64.view(), kind), want);
             let e32 = common::rel_err(norm(backend.as_ref(), v32.view(), kind), want);
-            let name = backend.name();
+            let name = common::label(backend.as_ref());
             assert!(e64 <= 1e-14, "{name} {kind} f64: relative error {e64:e}");
             // Naive f32 summation is off by 3.7e-4 here; pairwise must do far better.
             assert!(e32 <= 1e-6, "{name} {kind} f32: relative error {e32:e}");
@@ -71,17 +71,21 @@ fn the_books_arange_norm_squared() {
             norm(backend.as_ref(), v32.view(), NormKind::L2Squared),
             exact,
         );
-        assert!(e64 <= 1e-15, "{} f64: {e64:e}", backend.name());
+        assert!(
+            e64 <= 1e-15,
+            "{} f64: {e64:e}",
+            common::label(backend.as_ref())
+        );
         assert!(
             e32 <= 1e-6,
             "{} f32: {e32:e} (naive: 1.4e-4)",
-            backend.name()
+            common::label(backend.as_ref())
         );
         let l2 = norm(backend.as_ref(), v64.view(), NormKind::L2);
         assert!(
             common::rel_err(l2, 577349836.1769058) <= 1e-15,
             "{}",
-            backend.name()
+            common::label(backend.as_ref())
         );
     }
 }
@@ -98,14 +102,14 @@ fn strided_and_reversed_views_equal_contiguous_copies() {
             assert!(
                 common::rel_err(got_strided, want_strided) <= 1e-14,
                 "{} {kind}",
-                backend.name()
+                common::label(backend.as_ref())
             );
             let got_rev = norm(backend.as_ref(), reversed, kind);
             let want = norm(backend.as_ref(), base.view(), kind);
             assert!(
                 common::rel_err(got_rev, want) <= 1e-14,
                 "{} {kind}",
-                backend.name()
+                common::label(backend.as_ref())
             );
         }
     }
@@ -133,24 +137,29 @@ fn empty_is_zero_and_lengths_around_block_sizes_match_exact_sums() {
             let l2sq: f64 = v.iter().map(|&x| f64::from(x * x)).sum();
             let linf = v.iter().map(|x| f64::from(x.abs())).fold(0.0, f64::max);
             let b = backend.as_ref();
-            assert_eq!(norm(b, v.view(), NormKind::L1), l1, "{} n={n}", b.name());
+            assert_eq!(
+                norm(b, v.view(), NormKind::L1),
+                l1,
+                "{} n={n}",
+                common::label(b)
+            );
             assert_eq!(
                 norm(b, v.view(), NormKind::L2Squared),
                 l2sq,
                 "{} n={n}",
-                b.name()
+                common::label(b)
             );
             assert_eq!(
                 norm(b, v.view(), NormKind::LInf),
                 linf,
                 "{} n={n}",
-                b.name()
+                common::label(b)
             );
             let l2 = norm(b, v.view(), NormKind::L2);
             assert!(
                 common::rel_err(l2, l2sq.sqrt()) <= 1e-7,
                 "{} n={n}",
-                b.name()
+                common::label(b)
             );
         }
     }
@@ -168,7 +177,7 @@ fn nan_and_infinity() {
                     assert!(
                         norm(b, v.view(), kind).is_nan(),
                         "{} {kind} n={n} at {pos}",
-                        b.name()
+                        common::label(b)
                     );
                 }
                 let mut v = Array1::<f64>::ones(n);
@@ -178,7 +187,7 @@ fn nan_and_infinity() {
                         norm(b, v.view(), kind),
                         f64::INFINITY,
                         "{} {kind}",
-                        b.name()
+                        common::label(b)
                     );
                 }
             }
@@ -202,7 +211,7 @@ fn l2_neither_overflows_nor_underflows() {
             assert!(
                 common::rel_err(got, plain * scale) <= tol,
                 "{} {scale:e}: {got:e}",
-                b.name()
+                common::label(b)
             );
         }
         for scale in [1e30f32, 1e-30, 1e-40, 1.0] {
@@ -217,7 +226,7 @@ fn l2_neither_overflows_nor_underflows() {
             assert!(
                 common::rel_err(got, want) <= tol,
                 "{} {scale:e}: {got:e}",
-                b.name()
+                common::label(b)
             );
         }
         // The book's squared norm is the plain sum: it overflows where the norm does not.

@@ -50,7 +50,7 @@ proptest! {
         for backend in common::backends() {
             let mut got = g.clone();
             diffuse(backend.as_ref(), &mut got, coefficient, steps);
-            prop_assert_eq!(&got, &want, "{}", backend.name());
+            prop_assert_eq!(&got, &want, "{}", common::label(backend.as_ref()));
         }
     }
 
@@ -83,8 +83,8 @@ proptest! {
         prop_assert_eq!(want64.dim(), (ys.len(), xs.len()));
         prop_assert!(want64.iter().all(|&n| n <= max_iter));
         for backend in common::backends() {
-            prop_assert_eq!(&backend.julia(&p64).unwrap(), &want64, "{}", backend.name());
-            prop_assert_eq!(&backend.julia(&p32).unwrap(), &want32, "{}", backend.name());
+            prop_assert_eq!(&backend.julia(&p64).unwrap(), &want64, "{}", common::label(backend.as_ref()));
+            prop_assert_eq!(&backend.julia(&p32).unwrap(), &want32, "{}", common::label(backend.as_ref()));
         }
     }
 

@@ -31,15 +31,22 @@ impl<T: Real> Backend<T> for Scalar {
 
     fn diffuse(
         &self,
-        grid: ArrayViewMut2<'_, T>,
-        scratch: ArrayViewMut2<'_, T>,
+        mut grid: ArrayViewMut2<'_, T>,
+        mut scratch: ArrayViewMut2<'_, T>,
         params: &DiffusionParams<T>,
         steps: usize,
     ) -> Result<()> {
+        diffusion::check_scratch(&grid, &scratch)?;
         let coefficient = params.coefficient();
-        diffusion::ping_pong(grid, scratch, steps, |src, dst| {
-            diffusion::reference_step(src, dst, coefficient)
-        })
+        // Reborrowed so that both views share one lifetime, as `ping_pong` needs one type.
+        diffusion::ping_pong(
+            &mut grid.view_mut(),
+            &mut scratch.view_mut(),
+            steps,
+            |src, dst| diffusion::reference_step(src.view(), dst.view_mut(), coefficient),
+            |grid, scratch| grid.assign(scratch),
+        );
+        Ok(())
     }
 
     fn norm(&self, v: ArrayView1<'_, T>, kind: NormKind) -> Result<T> {

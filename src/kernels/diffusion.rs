@@ -105,6 +105,19 @@ pub fn book_initial_grid<T: Real>(rows: usize, cols: usize) -> Result<Array2<T>>
     Ok(grid)
 }
 
+/// One cell's update in the reference operation order: the definition every backend keeps
+/// (vector code performs these same operations lane by lane).
+#[inline(always)]
+pub fn cell<T: Real>(g: T, up: T, down: T, left: T, right: T, coefficient: T) -> T {
+    let mut t = T::from_f64(-4.0) * g;
+    t = t + up;
+    t = t + down;
+    t = t + left;
+    t = t + right;
+    t = t * coefficient;
+    t + g
+}
+
 /// The scalar reference: one step from `src` into `dst` with factor `coefficient` (D·dt).
 /// Works on any strides; `src` and `dst` must have the same shape (callers check with
 /// [`check_scratch`]).
@@ -114,21 +127,20 @@ pub fn reference_step<T: Real>(
     coefficient: T,
 ) {
     let (rows, cols) = src.dim();
-    let minus_four = T::from_f64(-4.0);
     for i in 0..rows {
         let up = (i + rows - 1) % rows;
         let down = (i + 1) % rows;
         for j in 0..cols {
             let left = (j + cols - 1) % cols;
             let right = (j + 1) % cols;
-            let g = src[[i, j]];
-            let mut t = minus_four * g;
-            t = t + src[[up, j]];
-            t = t + src[[down, j]];
-            t = t + src[[i, left]];
-            t = t + src[[i, right]];
-            t = t * coefficient;
-            dst[[i, j]] = t + g;
+            dst[[i, j]] = cell(
+                src[[i, j]],
+                src[[up, j]],
+                src[[down, j]],
+                src[[i, left]],
+                src[[i, right]],
+                coefficient,
+            );
         }
     }
 }
@@ -149,27 +161,24 @@ pub fn check_scratch<T>(grid: &ArrayViewMut2<'_, T>, scratch: &ArrayViewMut2<'_,
 }
 
 /// Runs `steps` steps of `step` in place on `grid`, alternating between `grid` and `scratch`
-/// so that nothing is allocated; the result ends in `grid` (one extra copy when `steps` is
-/// odd). The shared driver of the CPU backends.
-///
-/// # Errors
-/// [`Error::ShapeMismatch`] if `scratch` has another shape than `grid`.
-pub fn ping_pong<T: Real>(
-    mut grid: ArrayViewMut2<'_, T>,
-    mut scratch: ArrayViewMut2<'_, T>,
+/// so that nothing is allocated; the result ends in `grid` (`copy_back` runs once when
+/// `steps` is odd). The buffers can be views or slices: the shared driver of the CPU
+/// backends. Shapes must already match ([`check_scratch`]).
+pub fn ping_pong<B: ?Sized>(
+    grid: &mut B,
+    scratch: &mut B,
     steps: usize,
-    mut step: impl FnMut(ArrayView2<'_, T>, ArrayViewMut2<'_, T>),
-) -> Result<()> {
-    check_scratch(&grid, &scratch)?;
+    mut step: impl FnMut(&B, &mut B),
+    copy_back: impl FnOnce(&mut B, &B),
+) {
     for s in 0..steps {
         if s % 2 == 0 {
-            step(grid.view(), scratch.view_mut());
+            step(grid, scratch);
         } else {
-            step(scratch.view(), grid.view_mut());
+            step(scratch, grid);
         }
     }
     if steps % 2 == 1 {
-        grid.assign(&scratch);
+        copy_back(grid, scratch);
     }
-    Ok(())
 }

@@ -6,14 +6,33 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use hpnum::AnyBackend;
+use hpnum::backends::simd::Isa;
+use hpnum::{AnyBackend, Rayon, Simd};
 use ndarray::Array2;
 
-/// Every backend of this build: each test runs all of them through the same cases.
+/// Every backend of this build, each SIMD level this CPU runs, and rayon on a pool of an odd
+/// size: each test runs all of them through the same cases.
 pub fn backends() -> Vec<Arc<dyn AnyBackend>> {
-    let all = hpnum::backends::all();
-    assert!(!all.is_empty(), "no backend to test");
+    let mut all = hpnum::backends::all();
+    assert!(all.len() >= 3, "scalar, simd and rayon must all be built");
+    for isa in Isa::detected() {
+        let simd = Simd::with_isa(isa).unwrap();
+        all.push(Arc::new(simd));
+        all.push(Arc::new(Rayon::with_simd(simd)));
+    }
+    all.push(Arc::new(Rayon::with_threads(3).unwrap()));
     all
+}
+
+/// A backend's name with its SIMD level and threads, for assertion messages.
+pub fn label(backend: &dyn AnyBackend) -> String {
+    let caps = backend.capabilities();
+    format!(
+        "{} ({}, {} threads)",
+        backend.name(),
+        caps.isa,
+        caps.threads
+    )
 }
 
 fn data_path(name: &str) -> PathBuf {
