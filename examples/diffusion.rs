@@ -64,7 +64,7 @@ fn main() {
     let args = Args::parse();
     let backend = args.common.backend();
     let (rows, cols) = (args.rows.unwrap_or(args.size), args.size);
-    let result = match args.common.precision {
+    let result = match args.common.precision() {
         Precision::F32 => compute::<f32>(backend.as_ref(), rows, cols, args.steps),
         Precision::F64 => compute::<f64>(backend.as_ref(), rows, cols, args.steps),
     };
@@ -72,7 +72,7 @@ fn main() {
 
     let common::stats::GridStats { sum, max, min, l2 } = common::stats::GridStats::of(grid.view());
     // Each step reads and writes every cell once at the least.
-    let element = match args.common.precision {
+    let element = match args.common.precision() {
         Precision::F32 => 4.0,
         Precision::F64 => 8.0,
     };
@@ -83,7 +83,7 @@ fn main() {
         "diffusion {rows}×{cols}, {} steps on {} ({}): {seconds:.4} s, {:.3} ms/step, {gbps:.2} GB/s",
         args.steps,
         backend.name(),
-        args.common.precision,
+        args.common.precision(),
         seconds * 1e3 / args.steps.max(1) as f64,
     );
     println!("sum {sum:e}, max {max:e}, min {min:e}, L2 {l2:e}");
@@ -99,6 +99,7 @@ fn main() {
 
     args.common.emit_json(
         "diffusion",
+        args.common.precision(),
         seconds,
         serde_json::json!({
             "rows": rows, "cols": cols, "steps": args.steps,

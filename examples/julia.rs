@@ -47,7 +47,7 @@ fn compute<T: Real>(
 fn main() {
     let args = Args::parse();
     let backend = args.common.backend();
-    let result = match args.common.precision {
+    let result = match args.common.precision() {
         Precision::F32 => compute::<f32>(backend.as_ref(), &args),
         Precision::F64 => compute::<f64>(backend.as_ref(), &args),
     };
@@ -61,7 +61,7 @@ fn main() {
         "julia {rows}×{cols}, max_iter {} on {} ({}): {seconds:.4} s, {rate:.3} Gpix·iter/s",
         args.max_iter,
         backend.name(),
-        args.common.precision
+        args.common.precision()
     );
     println!("sum of counts {sum}, {at_max_iter} pixels reached max_iter");
 
@@ -82,6 +82,7 @@ fn main() {
 
     args.common.emit_json(
         "julia",
+        args.common.precision(),
         seconds,
         serde_json::json!({
             "rows": rows, "cols": cols, "sum": sum, "at_max_iter": at_max_iter,

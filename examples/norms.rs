@@ -61,7 +61,7 @@ fn compute<T: Real>(
 fn main() {
     let args = Args::parse();
     let backend = args.common.backend();
-    let (element, result) = match args.common.precision {
+    let (element, result) = match args.common.precision() {
         Precision::F32 => (4.0, compute::<f32>(backend.as_ref(), &args)),
         Precision::F64 => (8.0, compute::<f64>(backend.as_ref(), &args)),
     };
@@ -73,11 +73,12 @@ fn main() {
         args.vector,
         args.n,
         backend.name(),
-        args.common.precision,
+        args.common.precision(),
         seconds * 1e3,
     );
     args.common.emit_json(
         "norms",
+        args.common.precision(),
         seconds,
         serde_json::json!({
             "n": args.n, "kind": args.kind.name(), "value": value,

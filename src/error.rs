@@ -47,6 +47,22 @@ pub enum Error {
         what: String,
     },
 
+    /// No GPU adapter could be found or opened. `details` says what was tried and what to
+    /// install or set (a Vulkan driver such as Mesa's `mesa-vulkan-drivers`, or
+    /// `WGPU_BACKEND`, `WGPU_ADAPTER_NAME`).
+    #[error("no usable GPU adapter: {details}")]
+    NoAdapter {
+        /// What was tried and how to fix it.
+        details: String,
+    },
+
+    /// The GPU device failed: lost, out of memory, or an operation on it was refused.
+    #[error("GPU device error: {details}")]
+    Device {
+        /// The driver's or wgpu's message.
+        details: String,
+    },
+
     /// No backend of that name exists in this build.
     #[error("unknown backend `{name}`; available: {available}")]
     UnknownBackend {

@@ -32,6 +32,8 @@ pub mod kernels;
 mod real;
 
 pub use backend::{AnyBackend, Backend, Capabilities, Describe, DeviceKind};
+#[cfg(feature = "gpu")]
+pub use backends::Gpu;
 pub use backends::{Rayon, Scalar, Simd};
 pub use error::{Error, Result};
 pub use kernels::diffusion::DiffusionParams;

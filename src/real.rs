@@ -52,7 +52,9 @@ mod sealed {
 
 /// An element type hpnum's kernels run in: `f32` or `f64`, nothing else (sealed), so that
 /// every backend can promise both and a shader or SIMD path exists for each.
-pub trait Real: Float + Default + Debug + Display + Send + Sync + 'static + sealed::Sealed {
+pub trait Real:
+    Float + Default + Debug + Display + Send + Sync + bytemuck::Pod + 'static + sealed::Sealed
+{
     /// Which precision this is.
     const PRECISION: Precision;
 

@@ -18,9 +18,9 @@ pub struct CommonArgs {
     #[arg(long, default_value = "scalar")]
     pub backend: String,
 
-    /// Element precision.
-    #[arg(long, default_value = "f64", value_parser = parse_precision)]
-    pub precision: Precision,
+    /// Element precision: f32 or f64 (default: f64; gpu_diffusion: f32, which every GPU has).
+    #[arg(long, value_parser = parse_precision)]
+    precision: Option<Precision>,
 
     /// Make the last line of stdout one JSON object with the results.
     #[arg(long)]
@@ -32,20 +32,36 @@ fn parse_precision(s: &str) -> Result<Precision, String> {
 }
 
 impl CommonArgs {
+    /// The requested precision, or the example's default.
+    pub fn precision_or(&self, default: Precision) -> Precision {
+        self.precision.unwrap_or(default)
+    }
+
+    /// The requested precision, or f64 (the book's).
+    pub fn precision(&self) -> Precision {
+        self.precision_or(Precision::F64)
+    }
+
     /// The requested backend, or exit with the library's error (which lists the names).
     pub fn backend(&self) -> Arc<dyn AnyBackend> {
         hpnum::backends::by_name(&self.backend).unwrap_or_else(|e| fail(e))
     }
 
     /// Prints `fields` as the JSON line when `--json` was given.
-    pub fn emit_json(&self, kernel: &str, seconds: f64, fields: serde_json::Value) {
+    pub fn emit_json(
+        &self,
+        kernel: &str,
+        precision: Precision,
+        seconds: f64,
+        fields: serde_json::Value,
+    ) {
         if !self.json {
             return;
         }
         let mut object = serde_json::json!({
             "kernel": kernel,
             "backend": self.backend,
-            "precision": self.precision.name(),
+            "precision": precision.name(),
             "seconds": seconds,
         });
         if let (Some(out), serde_json::Value::Object(extra)) = (object.as_object_mut(), fields) {

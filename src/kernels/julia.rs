@@ -192,12 +192,11 @@ impl<T: Real> JuliaParams<T> {
     pub fn shape(&self) -> (usize, usize) {
         (self.ys.len(), self.xs.len())
     }
+}
 
-    /// Total iterations an exact evaluation of `counts` performed: the work measure for
-    /// pixel-iterations per second.
-    pub fn work(counts: &Array2<u32>) -> u64 {
-        counts.iter().map(|&n| u64::from(n)).sum()
-    }
+/// Total iterations that produced `counts`: the work measure of pixel-iterations per second.
+pub fn pixel_iterations(counts: &Array2<u32>) -> u64 {
+    counts.iter().map(|&n| u64::from(n)).sum()
 }
 
 /// The escape count of one starting point: the kernel's definition, in the book's order.

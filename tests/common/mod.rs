@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use hpnum::backends::simd::Isa;
-use hpnum::{AnyBackend, Rayon, Simd};
+use hpnum::{AnyBackend, DeviceKind, Rayon, Real, Simd};
 use ndarray::Array2;
 
 /// Every backend of this build, each SIMD level this CPU runs, and rayon on a pool of an odd
@@ -21,7 +21,103 @@ pub fn backends() -> Vec<Arc<dyn AnyBackend>> {
         all.push(Arc::new(Rayon::with_simd(simd)));
     }
     all.push(Arc::new(Rayon::with_threads(3).unwrap()));
+    all.retain(|b| b.name() != "gpu");
+    all.extend(gpu());
     all
+}
+
+/// The GPU backend, if an adapter opens. With `HPNUM_REQUIRE_GPU=1` (as CI sets) a missing
+/// adapter fails the test; otherwise the GPU cases are skipped with a message saying why.
+#[cfg(feature = "gpu")]
+pub fn gpu() -> Option<Arc<dyn AnyBackend>> {
+    match hpnum::Gpu::shared() {
+        Ok(gpu) => Some(Arc::new(gpu)),
+        Err(e) if std::env::var("HPNUM_REQUIRE_GPU").is_ok_and(|v| v == "1") => {
+            panic!("HPNUM_REQUIRE_GPU=1 but the GPU backend is unavailable: {e}")
+        }
+        Err(e) => {
+            eprintln!(
+                "note: GPU cases skipped ({e}); set HPNUM_REQUIRE_GPU=1 to make this an error"
+            );
+            None
+        }
+    }
+}
+
+/// This build has no GPU backend (`--no-default-features`).
+#[cfg(not(feature = "gpu"))]
+pub fn gpu() -> Option<Arc<dyn AnyBackend>> {
+    eprintln!("note: GPU cases skipped: built without the `gpu` feature");
+    None
+}
+
+/// Whether `backend` promises the reference's bits (the CPU backends) rather than results
+/// within rounding (a GPU, whose shader compiler may fuse a multiply and an add).
+pub fn exact(backend: &dyn AnyBackend) -> bool {
+    backend.capabilities().device == DeviceKind::Cpu
+}
+
+/// Whether `backend` computes in `T` (a GPU may lack f64).
+pub fn supports<T: Real>(backend: &dyn AnyBackend) -> bool {
+    backend.capabilities().supports(T::PRECISION)
+}
+
+/// Asserts `got` equals `want`: bit for bit on an exact backend, else within `rel` of the
+/// grid's largest magnitude, cell by cell.
+pub fn assert_grid_close<T: Real>(
+    backend: &dyn AnyBackend,
+    got: &Array2<T>,
+    want: &Array2<T>,
+    rel: f64,
+    what: &str,
+) {
+    assert_eq!(got.dim(), want.dim(), "{what}");
+    if exact(backend) {
+        let differ = got
+            .iter()
+            .zip(want.iter())
+            .filter(|(a, b)| a.as_f64().to_bits() != b.as_f64().to_bits())
+            .count();
+        assert_eq!(
+            differ,
+            0,
+            "{what}: {differ} cells differ on {}",
+            label(backend)
+        );
+        return;
+    }
+    let scale = want.iter().fold(0.0f64, |m, x| m.max(x.as_f64().abs()));
+    for ((idx, g), w) in got.indexed_iter().zip(want.iter()) {
+        let (g, w) = (g.as_f64(), w.as_f64());
+        let close = (g - w).abs() <= rel * scale || (g.is_nan() && w.is_nan()) || g == w;
+        assert!(
+            close,
+            "{what} on {}: cell {idx:?} is {g:e}, expected {w:e}",
+            label(backend)
+        );
+    }
+}
+
+/// Asserts Julia counts agree: exactly on an exact backend, else on all but 0.1% of pixels.
+pub fn assert_counts_close(
+    backend: &dyn AnyBackend,
+    got: &Array2<u32>,
+    want: &Array2<u32>,
+    what: &str,
+) {
+    assert_eq!(got.dim(), want.dim(), "{what}");
+    let differ = got.iter().zip(want.iter()).filter(|(a, b)| a != b).count();
+    // 0.1%, rounded up: on a tiny grid one boundary pixel may still flip.
+    let allowed = if exact(backend) {
+        0
+    } else {
+        want.len().div_ceil(1000)
+    };
+    assert!(
+        differ <= allowed,
+        "{what}: {differ} pixels differ on {} (allowed {allowed})",
+        label(backend)
+    );
 }
 
 /// A backend's name with its SIMD level and threads, for assertion messages.

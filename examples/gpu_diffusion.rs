@@ -1,0 +1,241 @@
+//! The book's 2D heat diffusion on the GPU, side by side with the best CPU backend: where
+//! the time goes (upload, compute, download), steps/s and GB/s, the speedup over the CPU,
+//! and the largest difference between the two results. Writes a heat map of the GPU's grid.
+//!
+//! ```text
+//! cargo run --release --example gpu_diffusion
+//! cargo run --release --example gpu_diffusion -- --size 4096 --steps 1000 --precision f32
+//! cargo run --release --example gpu_diffusion -- --readback-every-step   # the book's mistake
+//! WGPU_BACKEND=gl cargo run --release --example gpu_diffusion              # pick a graphics API
+//! ```
+//! On Mesa's software Vulkan driver (no GPU) it is correct, not fast.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use hpnum::backends::gpu::{ComputeClock, Gpu, GpuTimings};
+use hpnum::kernels::diffusion::book_initial_grid;
+use hpnum::{Backend, DiffusionParams, Precision, Rayon, Real};
+use indicatif::{ProgressBar, ProgressStyle};
+use ndarray::Array2;
+
+/// The book's diffusion on the GPU, against the CPU.
+#[derive(Debug, Parser)]
+struct Args {
+    #[command(flatten)]
+    common: common::CommonArgs,
+
+    /// Grid side: the grid is size × size.
+    #[arg(long, default_value_t = 2048)]
+    size: usize,
+
+    /// Time steps (dt = 0.1, D = 1).
+    #[arg(long, default_value_t = 500)]
+    steps: usize,
+
+    /// Copy the grid back to the host after every step, as a PyTorch loop calling `.cpu()`
+    /// each step does: shows what crossing the bus every step costs.
+    #[arg(long)]
+    readback_every_step: bool,
+
+    /// Skip the CPU comparison run.
+    #[arg(long)]
+    no_cpu: bool,
+
+    /// Where to write the heat map.
+    #[arg(long, default_value = "out/gpu_diffusion.png")]
+    out: PathBuf,
+}
+
+/// The outcome of the GPU run.
+struct GpuRun {
+    grid: Array2<f64>,
+    timings: GpuTimings,
+}
+
+fn run_gpu<T: Real>(gpu: &Gpu, args: &Args) -> hpnum::Result<GpuRun> {
+    let initial = book_initial_grid::<T>(args.size, args.size)?;
+    let params = DiffusionParams::<T>::book();
+    let mut timings = GpuTimings {
+        upload: Duration::ZERO,
+        compute: Duration::ZERO,
+        download: Duration::ZERO,
+        compute_clock: ComputeClock::Host,
+    };
+
+    let start = Instant::now();
+    let mut resident = gpu.upload_grid(initial.view())?;
+    timings.upload = start.elapsed();
+
+    // Steps in chunks so the progress bar moves; each chunk is many steps per submission.
+    let chunks = if args.readback_every_step {
+        args.steps
+    } else {
+        args.steps.clamp(1, 50)
+    };
+    let bar = ProgressBar::new(args.steps as u64).with_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} steps, {per_sec}, eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_message("gpu");
+    let mut done = 0;
+    for chunk in 0..chunks {
+        let n = (args.steps * (chunk + 1)) / chunks - done;
+        timings.compute += resident.step(&params, n)?;
+        if args.readback_every_step {
+            let start = Instant::now();
+            std::hint::black_box(resident.download()?);
+            timings.download += start.elapsed();
+        }
+        done += n;
+        bar.set_position(done as u64);
+    }
+    bar.finish_and_clear();
+
+    let start = Instant::now();
+    let grid = resident.download()?;
+    timings.download += start.elapsed();
+    Ok(GpuRun {
+        grid: grid.mapv(T::as_f64),
+        timings,
+    })
+}
+
+fn run_cpu<T: Real>(
+    cpu: &Rayon,
+    size: usize,
+    steps: usize,
+) -> hpnum::Result<(Array2<f64>, Duration)>
+where
+    Rayon: Backend<T>,
+{
+    let mut grid = book_initial_grid::<T>(size, size)?;
+    let mut scratch = Array2::zeros(grid.dim());
+    let start = Instant::now();
+    cpu.diffuse(
+        grid.view_mut(),
+        scratch.view_mut(),
+        &DiffusionParams::book(),
+        steps,
+    )?;
+    Ok((grid.mapv(T::as_f64), start.elapsed()))
+}
+
+fn main() {
+    let mut args = Args::parse();
+    if args.common.backend == "scalar" {
+        // The contract's default backend is the reference; this example is about the GPU.
+        args.common.backend = "gpu".into();
+    }
+    if args.common.backend != "gpu" {
+        common::fail(format!(
+            "gpu_diffusion runs on the GPU (`--backend gpu`); for `{}` use the diffusion example",
+            args.common.backend
+        ));
+    }
+    let precision = args.common.precision_or(Precision::F32);
+    let gpu = Gpu::shared().unwrap_or_else(|e| common::fail(e));
+    let adapter = gpu.adapter().clone();
+    println!(
+        "adapter: {} ({}, {:?}, {})",
+        adapter.name, adapter.api, adapter.device, adapter.driver
+    );
+    let (rows, cols, steps) = (args.size, args.size, args.steps);
+    let element = match precision {
+        Precision::F32 => 4.0,
+        Precision::F64 => 8.0,
+    };
+    let run = match precision {
+        Precision::F32 => run_gpu::<f32>(&gpu, &args),
+        Precision::F64 => run_gpu::<f64>(&gpu, &args),
+    }
+    .unwrap_or_else(|e| common::fail(e));
+    let t = run.timings;
+    let compute = t.compute.as_secs_f64();
+    let cell_steps = (rows * cols * steps) as f64;
+    let steps_per_s = steps as f64 / compute;
+    let gbps = 2.0 * element * cell_steps / compute / 1e9;
+    println!(
+        "gpu: {rows}×{cols} {}, {steps} steps{}",
+        precision,
+        if args.readback_every_step {
+            ", grid read back after every step"
+        } else {
+            ", resident on the device"
+        }
+    );
+    println!(
+        "  upload {:.2} ms | compute {:.2} ms ({:.3} ms/step, {steps_per_s:.0} steps/s, {gbps:.1} GB/s) | download {:.2} ms",
+        t.upload.as_secs_f64() * 1e3,
+        compute * 1e3,
+        compute * 1e3 / steps.max(1) as f64,
+        t.download.as_secs_f64() * 1e3,
+    );
+
+    let mut cpu_json = serde_json::json!(null);
+    if !args.no_cpu {
+        let cpu = Rayon::new();
+        let (cpu_grid, cpu_time) = match precision {
+            Precision::F32 => run_cpu::<f32>(&cpu, args.size, steps),
+            Precision::F64 => run_cpu::<f64>(&cpu, args.size, steps),
+        }
+        .unwrap_or_else(|e| common::fail(e));
+        let cpu_s = cpu_time.as_secs_f64();
+        let max_diff = run
+            .grid
+            .iter()
+            .zip(&cpu_grid)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        let scale = cpu_grid.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+        println!(
+            "cpu (rayon, {} threads): {:.2} ms ({:.3} ms/step)",
+            ::rayon::current_num_threads(),
+            cpu_s * 1e3,
+            cpu_s * 1e3 / steps.max(1) as f64
+        );
+        println!(
+            "  speedup of the gpu: {:.2}× on compute alone, {:.2}× counting transfers",
+            cpu_s / compute,
+            cpu_s / t.total().as_secs_f64()
+        );
+        println!(
+            "  largest difference gpu − cpu: {max_diff:e} ({:.1e} of the grid's maximum)",
+            max_diff / scale
+        );
+        cpu_json = serde_json::json!({
+            "backend": "rayon", "seconds": cpu_s,
+            "speedup_compute": cpu_s / compute, "speedup_total": cpu_s / t.total().as_secs_f64(),
+            "max_abs_diff": max_diff,
+        });
+    }
+
+    let stats = common::stats::GridStats::of(run.grid.view());
+    println!(
+        "sum {:e}, max {:e}, min {:e}, L2 {:e}",
+        stats.sum, stats.max, stats.min, stats.l2
+    );
+    let floor = stats.max * 1e-6;
+    let shade = |x: f64| ((x.max(floor) / floor).log10() / 6.0).clamp(0.0, 1.0);
+    match common::image::write_png(&args.out, run.grid.view(), colorous::INFERNO, shade) {
+        Ok(()) => println!("wrote {}", args.out.display()),
+        Err(e) => common::fail(format!("writing {}: {e}", args.out.display())),
+    }
+
+    args.common.emit_json(
+        "diffusion",
+        precision,
+        t.total().as_secs_f64(),
+        serde_json::json!({
+            "rows": rows, "cols": cols, "steps": steps,
+            "sum": stats.sum, "max": stats.max, "min": stats.min, "l2": stats.l2,
+            "adapter": adapter.name, "api": adapter.api,
+            "upload_s": t.upload.as_secs_f64(), "compute_s": compute, "download_s": t.download.as_secs_f64(),
+            "readback_every_step": args.readback_every_step,
+            "steps_per_s": steps_per_s, "gb_per_s": gbps, "cpu": cpu_json,
+        }),
+    );
+}

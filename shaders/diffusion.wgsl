@@ -1,0 +1,56 @@
+// One explicit-Euler diffusion step with periodic boundaries, one invocation per cell.
+// The host prepends `alias real = f32;` or `alias real = f64;`.
+//
+// The grid may be stored as several bands of rows (one buffer each) when it exceeds the
+// device's largest storage binding: `src` is this band, and the rows just above and below
+// it are read from `above` (row `dims.z`) and `below` (row `dims.w`), which are this band
+// itself when there is only one. Operation order as hpnum::kernels::diffusion::cell.
+
+@group(0) @binding(0) var<storage, read> src: array<real>;
+@group(0) @binding(1) var<storage, read> above: array<real>;
+@group(0) @binding(2) var<storage, read> below: array<real>;
+@group(0) @binding(3) var<storage, read_write> dst: array<real>;
+// D·dt.
+@group(0) @binding(4) var<storage, read> coefficient: array<real, 1>;
+// cols, rows in this band, row of `above` to use, row of `below` to use.
+@group(0) @binding(5) var<uniform> dims: vec4<u32>;
+
+// One workgroup covers 256 consecutive cells of one row, so that loads and stores are
+// contiguous. x: column; y and z: row (z only when a band has more than 65 535 rows).
+@compute @workgroup_size(256, 1, 1)
+fn main(
+    @builtin(global_invocation_id) id: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+) {
+    let cols = dims.x;
+    let rows = dims.y;
+    let col = id.x;
+    let row = id.z * groups.y + id.y;
+    if (col >= cols || row >= rows) {
+        return;
+    }
+    let i = row * cols + col;
+    let g = src[i];
+    var up: real;
+    if (row == 0u) {
+        up = above[dims.z * cols + col];
+    } else {
+        up = src[i - cols];
+    }
+    var down: real;
+    if (row + 1u == rows) {
+        down = below[dims.w * cols + col];
+    } else {
+        down = src[i + cols];
+    }
+    // Periodic in the row, without a division.
+    let left = src[select(i - 1u, i + cols - 1u, col == 0u)];
+    let right = src[select(i + 1u, i + 1u - cols, col + 1u == cols)];
+    var t = -4.0 * g;
+    t = t + up;
+    t = t + down;
+    t = t + left;
+    t = t + right;
+    t = t * coefficient[0];
+    dst[i] = t + g;
+}

@@ -1,0 +1,111 @@
+// Norm reductions as a tree: each workgroup reduces its block of the input to one
+// (sum, max |x|) pair; the host runs `combine` over those pairs until one is left.
+// The host prepends `alias real = f32;` or `alias real = f64;`.
+//
+// Each invocation adds ELEMENTS values in sequence, then the workgroup halves its partials
+// eight times in shared memory: pairwise summation, with the accuracy that implies.
+
+// Number of input elements, what to sum (0: |x|, 1: x², 2: (x/scale)²), the first partial
+// this dispatch writes, and the first input element it reads.
+@group(0) @binding(0) var<uniform> job: vec4<u32>;
+@group(0) @binding(1) var<storage, read> scale: array<real, 1>;
+@group(0) @binding(2) var<storage, read> input: array<real>;
+@group(0) @binding(3) var<storage, read_write> partials: array<vec2<real>>;
+@group(0) @binding(4) var<storage, read> previous: array<vec2<real>>;
+
+const WORKGROUP: u32 = 256u;
+const ELEMENTS: u32 = 8u;
+
+var<workgroup> shared_sum: array<real, WORKGROUP>;
+var<workgroup> shared_max: array<real, WORKGROUP>;
+
+// NaN-sticky maximum: max() itself may return either operand when one is NaN.
+// `x <= x` is false only for NaN, with IEEE ordered comparisons.
+fn sticky_max(m: real, a: real) -> real {
+    if (!(m <= m)) {
+        return m;
+    }
+    if (!(a <= a)) {
+        return a;
+    }
+    return max(m, a);
+}
+
+fn summand(x: real) -> real {
+    switch job.y {
+        case 0u: {
+            return abs(x);
+        }
+        case 1u: {
+            return x * x;
+        }
+        default: {
+            let y = x / scale[0];
+            return y * y;
+        }
+    }
+}
+
+fn reduce_workgroup(local: u32, group: u32) {
+    var width = WORKGROUP / 2u;
+    loop {
+        if (width == 0u) {
+            break;
+        }
+        workgroupBarrier();
+        if (local < width) {
+            shared_sum[local] = shared_sum[local] + shared_sum[local + width];
+            shared_max[local] = sticky_max(shared_max[local], shared_max[local + width]);
+        }
+        width = width / 2u;
+    }
+    if (local == 0u) {
+        partials[job.z + group] = vec2<real>(shared_sum[0], shared_max[0]);
+    }
+}
+
+@compute @workgroup_size(256)
+fn leaves(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) local: u32,
+) {
+    let group = wg.y * groups.x + wg.x;
+    let base = group * WORKGROUP * ELEMENTS;
+    var sum = real(0.0);
+    var m = real(0.0);
+    for (var k = 0u; k < ELEMENTS; k = k + 1u) {
+        let i = base + k * WORKGROUP + local;
+        if (i < job.x) {
+            let x = input[job.w + i];
+            sum = sum + summand(x);
+            m = sticky_max(m, abs(x));
+        }
+    }
+    shared_sum[local] = sum;
+    shared_max[local] = m;
+    reduce_workgroup(local, group);
+}
+
+@compute @workgroup_size(256)
+fn combine(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) local: u32,
+) {
+    let group = wg.y * groups.x + wg.x;
+    let base = group * WORKGROUP * ELEMENTS;
+    var sum = real(0.0);
+    var m = real(0.0);
+    for (var k = 0u; k < ELEMENTS; k = k + 1u) {
+        let i = base + k * WORKGROUP + local;
+        if (i < job.x) {
+            let p = previous[job.w + i];
+            sum = sum + p.x;
+            m = sticky_max(m, p.y);
+        }
+    }
+    shared_sum[local] = sum;
+    shared_max[local] = m;
+    reduce_workgroup(local, group);
+}

@@ -1,0 +1,190 @@
+//! What only the GPU backend has: data split across bindings and dispatch dimensions,
+//! device-resident data, the time split, and the read-back-every-step mode. Skipped (with a
+//! message) without an adapter, unless `HPNUM_REQUIRE_GPU=1`, as in CI.
+
+#![cfg(feature = "gpu")]
+
+mod common;
+
+use hpnum::backends::gpu::{Gpu, GpuOptions, Transfers};
+use hpnum::kernels::diffusion::book_initial_grid;
+use hpnum::kernels::norm::{LCG_SEED, lcg_vector};
+use hpnum::{Backend, DiffusionParams, JuliaParams, NormKind, Rayon, Scalar};
+use ndarray::Array2;
+
+/// A second device whose bindings hold 4 KiB and whose dispatches allow 3 workgroups per
+/// dimension, so that small inputs take every splitting path.
+fn cramped() -> Option<Gpu> {
+    common::gpu()?;
+    let options = GpuOptions {
+        max_binding_bytes: Some(4096),
+        max_workgroups_per_dimension: Some(3),
+        ..GpuOptions::from_env()
+    };
+    Some(Gpu::new(&options).unwrap())
+}
+
+#[test]
+fn split_bindings_and_dispatches_give_the_same_results() {
+    let Some(gpu) = cramped() else { return };
+    assert_eq!(gpu.adapter().max_binding_bytes, 4096);
+
+    // 8 rows of 64 f64 per band: the grid is 8 bands, each step 8 dispatches.
+    let init = book_initial_grid::<f64>(64, 64).unwrap();
+    let resident = gpu.upload_grid(init.view()).unwrap();
+    assert_eq!(resident.bands(), 8);
+    let mut want = init.clone();
+    Scalar
+        .diffuse(
+            want.view_mut(),
+            Array2::zeros((64, 64)).view_mut(),
+            &DiffusionParams::book(),
+            25,
+        )
+        .unwrap();
+    let mut got = init.clone();
+    gpu.diffuse(
+        got.view_mut(),
+        Array2::zeros((64, 64)).view_mut(),
+        &DiffusionParams::book(),
+        25,
+    )
+    .unwrap();
+    let backend: &dyn hpnum::AnyBackend = &gpu;
+    common::assert_grid_close(backend, &got, &want, 1e-12, "banded grid");
+
+    // 200 × 200 Julia in bands of 5 rows; 10⁵-element norms in pieces of 512 (f64).
+    let params = JuliaParams::<f32>::book(200, 100).unwrap();
+    common::assert_counts_close(
+        backend,
+        &gpu.julia(&params).unwrap(),
+        &Scalar.julia(&params).unwrap(),
+        "banded julia",
+    );
+    let v = lcg_vector::<f64>(100_003, LCG_SEED);
+    for kind in NormKind::ALL {
+        let got = gpu.norm(v.view(), kind).unwrap();
+        let want = Scalar.norm(v.view(), kind).unwrap();
+        assert!(
+            common::rel_err(got, want) <= 1e-14,
+            "{kind}: {got} vs {want}"
+        );
+    }
+}
+
+#[test]
+fn sizes_beyond_one_binding_work_on_the_real_device() {
+    let Some(gpu) = common::gpu() else { return };
+    // 10⁸ f32 elements: 400 MB, more than WebGPU's default 128 MiB binding.
+    let v = lcg_vector::<f32>(100_000_000, LCG_SEED);
+    let got = gpu.norm(v.view(), NormKind::L2).unwrap();
+    let want = Rayon::new().norm(v.view(), NormKind::L2).unwrap();
+    assert!(
+        common::rel_err(f64::from(got), f64::from(want)) <= 1e-6,
+        "{got} vs {want}"
+    );
+    drop(v);
+    // An 8192² f32 grid: 256 MiB per buffer, 67 M cells (over 65 535 workgroups of 256).
+    let n = 8192;
+    let init = book_initial_grid::<f32>(n, n).unwrap();
+    let mut want = init.clone();
+    Rayon::new()
+        .diffuse(
+            want.view_mut(),
+            Array2::zeros((n, n)).view_mut(),
+            &DiffusionParams::book(),
+            2,
+        )
+        .unwrap();
+    let mut got = init;
+    gpu.diffuse(
+        got.view_mut(),
+        Array2::zeros((n, n)).view_mut(),
+        &DiffusionParams::book(),
+        2,
+    )
+    .unwrap();
+    common::assert_grid_close(gpu.as_ref(), &got, &want, 1e-5, "8192²");
+}
+
+#[test]
+fn resident_steps_equal_one_shot_steps_and_time_is_split() {
+    let Some(backend) = common::gpu() else { return };
+    let gpu = Gpu::shared().unwrap();
+    let init = book_initial_grid::<f32>(96, 80).unwrap();
+    let params = DiffusionParams::book();
+
+    let mut resident = gpu.upload_grid(init.view()).unwrap();
+    for _ in 0..4 {
+        resident.step(&params, 10).unwrap();
+    }
+    let mut one_shot = init.clone();
+    let timings = gpu
+        .diffuse_timed(one_shot.view_mut(), &params, 40, Transfers::Resident)
+        .unwrap();
+    assert_eq!(
+        resident.download().unwrap(),
+        one_shot,
+        "steps in chunks must equal one run"
+    );
+    assert!(
+        timings.compute > std::time::Duration::ZERO && timings.upload > std::time::Duration::ZERO
+    );
+    assert_eq!(
+        timings.total(),
+        timings.upload + timings.compute + timings.download
+    );
+
+    let mut read_back = init.clone();
+    let slow = gpu
+        .diffuse_timed(
+            read_back.view_mut(),
+            &params,
+            40,
+            Transfers::ReadBackEveryStep,
+        )
+        .unwrap();
+    assert_eq!(
+        read_back, one_shot,
+        "reading back must not change the result"
+    );
+    // 41 downloads against 1: the point of the mode.
+    assert!(slow.download > timings.download, "{slow:?} vs {timings:?}");
+    let mut want = init.clone();
+    Scalar
+        .diffuse(
+            want.view_mut(),
+            Array2::zeros(init.dim()).view_mut(),
+            &params,
+            40,
+        )
+        .unwrap();
+    common::assert_grid_close(backend.as_ref(), &one_shot, &want, 1e-5, "resident");
+}
+
+#[test]
+fn adapter_is_described() {
+    let Some(backend) = common::gpu() else { return };
+    let caps = backend.capabilities();
+    assert_eq!(backend.name(), "gpu");
+    assert_ne!(caps.device, hpnum::DeviceKind::Cpu);
+    assert!(caps.supports(hpnum::Precision::F32));
+    assert_eq!(caps.isa, "wgsl");
+    let gpu = Gpu::shared().unwrap();
+    assert!(!gpu.adapter().name.is_empty());
+    assert!(gpu.adapter().max_binding_bytes >= 1 << 20);
+}
+
+#[test]
+fn a_missing_adapter_is_a_typed_error() {
+    let options = GpuOptions {
+        adapter_name: Some("no adapter is called this".into()),
+        ..GpuOptions::default()
+    };
+    match Gpu::new(&options) {
+        Err(hpnum::Error::NoAdapter { details }) => {
+            assert!(details.contains("no adapter is called this"))
+        }
+        other => panic!("expected NoAdapter, got {other:?}"),
+    }
+}
