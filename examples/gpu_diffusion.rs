@@ -63,7 +63,7 @@ fn run_gpu<T: Real>(gpu: &Gpu, args: &Args) -> hpnum::Result<GpuRun> {
         upload: Duration::ZERO,
         compute: Duration::ZERO,
         download: Duration::ZERO,
-        compute_clock: ComputeClock::Host,
+        compute_clock: gpu.compute_clock(),
     };
 
     let start = Instant::now();
@@ -167,8 +167,12 @@ fn main() {
             ", resident on the device"
         }
     );
+    let clock = match t.compute_clock {
+        ComputeClock::Timestamps => "GPU timestamps",
+        ComputeClock::Host => "host clock",
+    };
     println!(
-        "  upload {:.2} ms | compute {:.2} ms ({:.3} ms/step, {steps_per_s:.0} steps/s, {gbps:.1} GB/s) | download {:.2} ms",
+        "  upload {:.2} ms | compute {:.2} ms ({clock}; {:.3} ms/step, {steps_per_s:.0} steps/s, {gbps:.1} GB/s) | download {:.2} ms",
         t.upload.as_secs_f64() * 1e3,
         compute * 1e3,
         compute * 1e3 / steps.max(1) as f64,
@@ -234,6 +238,7 @@ fn main() {
             "sum": stats.sum, "max": stats.max, "min": stats.min, "l2": stats.l2,
             "adapter": adapter.name, "api": adapter.api,
             "upload_s": t.upload.as_secs_f64(), "compute_s": compute, "download_s": t.download.as_secs_f64(),
+            "compute_clock": clock,
             "readback_every_step": args.readback_every_step,
             "steps_per_s": steps_per_s, "gb_per_s": gbps, "cpu": cpu_json,
         }),

@@ -6,7 +6,7 @@
 
 mod common;
 
-use hpnum::backends::gpu::{Gpu, GpuOptions, Transfers};
+use hpnum::backends::gpu::{ComputeClock, Gpu, GpuOptions, Transfers};
 use hpnum::kernels::diffusion::book_initial_grid;
 use hpnum::kernels::norm::{LCG_SEED, lcg_vector};
 use hpnum::{Backend, DiffusionParams, JuliaParams, NormKind, Rayon, Scalar};
@@ -172,6 +172,22 @@ fn adapter_is_described() {
     assert_eq!(caps.isa, "wgsl");
     let gpu = Gpu::shared().unwrap();
     assert!(!gpu.adapter().name.is_empty());
+    let clock = if gpu.adapter().timestamps {
+        ComputeClock::Timestamps
+    } else {
+        ComputeClock::Host
+    };
+    assert_eq!(gpu.compute_clock(), clock);
+    let mut grid = book_initial_grid::<f32>(32, 32).unwrap();
+    let timings = gpu
+        .diffuse_timed(
+            grid.view_mut(),
+            &DiffusionParams::book(),
+            3,
+            Transfers::Resident,
+        )
+        .unwrap();
+    assert_eq!(timings.compute_clock, clock);
     assert!(gpu.adapter().max_binding_bytes >= 1 << 20);
 }
 
@@ -187,4 +203,40 @@ fn a_missing_adapter_is_a_typed_error() {
         }
         other => panic!("expected NoAdapter, got {other:?}"),
     }
+}
+
+#[test]
+fn many_threads_share_one_device() {
+    let Some(gpu) = common::gpu() else { return };
+    let v = lcg_vector::<f32>(50_001, 3);
+    let want = Scalar.norm(v.view(), NormKind::L1).unwrap();
+    let grid = book_initial_grid::<f32>(48, 40).unwrap();
+    let mut want_grid = grid.clone();
+    Scalar
+        .diffuse(
+            want_grid.view_mut(),
+            Array2::zeros(grid.dim()).view_mut(),
+            &DiffusionParams::book(),
+            7,
+        )
+        .unwrap();
+    std::thread::scope(|scope| {
+        for _ in 0..6 {
+            scope.spawn(|| {
+                for _ in 0..5 {
+                    let got = gpu.norm(v.view(), NormKind::L1).unwrap();
+                    assert!(common::rel_err(f64::from(got), f64::from(want)) <= 1e-6);
+                    let mut g = grid.clone();
+                    gpu.diffuse(
+                        g.view_mut(),
+                        Array2::zeros(grid.dim()).view_mut(),
+                        &DiffusionParams::book(),
+                        7,
+                    )
+                    .unwrap();
+                    common::assert_grid_close(gpu.as_ref(), &g, &want_grid, 1e-5, "threaded");
+                }
+            });
+        }
+    });
 }

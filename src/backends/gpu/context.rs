@@ -4,11 +4,13 @@
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use bytemuck::Pod;
 use wgpu::util::DeviceExt;
 
 use super::shaders::Shader;
+use super::timing::ComputeClock;
 use crate::backend::DeviceKind;
 use crate::{Error, Precision, Real, Result};
 
@@ -245,6 +247,15 @@ impl Context {
         scoped(&self.device, op)
     }
 
+    /// How compute time is measured on this device.
+    pub(crate) fn clock(&self) -> ComputeClock {
+        if self.summary.timestamps {
+            ComputeClock::Timestamps
+        } else {
+            ComputeClock::Host
+        }
+    }
+
     /// Blocks until all submitted work has completed.
     pub(crate) fn wait(&self) -> Result<()> {
         self.device
@@ -400,16 +411,94 @@ impl Context {
         Ok(data)
     }
 
-    /// Submits one compute pass, with `record` adding its dispatches.
-    pub(crate) fn compute(&self, record: impl FnOnce(&mut wgpu::ComputePass<'_>)) -> Result<()> {
+    /// A stopwatch for up to [`MAX_TIMED_PASSES`] passes, if the adapter has timestamp
+    /// queries.
+    pub(crate) fn stopwatch(&self) -> Result<Option<Stopwatch>> {
+        if !self.summary.timestamps {
+            return Ok(None);
+        }
+        let queries = 2 * MAX_TIMED_PASSES;
+        self.scoped(|| Stopwatch {
+            set: self.device.create_query_set(&wgpu::QuerySetDescriptor {
+                label: Some("hpnum timestamps"),
+                ty: wgpu::QueryType::Timestamp,
+                count: queries,
+            }),
+            resolve: self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("hpnum timestamps"),
+                size: u64::from(queries) * 8,
+                usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: false,
+            }),
+            used: 0,
+        })
+        .map(Some)
+    }
+
+    /// Submits one compute pass, with `record` adding its dispatches; with a stopwatch (that
+    /// has room), the pass's start and end are timestamped on the device.
+    pub(crate) fn compute(
+        &self,
+        stopwatch: Option<&mut Stopwatch>,
+        record: impl FnOnce(&mut wgpu::ComputePass<'_>),
+    ) -> Result<()> {
         self.scoped(|| {
             let mut encoder = self.device.create_command_encoder(&Default::default());
             {
-                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
+                let timestamp_writes = stopwatch
+                    .filter(|watch| watch.used + 2 <= 2 * MAX_TIMED_PASSES)
+                    .map(|watch| {
+                        watch.used += 2;
+                        wgpu::ComputePassTimestampWrites {
+                            query_set: &watch.set,
+                            beginning_of_pass_write_index: Some(watch.used - 2),
+                            end_of_pass_write_index: Some(watch.used - 1),
+                        }
+                    });
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: None,
+                    timestamp_writes,
+                });
                 record(&mut pass);
             }
             self.queue.submit([encoder.finish()]);
         })
+    }
+
+    /// The device time of the passes a stopwatch timed (after waiting for them).
+    pub(crate) fn elapsed(&self, watch: &Stopwatch) -> Result<Duration> {
+        if watch.used == 0 {
+            return Ok(Duration::ZERO);
+        }
+        self.scoped(|| {
+            let mut encoder = self.device.create_command_encoder(&Default::default());
+            encoder.resolve_query_set(&watch.set, 0..watch.used, &watch.resolve, 0);
+            self.queue.submit([encoder.finish()]);
+        })?;
+        let ticks = self.read::<u64>(&watch.resolve, 0, watch.used as usize)?;
+        let period_ns = f64::from(self.queue.get_timestamp_period());
+        let total: u64 = ticks
+            .chunks_exact(2)
+            .map(|pair| pair[1].saturating_sub(pair[0]))
+            .sum();
+        Ok(Duration::from_secs_f64(total as f64 * period_ns * 1e-9))
+    }
+}
+
+/// Passes one stopwatch can time (WebGPU allows 4096 queries in a set).
+pub(crate) const MAX_TIMED_PASSES: u32 = 2048;
+
+/// Timestamp queries around compute passes.
+pub(crate) struct Stopwatch {
+    set: wgpu::QuerySet,
+    resolve: wgpu::Buffer,
+    used: u32,
+}
+
+impl Stopwatch {
+    /// How many passes it has timed.
+    pub(crate) fn passes(&self) -> u32 {
+        self.used / 2
     }
 }
 

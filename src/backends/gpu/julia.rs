@@ -16,6 +16,7 @@ pub(crate) fn julia<T: Real>(
 ) -> Result<(Array2<u32>, GpuTimings)> {
     let pipelines = ctx.pipelines::<T>()?;
     let mut timings = GpuTimings::new(ComputeClock::Host);
+    let mut watch = ctx.stopwatch()?;
     let (rows, cols) = params.shape();
     let mut counts = Array2::zeros((rows, cols));
     if rows == 0 || cols == 0 {
@@ -53,7 +54,7 @@ pub(crate) fn julia<T: Real>(
             &[(0, &xs), (1, &ys), (2, &constant), (3, &dims), (4, &out)],
         )?;
         let (x, y) = ctx.workgroups(pixels as u64)?;
-        ctx.compute(|pass| {
+        ctx.compute(watch.as_mut(), |pass| {
             pass.set_pipeline(&pipelines.julia);
             pass.set_bind_group(0, &bind, &[]);
             pass.dispatch_workgroups(x, y, 1);
@@ -68,6 +69,11 @@ pub(crate) fn julia<T: Real>(
         })?;
         counts.slice_mut(s![first..first + n, ..]).assign(&band);
         timings.download += start.elapsed();
+    }
+    // Device time where every band's pass was timed; host time otherwise.
+    if let Some(watch) = watch.filter(|w| w.passes() as usize == rows.div_ceil(band_rows)) {
+        timings.compute = ctx.elapsed(&watch)?;
+        timings.compute_clock = ComputeClock::Timestamps;
     }
     Ok((counts, timings))
 }

@@ -92,6 +92,12 @@ impl Gpu {
         &self.ctx.summary
     }
 
+    /// How this device's compute times are measured: GPU timestamps where the adapter
+    /// has them, host time around completed submissions otherwise.
+    pub fn compute_clock(&self) -> ComputeClock {
+        self.ctx.clock()
+    }
+
     /// Copies `grid` (any layout) to the device.
     ///
     /// # Errors
@@ -143,7 +149,7 @@ impl Gpu {
         steps: usize,
         transfers: Transfers,
     ) -> Result<GpuTimings> {
-        let mut timings = GpuTimings::new(ComputeClock::Host);
+        let mut timings = GpuTimings::new(self.ctx.clock());
         if grid.is_empty() {
             return Ok(timings);
         }

@@ -1,6 +1,6 @@
 //! Norms on the GPU: the tree reduction of `shaders/norm.wgsl`, all levels in one pass.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::resident::GpuVector;
 use super::timing::{ComputeClock, GpuTimings};
@@ -18,8 +18,13 @@ enum Summand {
     ScaledSquare = 2,
 }
 
-/// Σ summand(x) and max |x| (NaN-sticky) of the whole vector.
-fn reduce<T: Real>(v: &GpuVector<T>, summand: Summand, scale: T) -> Result<(T, T)> {
+/// Σ summand(x) and max |x| (NaN-sticky) of the whole vector, and the device time of the
+/// reduction where the adapter has timestamps.
+fn reduce<T: Real>(
+    v: &GpuVector<T>,
+    summand: Summand,
+    scale: T,
+) -> Result<((T, T), Option<Duration>)> {
     let ctx = &v.ctx;
     let pipelines = ctx.pipelines::<T>()?;
     let pair = 2 * size_of::<T>() as u64;
@@ -64,7 +69,8 @@ fn reduce<T: Real>(v: &GpuVector<T>, summand: Summand, scale: T) -> Result<(T, T
         levels.push(std::mem::replace(&mut level, next));
         count = next_count;
     }
-    ctx.compute(|pass| {
+    let mut watch = ctx.stopwatch()?;
+    ctx.compute(watch.as_mut(), |pass| {
         for (pipeline, group, (x, y)) in &binds {
             pass.set_pipeline(pipeline);
             pass.set_bind_group(0, group, &[]);
@@ -72,22 +78,29 @@ fn reduce<T: Real>(v: &GpuVector<T>, summand: Summand, scale: T) -> Result<(T, T
         }
     })?;
     let result = ctx.read::<T>(&level, 0, 2)?;
-    Ok((result[0], result[1]))
+    let device_time = watch.map(|w| ctx.elapsed(&w)).transpose()?;
+    Ok(((result[0], result[1]), device_time))
 }
 
 /// The norm `kind` of a resident vector, with the semantics of [`crate::kernels::norm`].
 pub(crate) fn norm<T: Real>(v: &GpuVector<T>, kind: NormKind) -> Result<(T, GpuTimings)> {
-    let mut timings = GpuTimings::new(ComputeClock::Host);
+    let mut timings = GpuTimings::new(v.ctx.clock());
     let start = Instant::now();
+    let mut device = Duration::ZERO;
+    let mut run = |summand, scale| {
+        let (pair, time) = reduce(v, summand, scale)?;
+        device += time.unwrap_or_default();
+        Ok::<_, crate::Error>(pair)
+    };
     let value = if v.is_empty() {
         T::zero()
     } else {
         match kind {
-            NormKind::L1 => reduce(v, Summand::Abs, T::one())?.0,
-            NormKind::L2Squared => reduce(v, Summand::Square, T::one())?.0,
-            NormKind::LInf => reduce(v, Summand::Abs, T::one())?.1,
+            NormKind::L1 => run(Summand::Abs, T::one())?.0,
+            NormKind::L2Squared => run(Summand::Square, T::one())?.0,
+            NormKind::LInf => run(Summand::Abs, T::one())?.1,
             NormKind::L2 => {
-                let (sum, amax) = reduce(v, Summand::Square, T::one())?;
+                let (sum, amax) = run(Summand::Square, T::one())?;
                 if sum.is_nan() {
                     T::nan()
                 } else {
@@ -96,7 +109,7 @@ pub(crate) fn norm<T: Real>(v: &GpuVector<T>, kind: NormKind) -> Result<(T, GpuT
                         amax,
                         || sum,
                         |amax| {
-                            scaled = reduce(v, Summand::ScaledSquare, amax).map(|(s, _)| s);
+                            scaled = run(Summand::ScaledSquare, amax).map(|(s, _)| s);
                             *scaled.as_ref().unwrap_or(&T::nan())
                         },
                     );
@@ -106,7 +119,10 @@ pub(crate) fn norm<T: Real>(v: &GpuVector<T>, kind: NormKind) -> Result<(T, GpuT
             }
         }
     };
-    // The result's read-back is a few bytes; the time is the reduction's.
-    timings.compute = start.elapsed();
+    timings.compute = match timings.compute_clock {
+        ComputeClock::Timestamps => device,
+        // The result's read-back is a few bytes: the time is the reduction's.
+        ComputeClock::Host => start.elapsed(),
+    };
     Ok((value, timings))
 }

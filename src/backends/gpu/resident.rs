@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use ndarray::{Array2, ArrayView1, ArrayView2};
 
-use super::context::Context;
+use super::context::{Context, MAX_TIMED_PASSES};
 use crate::kernels::diffusion::DiffusionParams;
 use crate::{Error, Real, Result};
 
@@ -105,8 +105,9 @@ impl<T: Real> GpuGrid<T> {
         })
     }
 
-    /// Advances the grid `steps` steps on the device, many per submission, and returns the
-    /// time until they completed (host-timed).
+    /// Advances the grid `steps` steps on the device, many per submission, and returns
+    /// their compute time: device time from timestamp queries where the adapter has them
+    /// ([`super::Gpu::compute_clock`]), else host time until they completed.
     ///
     /// # Errors
     /// [`Error::Device`] if the device fails.
@@ -143,12 +144,15 @@ impl<T: Real> GpuGrid<T> {
                 binds.push((group, ctx.workgroups_2d(self.cols, band.rows)?));
             }
         }
-        let per_submission = (CELL_STEPS_PER_SUBMISSION / (self.rows * self.cols)).max(1);
+        let per_submission = (CELL_STEPS_PER_SUBMISSION / (self.rows * self.cols))
+            .max(steps.div_ceil(MAX_TIMED_PASSES as usize))
+            .max(1);
+        let mut watch = ctx.stopwatch()?;
         let mut done = 0;
         while done < steps {
             let n = per_submission.min(steps - done);
             let first_parity = self.current;
-            ctx.compute(|pass| {
+            ctx.compute(watch.as_mut(), |pass| {
                 pass.set_pipeline(pipeline);
                 for s in 0..n {
                     for (group, (x, y, z)) in &binds[(first_parity + s) % 2] {
@@ -161,7 +165,11 @@ impl<T: Real> GpuGrid<T> {
             done += n;
         }
         ctx.wait()?;
-        Ok(start.elapsed())
+        let host = start.elapsed();
+        match watch {
+            Some(watch) => ctx.elapsed(&watch),
+            None => Ok(host),
+        }
     }
 }
 
