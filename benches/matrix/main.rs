@@ -1,5 +1,9 @@
-//! `cargo bench`: every kernel on every CPU backend, in both precisions, over a range of
-//! sizes, beside the machine's measured limits. Benchmark IDs have one shape,
+//! `cargo bench`: every kernel on every backend, in both precisions, over a range of
+//! sizes, beside the machine's measured limits. GPU rows come in flavours that separate
+//! the transfers: `gpu` (one call: upload, compute, download), `gpu-resident` (compute on
+//! data already on the device), `gpu-upload`, `gpu-download`, and for diffusion
+//! `gpu-readback` (the grid copied back after every step). Without an adapter they are
+//! skipped with a note. Benchmark IDs have one shape,
 //! `kernel/backend/precision/size`. After criterion's own report, a Markdown table shows
 //! each result as throughput and as a fraction of the measured limit (copy bandwidth for
 //! diffusion, read bandwidth for norms, peak FLOP/s for Julia).
@@ -7,6 +11,8 @@
 //! `cargo bench --bench matrix -- diffusion` runs one kernel (the probes always run with
 //! the table, so filter with `bandwidth|diffusion` to keep the fractions).
 
+#[cfg(feature = "gpu")]
+mod gpu;
 mod probe;
 mod record;
 
@@ -22,13 +28,16 @@ use record::{Recorder, Work};
 
 /// Floating-point operations per Julia pixel-iteration: four products, five sums.
 const JULIA_FLOPS: u64 = 9;
+const JULIA_WIDTHS: [usize; 2] = [200, 1000];
+const DIFFUSION_SIZES: [usize; 4] = [256, 1024, 2048, 4096];
+const NORM_SIZES: [usize; 3] = [10_000, 1_000_000, 100_000_000];
 
 fn julia<T: Real>(c: &mut Criterion, rec: &Recorder, backends: &[std::sync::Arc<dyn AnyBackend>])
 where
     dyn AnyBackend: Backend<T>,
 {
     let mut g = c.benchmark_group("julia");
-    for width in [200, 1000] {
+    for width in JULIA_WIDTHS {
         let Ok(params) = JuliaParams::<T>::book(width, 300) else {
             continue;
         };
@@ -55,6 +64,14 @@ where
     g.finish();
 }
 
+/// An n×n field in [0.2, 1): diffusion averages, so no value ever becomes subnormal and
+/// slows the arithmetic down as the book's decaying block eventually would.
+fn smooth_field<T: Real>(n: usize) -> Array2<T> {
+    let field =
+        lcg_vector::<T>(n * n, LCG_SEED).mapv(|x| (x + T::from_f64(1.5)) / T::from_f64(2.5));
+    Array2::from_shape_vec((n, n), field.to_vec()).unwrap_or_else(|_| Array2::zeros((n, n)))
+}
+
 fn diffusion<T: Real>(
     c: &mut Criterion,
     rec: &Recorder,
@@ -64,14 +81,8 @@ fn diffusion<T: Real>(
 {
     let mut g = c.benchmark_group("diffusion");
     let params = DiffusionParams::<T>::book();
-    for n in [256usize, 1024, 2048, 4096] {
-        // A field in [0.2, 1): diffusion averages, so no value ever becomes subnormal and
-        // slows the arithmetic down as the book's decaying block eventually would.
-        let field =
-            lcg_vector::<T>(n * n, LCG_SEED).mapv(|x| (x + T::from_f64(1.5)) / T::from_f64(2.5));
-        let Ok(mut grid) = field.into_shape_with_order((n, n)) else {
-            continue;
-        };
+    for n in DIFFUSION_SIZES {
+        let mut grid = smooth_field::<T>(n);
         let mut scratch = Array2::<T>::zeros((n, n));
         // Two steps per iteration, so the result ends in the grid without a copy; the table
         // reports per iteration, the bytes count both steps.
@@ -98,24 +109,25 @@ fn norms<T: Real>(c: &mut Criterion, rec: &Recorder, backends: &[std::sync::Arc<
 where
     dyn AnyBackend: Backend<T>,
 {
-    let mut g = c.benchmark_group("norm");
-    for n in [10_000usize, 1_000_000, 100_000_000] {
-        let v = lcg_vector::<T>(n, LCG_SEED);
-        let bytes = (n * size_of::<T>()) as u64;
-        g.throughput(Throughput::Bytes(bytes));
-        for kind in [NormKind::L2, NormKind::L2Squared] {
+    for kind in [NormKind::L2, NormKind::L2Squared] {
+        let kernel = format!("norm-{kind}");
+        let mut g = c.benchmark_group(&kernel);
+        for n in NORM_SIZES {
+            let v = lcg_vector::<T>(n, LCG_SEED);
+            let bytes = (n * size_of::<T>()) as u64;
+            g.throughput(Throughput::Bytes(bytes));
             for backend in backends {
-                let id = format!("{}-{}/{}", kind, backend.name(), T::PRECISION);
+                let id = format!("{}/{}", backend.name(), T::PRECISION);
                 g.bench_function(BenchmarkId::new(&id, n), |b| {
-                    let full = format!("norm/{id}/{n}");
+                    let full = format!("{kernel}/{id}/{n}");
                     rec.bench(b, &full, Work::BytesRead(bytes), || {
                         black_box(backend.norm(v.view(), kind).ok());
                     })
                 });
             }
         }
+        g.finish();
     }
-    g.finish();
 }
 
 fn main() {
@@ -125,7 +137,12 @@ fn main() {
         .measurement_time(Duration::from_secs(2))
         .configure_from_args();
     let rec = Recorder::default();
+    // The GPU's one-shot rows come with the CPU backends; its transfer-separated rows
+    // follow in their own groups.
     let backends = hpnum::backends::all();
+    if !backends.iter().any(|b| b.name() == "gpu") {
+        println!("gpu: skipped ({})", gpu_unavailable());
+    }
     for backend in &backends {
         let caps = backend.capabilities();
         println!(
@@ -143,6 +160,20 @@ fn main() {
     diffusion::<f32>(&mut c, &rec, &backends);
     norms::<f64>(&mut c, &rec, &backends);
     norms::<f32>(&mut c, &rec, &backends);
+    #[cfg(feature = "gpu")]
+    if let Ok(gpu) = hpnum::Gpu::shared() {
+        gpu::bench(&mut c, &rec, &gpu);
+    }
     c.final_summary();
     rec.print_summary();
+}
+
+fn gpu_unavailable() -> String {
+    #[cfg(feature = "gpu")]
+    return match hpnum::Gpu::shared() {
+        Ok(_) => "available".into(),
+        Err(e) => e.to_string(),
+    };
+    #[cfg(not(feature = "gpu"))]
+    "built without the `gpu` feature".into()
 }

@@ -46,6 +46,29 @@ impl Recorder {
         });
     }
 
+    /// For routines that time themselves (GPU work timed on the device): `routine` runs
+    /// `iters` times and returns the total time to report.
+    #[cfg_attr(not(feature = "gpu"), allow(dead_code))]
+    pub fn bench_timed(
+        &self,
+        b: &mut Bencher<'_>,
+        id: &str,
+        work: Work,
+        mut routine: impl FnMut(u64) -> Duration,
+    ) {
+        b.iter_custom(|iters| {
+            let elapsed = routine(iters);
+            self.push(id, work, elapsed / iters.max(1) as u32);
+            elapsed
+        });
+    }
+
+    /// Records a limit measured outside criterion (the GPU's copy bandwidth).
+    #[cfg_attr(not(feature = "gpu"), allow(dead_code))]
+    pub fn record_limit(&self, id: &str, work: Work, per_iter: Duration) {
+        self.push(id, work, per_iter);
+    }
+
     fn push(&self, id: &str, work: Work, per_iter: Duration) {
         let mut records = self.records.lock().unwrap();
         match records.iter_mut().find(|r| r.id == id) {
@@ -86,6 +109,7 @@ impl Recorder {
         };
         let copy = best("bandwidth/copy");
         let read = best("bandwidth/read");
+        let gpu_copy = best("bandwidth/gpu-copy");
         let flops = best("peak/flops/f32");
         let flops_f64 = best("peak/flops/f64");
         if copy == 0.0 {
@@ -94,6 +118,9 @@ impl Recorder {
         println!("\n## Machine limits measured in this run");
         println!("- copy bandwidth (read + write streams): {copy:.1} GB/s");
         println!("- read bandwidth: {read:.1} GB/s");
+        if gpu_copy > 0.0 {
+            println!("- GPU device copy bandwidth (read + write): {gpu_copy:.1} GB/s");
+        }
         println!(
             "- peak FLOP/s without FMA, all cores: {flops:.1} G (f32), {flops_f64:.1} G (f64)\n"
         );
@@ -102,6 +129,14 @@ impl Recorder {
         for (id, work, secs) in self.median("") {
             let r = rate(work, secs);
             let peak = if id.contains("f64") { flops_f64 } else { flops };
+            // GPU rows against the device's own bandwidth (transfers against the host's).
+            let on_device =
+                id.contains("/gpu") && !id.contains("upload") && !id.contains("download");
+            let (copy, read) = if on_device && gpu_copy > 0.0 {
+                (gpu_copy, gpu_copy)
+            } else {
+                (copy, read)
+            };
             let (shown, fraction) = match work {
                 Work::Bytes(_) => (format!("{r:.2} GB/s"), r / copy),
                 Work::BytesRead(_) => (format!("{r:.2} GB/s"), r / read),

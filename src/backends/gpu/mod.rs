@@ -15,6 +15,7 @@
 mod context;
 mod julia;
 mod norm;
+mod probe;
 mod resident;
 mod shaders;
 mod timing;
@@ -90,6 +91,18 @@ impl Gpu {
     /// The adapter in use.
     pub fn adapter(&self) -> &AdapterSummary {
         &self.ctx.summary
+    }
+
+    /// The device's copy bandwidth in bytes per second (read + write), from `repeats`
+    /// buffer-to-buffer copies of `bytes` each (capped at one binding): the memory limit
+    /// the GPU kernels are measured against.
+    ///
+    /// # Errors
+    /// [`crate::Error::Device`] if the device fails.
+    pub fn measure_copy_bandwidth(&self, bytes: u64, repeats: u32) -> Result<f64> {
+        let bytes = bytes.min(self.ctx.summary.max_binding_bytes) / 4 * 4;
+        let time = probe::copy_time(&self.ctx, bytes, repeats)?;
+        Ok(2.0 * bytes as f64 / time.as_secs_f64().max(f64::MIN_POSITIVE))
     }
 
     /// How this device's compute times are measured: GPU timestamps where the adapter
