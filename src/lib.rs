@@ -34,7 +34,7 @@ mod real;
 pub use backend::{AnyBackend, Backend, Capabilities, Describe, DeviceKind};
 #[cfg(feature = "gpu")]
 pub use backends::Gpu;
-pub use backends::{Rayon, Scalar, Simd};
+pub use backends::{Auto, Rayon, Scalar, Simd};
 pub use error::{Error, Result};
 pub use kernels::diffusion::DiffusionParams;
 pub use kernels::julia::{JuliaParams, Region};

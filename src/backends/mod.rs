@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::backend::AnyBackend;
 use crate::{Error, Result};
 
+pub mod auto;
 mod contiguous;
 #[cfg(feature = "gpu")]
 pub mod gpu;
@@ -12,6 +13,7 @@ pub mod rayon;
 pub mod scalar;
 pub mod simd;
 
+pub use self::auto::Auto;
 #[cfg(feature = "gpu")]
 pub use self::gpu::Gpu;
 pub use self::rayon::Rayon;
@@ -20,10 +22,10 @@ pub use simd::Simd;
 
 /// The names [`by_name`] accepts, in the order [`all`] returns them.
 #[cfg(feature = "gpu")]
-pub const NAMES: &[&str] = &["scalar", "simd", "rayon", "gpu"];
+pub const NAMES: &[&str] = &["scalar", "simd", "rayon", "gpu", "auto"];
 /// The names [`by_name`] accepts, in the order [`all`] returns them.
 #[cfg(not(feature = "gpu"))]
-pub const NAMES: &[&str] = &["scalar", "simd", "rayon"];
+pub const NAMES: &[&str] = &["scalar", "simd", "rayon", "auto"];
 
 /// The backend called `name` (one of [`NAMES`]). `simd` and `rayon` use the SIMD level
 /// named by `HPNUM_SIMD` if set ([`Simd::from_env`]), else the best this CPU runs.
@@ -38,6 +40,7 @@ pub fn by_name(name: &str) -> Result<Arc<dyn AnyBackend>> {
         "rayon" => Ok(Arc::new(Rayon::with_simd(Simd::from_env()?))),
         #[cfg(feature = "gpu")]
         "gpu" => Ok(Arc::new(Gpu::shared()?)),
+        "auto" => Ok(Arc::new(Auto::new()?)),
         _ => Err(Error::UnknownBackend {
             name: name.to_owned(),
             available: NAMES.join(", "),
@@ -45,8 +48,13 @@ pub fn by_name(name: &str) -> Result<Arc<dyn AnyBackend>> {
     }
 }
 
-/// Every backend this build has and this machine runs (the GPU backend only where an
-/// adapter opens), in the order of [`NAMES`].
+/// Every concrete backend this build has and this machine runs (the GPU backend only
+/// where an adapter opens), in the order of [`NAMES`]; not `auto`, which dispatches to
+/// these.
 pub fn all() -> Vec<Arc<dyn AnyBackend>> {
-    NAMES.iter().filter_map(|name| by_name(name).ok()).collect()
+    NAMES
+        .iter()
+        .filter(|&&name| name != "auto")
+        .filter_map(|name| by_name(name).ok())
+        .collect()
 }

@@ -1,0 +1,211 @@
+//! The Auto backend: it follows its cost model, says what it chose, computes what the
+//! chosen backend computes, and its calibration survives a round trip through its file.
+
+mod common;
+
+use std::sync::Arc;
+
+use hpnum::backends::auto::CostSource;
+use hpnum::backends::auto::model::{Calibration, Cost, Kernel, Workload};
+use hpnum::kernels::norm::{LCG_SEED, lcg_vector};
+use hpnum::{
+    AnyBackend, Auto, Backend, DiffusionParams, JuliaParams, NormKind, Precision, Rayon, Scalar,
+    Simd,
+};
+use ndarray::Array2;
+
+/// Scalar: no overhead, slow. Rayon: a large overhead, fast. The crossover is at
+/// work = 1e-3 s / (1/1e9 − 1/1e11) ≈ 1.01e6 units.
+fn two_backend_auto() -> Auto {
+    let backends: Vec<Arc<dyn AnyBackend>> = vec![Arc::new(Scalar), Arc::new(Rayon::new())];
+    let mut cal = Calibration::new();
+    let cpu = f64::INFINITY;
+    for kernel in Kernel::ALL {
+        for precision in [Precision::F32, Precision::F64] {
+            cal.set(
+                kernel,
+                precision,
+                "scalar",
+                Cost {
+                    overhead: 0.0,
+                    rate: 1e9,
+                    transfer_rate: cpu,
+                },
+            );
+            cal.set(
+                kernel,
+                precision,
+                "rayon",
+                Cost {
+                    overhead: 1e-3,
+                    rate: 1e11,
+                    transfer_rate: cpu,
+                },
+            );
+        }
+    }
+    Auto::with_calibration(backends, cal)
+}
+
+#[test]
+fn small_calls_go_to_low_overhead_large_ones_to_high_rate() {
+    let auto = two_backend_auto();
+    assert_eq!(auto.source(), &CostSource::Given);
+    let small = lcg_vector::<f64>(1000, LCG_SEED);
+    let large = lcg_vector::<f64>(2_000_000, LCG_SEED);
+    for (v, expected) in [(&small, "scalar"), (&large, "rayon")] {
+        let got = auto.norm(v.view(), NormKind::L2).unwrap();
+        assert_eq!(auto.last_choice().unwrap().backend, expected);
+        let want = Scalar.norm(v.view(), NormKind::L2).unwrap();
+        assert!(common::rel_err(got, want) <= 1e-14);
+    }
+    // Diffusion counts cells × steps: the same grid crosses over with more steps.
+    let params = DiffusionParams::<f32>::book();
+    let mut grid = hpnum::kernels::diffusion::book_initial_grid::<f32>(100, 100).unwrap();
+    let mut scratch = Array2::zeros((100, 100));
+    auto.diffuse(grid.view_mut(), scratch.view_mut(), &params, 10)
+        .unwrap();
+    assert_eq!(auto.last_choice().unwrap().backend, "scalar");
+    auto.diffuse(grid.view_mut(), scratch.view_mut(), &params, 1000)
+        .unwrap();
+    assert_eq!(auto.last_choice().unwrap().backend, "rayon");
+    let choice = auto.last_choice().unwrap();
+    assert_eq!(choice.workload.work, 100.0 * 100.0 * 1000.0);
+    assert!((choice.predicted_seconds - (1e-3 + 1e7 / 1e11)).abs() < 1e-12);
+}
+
+#[test]
+fn choose_answers_without_running() {
+    let auto = two_backend_auto();
+    let load = |work| Workload {
+        kernel: Kernel::Julia,
+        work,
+        transfer_bytes: 0.0,
+    };
+    assert_eq!(
+        auto.choose(load(1e5), Precision::F32).unwrap().1.backend,
+        "scalar"
+    );
+    assert_eq!(
+        auto.choose(load(1e7), Precision::F32).unwrap().1.backend,
+        "rayon"
+    );
+    assert!(
+        auto.last_choice().is_none(),
+        "choose must not count as a call"
+    );
+    let params = JuliaParams::<f64>::book(200, 100).unwrap(); // 4e6 potential iterations
+    let counts = auto.julia(&params).unwrap();
+    assert_eq!(auto.last_choice().unwrap().backend, "rayon");
+    assert_eq!(counts, Scalar.julia(&params).unwrap());
+}
+
+#[test]
+fn transfers_count_against_device_backends_only() {
+    // Both CPU backends are given a ruinous transfer rate: it must be ignored, since a CPU
+    // backend moves nothing across a bus, so the faster one still wins.
+    let backends: Vec<Arc<dyn AnyBackend>> = vec![Arc::new(Scalar), Arc::new(Simd::new())];
+    let mut cal = Calibration::new();
+    cal.set(
+        Kernel::Norm,
+        Precision::F64,
+        "scalar",
+        Cost {
+            overhead: 0.0,
+            rate: 1e9,
+            transfer_rate: 1.0,
+        },
+    );
+    cal.set(
+        Kernel::Norm,
+        Precision::F64,
+        "simd",
+        Cost {
+            overhead: 0.0,
+            rate: 1e10,
+            transfer_rate: 1.0,
+        },
+    );
+    let auto = Auto::with_calibration(backends, cal);
+    let load = Workload {
+        kernel: Kernel::Norm,
+        work: 1e6,
+        transfer_bytes: 8e6,
+    };
+    assert_eq!(auto.choose(load, Precision::F64).unwrap().1.backend, "simd");
+    assert!(
+        auto.choose(load, Precision::F32).is_err(),
+        "no f32 costs: a typed error"
+    );
+}
+
+#[test]
+fn calibration_round_trips_through_its_file_exactly() {
+    let mut cal = Calibration::defaults(&hpnum::backends::all());
+    cal.set(
+        Kernel::Diffusion,
+        Precision::F32,
+        "gpu",
+        Cost {
+            overhead: 1.25e-4,
+            rate: 3.3e10 / 7.0,
+            transfer_rate: 1.1e10,
+        },
+    );
+    let path = std::env::temp_dir().join(format!("hpnum-calibration-{}.tsv", std::process::id()));
+    cal.save_to(&path).unwrap();
+    let back = Calibration::load_from(&path).unwrap();
+    std::fs::write(&path, "julia\tf32\tscalar\tnot-a-number\t1\t1\n").unwrap();
+    let broken = Calibration::load_from(&path);
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(back, cal);
+    assert!(matches!(
+        broken,
+        Err(hpnum::Error::InvalidParameter {
+            name: "calibration",
+            ..
+        })
+    ));
+    assert!(Calibration::default_path().is_none_or(|p| p.ends_with("hpnum/calibration.tsv")));
+}
+
+#[test]
+fn fit_recovers_overhead_and_rate() {
+    let truth = Cost {
+        overhead: 2e-5,
+        rate: 3e9,
+        transfer_rate: f64::INFINITY,
+    };
+    let samples: Vec<(f64, f64)> = [1e3, 1e5, 1e7]
+        .iter()
+        .map(|&w| (w, truth.overhead + w / truth.rate))
+        .collect();
+    let fit = Cost::fit(&samples, f64::INFINITY).unwrap();
+    assert!(
+        (fit.rate / truth.rate - 1.0).abs() < 1e-9 && (fit.overhead - truth.overhead).abs() < 1e-12
+    );
+    assert!(Cost::fit(&[], 1.0).is_none());
+}
+
+#[test]
+fn defaults_never_pick_a_software_gpu_or_the_scalar_reference_for_large_work() {
+    let auto = Auto::with_calibration(
+        hpnum::backends::all(),
+        Calibration::defaults(&hpnum::backends::all()),
+    );
+    for kernel in Kernel::ALL {
+        let load = Workload {
+            kernel,
+            work: 1e9,
+            transfer_bytes: 1e8,
+        };
+        let name = auto.choose(load, Precision::F32).unwrap().1.backend;
+        assert_ne!(name, "scalar");
+        let software = hpnum::backends::all().iter().any(|b| {
+            b.name() == "gpu" && b.capabilities().device == hpnum::DeviceKind::SoftwareGpu
+        });
+        if software {
+            assert_ne!(name, "gpu", "{kernel:?}");
+        }
+    }
+}
