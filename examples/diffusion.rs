@@ -99,6 +99,7 @@ fn main() {
 
     args.common.emit_json(
         "diffusion",
+        backend.name(),
         args.common.precision(),
         seconds,
         serde_json::json!({

@@ -125,15 +125,11 @@ where
 }
 
 fn main() {
-    let mut args = Args::parse();
-    if args.common.backend == "scalar" {
-        // The contract's default backend is the reference; this example is about the GPU.
-        args.common.backend = "gpu".into();
-    }
-    if args.common.backend != "gpu" {
+    let args = Args::parse();
+    let backend = args.common.backend_name_or("gpu");
+    if backend != "gpu" {
         common::fail(format!(
-            "gpu_diffusion runs on the GPU (`--backend gpu`); for `{}` use the diffusion example",
-            args.common.backend
+            "gpu_diffusion runs on the GPU (`--backend gpu`); for `{backend}` use the diffusion example"
         ));
     }
     let precision = args.common.precision_or(Precision::F32);
@@ -231,6 +227,7 @@ fn main() {
 
     args.common.emit_json(
         "diffusion",
+        "gpu",
         precision,
         t.total().as_secs_f64(),
         serde_json::json!({

@@ -82,6 +82,7 @@ fn main() {
 
     args.common.emit_json(
         "julia",
+        backend.name(),
         args.common.precision(),
         seconds,
         serde_json::json!({

@@ -78,6 +78,7 @@ fn main() {
     );
     args.common.emit_json(
         "norms",
+        backend.name(),
         args.common.precision(),
         seconds,
         serde_json::json!({

@@ -14,9 +14,10 @@ use hpnum::{AnyBackend, Precision};
 /// The flags every example takes.
 #[derive(Debug, clap::Args)]
 pub struct CommonArgs {
-    /// Backend to run on (see `hpnum::backends::NAMES`).
-    #[arg(long, default_value = "scalar")]
-    pub backend: String,
+    /// Backend to run on: scalar, simd, rayon, gpu or auto (default: scalar;
+    /// gpu_diffusion: gpu; crossover: all of them).
+    #[arg(long)]
+    backend: Option<String>,
 
     /// Element precision: f32 or f64 (default: f64; gpu_diffusion: f32, which every GPU has).
     #[arg(long, value_parser = parse_precision)]
@@ -42,15 +43,22 @@ impl CommonArgs {
         self.precision_or(Precision::F64)
     }
 
-    /// The requested backend, or exit with the library's error (which lists the names).
+    /// The requested backend's name, or the example's default.
+    pub fn backend_name_or<'a>(&'a self, default: &'a str) -> &'a str {
+        self.backend.as_deref().unwrap_or(default)
+    }
+
+    /// The requested backend (default: scalar), or exit with the library's error (which
+    /// lists the names).
     pub fn backend(&self) -> Arc<dyn AnyBackend> {
-        hpnum::backends::by_name(&self.backend).unwrap_or_else(|e| fail(e))
+        hpnum::backends::by_name(self.backend_name_or("scalar")).unwrap_or_else(|e| fail(e))
     }
 
     /// Prints `fields` as the JSON line when `--json` was given.
     pub fn emit_json(
         &self,
         kernel: &str,
+        backend: &str,
         precision: Precision,
         seconds: f64,
         fields: serde_json::Value,
@@ -60,7 +68,7 @@ impl CommonArgs {
         }
         let mut object = serde_json::json!({
             "kernel": kernel,
-            "backend": self.backend,
+            "backend": backend,
             "precision": precision.name(),
             "seconds": seconds,
         });
