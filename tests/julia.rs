@@ -163,3 +163,43 @@ fn bad_parameters_are_errors() {
         Err(Error::InvalidParameter { name: "c", .. })
     ));
 }
+
+#[test]
+fn an_orbit_that_escapes_and_returns_stays_escaped() {
+    // With c = −3.9, z = 2 has |z|² = 4 (escaped at once), yet z² + c = 0.1 lies inside
+    // the disk again: the count must stop at the first escape. Vector lanes keep iterating
+    // after they escape while a neighbour is still inside, so the escaping points share
+    // vectors with the repelling fixed point x* = (1 − √16.6)/2 of x² − 3.9, which stays
+    // inside for dozens of iterations until rounding pushes it out.
+    let fixed = (1.0 - 16.6f64.sqrt()) / 2.0;
+    let xs: Vec<f64> = (0..37)
+        .map(|k| if k % 2 == 0 { 2.0 } else { fixed })
+        .collect();
+    let p64 = JuliaParams::<f64>::from_axes(xs.clone(), vec![0.0], (-3.9, 0.0), 200).unwrap();
+    let xs32 = xs.iter().map(|&x| x as f32).collect();
+    let p32 = JuliaParams::<f32>::from_axes(xs32, vec![0.0], (-3.9, 0.0), 200).unwrap();
+    let want64 = hpnum::kernels::julia::reference(&p64);
+    assert!(want64.iter().step_by(2).all(|&n| n == 0));
+    assert!(
+        want64[[0, 1]] > 10,
+        "the fixed point must keep its vector busy"
+    );
+    for backend in common::backends() {
+        let b = backend.as_ref();
+        for got in [backend.julia(&p64).unwrap(), backend.julia(&p32).unwrap()] {
+            assert_eq!(got.len(), 37);
+            let escaped: Vec<u32> = got.iter().step_by(2).copied().collect();
+            assert!(
+                escaped.iter().all(|&n| n == 0),
+                "{}: {escaped:?}",
+                common::label(b)
+            );
+        }
+        common::assert_counts_close(
+            b,
+            &backend.julia(&p64).unwrap(),
+            &want64,
+            "escape and return",
+        );
+    }
+}
