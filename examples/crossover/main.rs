@@ -260,15 +260,7 @@ struct Report {
 }
 
 fn flavours(points: &[Point]) -> Vec<String> {
-    let order = [
-        "scalar",
-        "simd",
-        "rayon",
-        "gpu",
-        "gpu-resident",
-        "gpu-readback",
-    ];
-    order
+    plot::FLAVOURS
         .iter()
         .filter(|f| points.iter().any(|p| p.flavour == **f))
         .map(|f| f.to_string())

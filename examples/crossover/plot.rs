@@ -6,7 +6,8 @@ use plotters::prelude::*;
 
 use super::sweep::Point;
 
-const FLAVOURS: [&str; 6] = [
+/// Every backend flavour, in the order tables and legends list them.
+pub const FLAVOURS: [&str; 6] = [
     "scalar",
     "simd",
     "rayon",
