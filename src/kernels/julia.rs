@@ -227,11 +227,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn book_axes_gain_a_point_at_width_64() {
-        let p = JuliaParams::<f64>::book(64, 50).unwrap();
+    fn book_axes_gain_a_point_at_width_64() -> Result<()> {
+        let p = JuliaParams::<f64>::book(64, 50)?;
         assert_eq!(p.shape(), (65, 65));
         assert_eq!(p.xs()[0], -1.8);
         assert_eq!(p.ys()[0], 1.8);
         assert!(p.ys().windows(2).all(|w| w[0] > w[1]));
+        Ok(())
     }
 }
