@@ -185,6 +185,14 @@ fn fit_recovers_overhead_and_rate() {
         (fit.rate / truth.rate - 1.0).abs() < 1e-9 && (fit.overhead - truth.overhead).abs() < 1e-12
     );
     assert!(Cost::fit(&[], 1.0).is_none());
+    // A fixed cost that appears only above some size is charged everywhere.
+    let stepped = [(1e3, 1e-7), (1e5, 2e-5), (1e7, 1e-3), (1e8, 1e-2)];
+    let fit = Cost::fit(&stepped, f64::INFINITY).unwrap();
+    assert!((fit.rate / (9e7 / 9e-3) - 1.0).abs() < 1e-9);
+    assert!(
+        (fit.overhead - (2e-5 - 1e5 / fit.rate)).abs() < 1e-12,
+        "{fit:?}"
+    );
 }
 
 #[test]
@@ -208,4 +216,55 @@ fn defaults_never_pick_a_software_gpu_or_the_scalar_reference_for_large_work() {
             assert_ne!(name, "gpu", "{kernel:?}");
         }
     }
+}
+
+#[test]
+fn measured_points_are_interpolated_in_log_log_space() {
+    let mut cal = Calibration::new();
+    let cost = Cost {
+        overhead: 1.0,
+        rate: 1.0,
+        transfer_rate: f64::INFINITY,
+    };
+    cal.set(Kernel::Julia, Precision::F64, "simd", cost);
+    let at = |cal: &Calibration, work| {
+        let load = Workload {
+            kernel: Kernel::Julia,
+            work,
+            transfer_bytes: 0.0,
+        };
+        cal.seconds(Precision::F64, "simd", &load).unwrap()
+    };
+    assert_eq!(at(&cal, 10.0), 11.0, "without points, the parametric cost");
+    cal.set_points(
+        Kernel::Julia,
+        Precision::F64,
+        "simd",
+        &[(1e2, 1e-6), (1e4, 1e-5), (1e6, 1e-3)],
+    );
+    let close = |a: f64, b: f64| (a / b - 1.0).abs() < 1e-9;
+    assert!(close(at(&cal, 1e4), 1e-5), "a measured point is exact");
+    assert!(close(at(&cal, 1e3), 10f64.powf(-5.5)), "halfway in log-log");
+    assert!(
+        close(at(&cal, 1e8), 1e-1),
+        "above: along the last segment (slope 1)"
+    );
+    assert!(
+        close(at(&cal, 1.0), 1e-6 / 10f64.powf(2.0 * 0.5)),
+        "below: along the first segment (slope ½)"
+    );
+    // The same points through `Auto`: the table decides, not the linear model.
+    let auto = Auto::with_calibration(vec![Arc::new(Simd::new())], cal);
+    let load = Workload {
+        kernel: Kernel::Julia,
+        work: 1e4,
+        transfer_bytes: 0.0,
+    };
+    assert!(close(
+        auto.choose(load, Precision::F64)
+            .unwrap()
+            .1
+            .predicted_seconds,
+        1e-5
+    ));
 }

@@ -3,7 +3,8 @@
 //! names the crossover sizes (where the GPU with resident data overtakes the best CPU
 //! backend, where a one-shot GPU call that uploads and downloads still does, and what
 //! reading back every diffusion step does), shows throughput against the measured memory
-//! bandwidth, and writes CSV and SVG plots.
+//! bandwidth, and writes CSV and SVG plots. The `auto` column shows what the `Auto`
+//! backend achieves with the calibration it has (the one `--save` writes).
 //!
 //! ```text
 //! cargo run --release --example crossover -- --quick          # under a minute
@@ -62,6 +63,7 @@ const MAX_ITER: u32 = 300;
 const STEPS: usize = 20;
 
 struct Setup<'a> {
+    /// The CPU backends, and `auto` (which may dispatch anywhere).
     cpu: Vec<Arc<dyn AnyBackend>>,
     #[cfg_attr(not(feature = "gpu"), allow(dead_code))]
     gpu: Option<&'a Gpu>,
@@ -320,9 +322,10 @@ fn write_csv(path: &Path, points: &[Point]) -> std::io::Result<()> {
     std::fs::write(path, text)
 }
 
-/// Fits the cost model to the sweep: CPU backends from their one-shot times, the GPU's
-/// compute from its resident times and its transfer rate from the difference between a
-/// one-shot call and a resident one at the largest size.
+/// Fits the cost model to the sweep and keeps the measured points, which `Auto`
+/// interpolates: CPU backends from their times; the GPU's transfer rate from the
+/// difference between a one-shot call and a resident one at the largest size, and its
+/// points from the one-shot times less that transfer time.
 fn calibrate(cal: &mut Calibration, r: &Report, precision: Precision) {
     let samples = |f: &str| -> Vec<(f64, f64)> {
         r.points
@@ -334,6 +337,7 @@ fn calibrate(cal: &mut Calibration, r: &Report, precision: Precision) {
     for f in ["scalar", "simd", "rayon"] {
         if let Some(cost) = Cost::fit(&samples(f), f64::INFINITY) {
             cal.set(r.kernel, precision, f, cost);
+            cal.set_points(r.kernel, precision, f, &samples(f));
         }
     }
     let (Some(resident), Some(one_shot)) = (
@@ -353,7 +357,7 @@ fn calibrate(cal: &mut Calibration, r: &Report, precision: Precision) {
                 .points
                 .iter()
                 .find(|p| p.flavour == "gpu-resident" && p.size == big.size)?;
-            let transfer = (big.seconds - compute.seconds - one_shot.overhead).max(1e-9);
+            let transfer = (big.seconds - compute.seconds).max(1e-9);
             Some(big.transfer_bytes / transfer)
         })
         .unwrap_or(1e10);
@@ -367,6 +371,20 @@ fn calibrate(cal: &mut Calibration, r: &Report, precision: Precision) {
             transfer_rate,
         },
     );
+    // Everything but the bus time, per size: at small sizes that is launch and read-back
+    // latency, at large ones the compute.
+    let points: Vec<(f64, f64)> = r
+        .points
+        .iter()
+        .filter(|p| p.flavour == "gpu")
+        .map(|p| {
+            (
+                p.work,
+                (p.seconds - p.transfer_bytes / transfer_rate).max(1e-9),
+            )
+        })
+        .collect();
+    cal.set_points(r.kernel, precision, "gpu", &points);
 }
 
 fn run<T: Real>(s: &Setup<'_>, quick: bool) -> Vec<Report>
@@ -421,6 +439,12 @@ fn main() {
         .iter()
         .filter(|b| b.name() != "gpu" && (chosen == "all" || chosen == b.name()))
         .cloned()
+        .chain(
+            // `auto` as a column of its own: it should track the fastest one.
+            (chosen == "all" || chosen == "auto")
+                .then(|| hpnum::backends::by_name("auto").ok())
+                .flatten(),
+        )
         .collect();
     #[cfg(feature = "gpu")]
     let gpu_handle = match Gpu::shared() {

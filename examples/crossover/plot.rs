@@ -7,13 +7,14 @@ use plotters::prelude::*;
 use super::sweep::Point;
 
 /// Every backend flavour, in the order tables and legends list them.
-pub const FLAVOURS: [&str; 6] = [
+pub const FLAVOURS: [&str; 7] = [
     "scalar",
     "simd",
     "rayon",
     "gpu",
     "gpu-resident",
     "gpu-readback",
+    "auto",
 ];
 
 const COLOURS: [RGBColor; 7] = [

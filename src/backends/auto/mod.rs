@@ -3,8 +3,8 @@
 //! implies (a one-shot GPU call uploads its input and downloads its output).
 //!
 //! The choice is observable: [`Auto::choose`] answers without running anything,
-//! [`Auto::last_choice`] says what the latest call used, and `HPNUM_AUTO_LOG=1` prints
-//! every choice to stderr.
+//! [`Auto::last_choice`] says what the latest call used, and `HPNUM_AUTO_LOG=1` (read when
+//! the `Auto` is built) prints every choice to stderr.
 
 pub mod model;
 
@@ -46,8 +46,12 @@ pub struct Choice {
 /// Dispatches every call to the backend predicted fastest.
 pub struct Auto {
     backends: Vec<Arc<dyn AnyBackend>>,
+    /// Each backend's capabilities, read once: building them can allocate, and a choice
+    /// must cost far less than the smallest call it dispatches.
+    capabilities: Vec<Capabilities>,
     calibration: Calibration,
     source: CostSource,
+    log: bool,
     last: Mutex<Option<Choice>>,
 }
 
@@ -79,20 +83,25 @@ impl Auto {
             }
             None => (Calibration::defaults(&backends), CostSource::Defaults),
         };
-        Ok(Auto {
-            backends,
-            calibration,
-            source,
-            last: Mutex::new(None),
-        })
+        Ok(Auto::build(backends, calibration, source))
     }
 
     /// Chooses among `backends` with the given costs.
     pub fn with_calibration(backends: Vec<Arc<dyn AnyBackend>>, calibration: Calibration) -> Self {
+        Auto::build(backends, calibration, CostSource::Given)
+    }
+
+    fn build(
+        backends: Vec<Arc<dyn AnyBackend>>,
+        calibration: Calibration,
+        source: CostSource,
+    ) -> Self {
         Auto {
+            capabilities: backends.iter().map(|b| b.capabilities()).collect(),
             backends,
             calibration,
-            source: CostSource::Given,
+            source,
+            log: std::env::var("HPNUM_AUTO_LOG").is_ok_and(|v| v == "1"),
             last: Mutex::new(None),
         }
     }
@@ -113,12 +122,10 @@ impl Auto {
     ) -> Result<(Arc<dyn AnyBackend>, Choice)> {
         self.backends
             .iter()
-            .filter(|b| b.capabilities().supports(precision))
-            .filter_map(|b| {
-                let cost = self
-                    .calibration
-                    .cost(workload.kernel, precision, b.name())?;
-                let transfers = if b.capabilities().device == crate::DeviceKind::Cpu {
+            .zip(&self.capabilities)
+            .filter(|(_, caps)| caps.supports(precision))
+            .filter_map(|(b, caps)| {
+                let transfers = if caps.device == crate::DeviceKind::Cpu {
                     0.0
                 } else {
                     1.0
@@ -127,7 +134,7 @@ impl Auto {
                     transfer_bytes: workload.transfer_bytes * transfers,
                     ..workload
                 };
-                Some((b, cost.seconds(&load)))
+                Some((b, self.calibration.seconds(precision, b.name(), &load)?))
             })
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(backend, seconds)| {
@@ -158,7 +165,7 @@ impl Auto {
 
     fn pick(&self, workload: Workload, precision: Precision) -> Result<Arc<dyn AnyBackend>> {
         let (backend, choice) = self.choose(workload, precision)?;
-        if std::env::var("HPNUM_AUTO_LOG").is_ok_and(|v| v == "1") {
+        if self.log {
             eprintln!(
                 "hpnum auto: {} {} work {:.3e} → {} (predicted {:.3e} s)",
                 workload.kernel.name(),
@@ -181,11 +188,11 @@ impl Describe for Auto {
     fn capabilities(&self) -> Capabilities {
         let mut caps = Capabilities::cpu("auto", 1);
         caps.precisions
-            .retain(|p| self.backends.iter().any(|b| b.capabilities().supports(*p)));
+            .retain(|p| self.capabilities.iter().any(|c| c.supports(*p)));
         caps.threads = self
-            .backends
+            .capabilities
             .iter()
-            .map(|b| b.capabilities().threads)
+            .map(|c| c.threads)
             .max()
             .unwrap_or(1);
         caps

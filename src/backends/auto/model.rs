@@ -71,18 +71,34 @@ impl Cost {
         self.overhead + load.work / self.rate + load.transfer_bytes / self.transfer_rate
     }
 
-    /// The cost that fits measured `(work, seconds)` pairs: the rate from the two most
-    /// distant sizes, the overhead from the smallest; `transfer_rate` as given.
+    /// The cost that fits measured `(work, seconds)` pairs: the rate from the two largest
+    /// sizes (where fixed costs matter least), the overhead as the largest shortfall of
+    /// any size against that rate. The overhead is deliberately pessimistic: a backend
+    /// whose fixed cost appears only above some size (rayon forks only for long inputs)
+    /// is charged it everywhere rather than chosen where it loses.
     pub fn fit(samples: &[(f64, f64)], transfer_rate: f64) -> Option<Cost> {
-        let small = samples.iter().copied().min_by(|a, b| a.0.total_cmp(&b.0))?;
-        let large = samples.iter().copied().max_by(|a, b| a.0.total_cmp(&b.0))?;
-        let rate = if large.0 > small.0 && large.1 > small.1 {
-            (large.0 - small.0) / (large.1 - small.1)
-        } else {
-            large.0 / large.1.max(f64::MIN_POSITIVE)
+        let mut sorted: Vec<(f64, f64)> = samples.to_vec();
+        sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let &(w1, t1) = sorted.last()?;
+        let rate = match sorted.len() {
+            1 => w1 / t1,
+            n => {
+                let (w0, t0) = sorted[n - 2];
+                if w1 > w0 && t1 > t0 {
+                    (w1 - w0) / (t1 - t0)
+                } else {
+                    w1 / t1
+                }
+            }
         };
-        let overhead = (small.1 - small.0 / rate).max(0.0);
-        (rate.is_finite() && rate > 0.0).then_some(Cost {
+        if !(rate.is_finite() && rate > 0.0) {
+            return None;
+        }
+        let overhead = sorted
+            .iter()
+            .map(|&(w, t)| t - w / rate)
+            .fold(0.0, f64::max);
+        Some(Cost {
             overhead,
             rate,
             transfer_rate,
@@ -96,6 +112,32 @@ struct Entry {
     precision: Precision,
     backend: String,
     cost: Cost,
+    /// Measured `(work, compute seconds)`, sorted by work: where present, they replace
+    /// `overhead + work / rate`, because a kernel's cost is rarely that linear in the
+    /// model's work unit (Julia's work depends on how fast its pixels escape).
+    points: Vec<(f64, f64)>,
+}
+
+/// Compute seconds for `work` from measured points, interpolated linearly in log-log space
+/// and extended beyond them along the end segments (no faster than linear above, no
+/// slower than constant below).
+fn interpolate(points: &[(f64, f64)], work: f64) -> f64 {
+    let slope = |a: (f64, f64), b: (f64, f64)| (b.1 / a.1).ln() / (b.0 / a.0).ln();
+    let along = |a: (f64, f64), s: f64| a.1 * (work / a.0).powf(s);
+    match points {
+        [] => f64::INFINITY,
+        [only] => only.1 * (work / only.0).max(1.0),
+        [first, second, ..] if work <= first.0 => {
+            along(*first, slope(*first, *second).clamp(0.0, 1.0))
+        }
+        [.., before, last] if work >= last.0 => along(*last, slope(*before, *last).max(1.0)),
+        _ => {
+            let i = points
+                .partition_point(|p| p.0 <= work)
+                .clamp(1, points.len() - 1);
+            along(points[i - 1], slope(points[i - 1], points[i]))
+        }
+    }
 }
 
 /// Costs per kernel, precision and backend: built-in defaults, or a machine's calibration.
@@ -104,7 +146,8 @@ pub struct Calibration {
     entries: Vec<Entry>,
 }
 
-const HEADER: &str = "# hpnum crossover calibration v1: kernel precision backend overhead_s rate_per_s transfer_bytes_per_s";
+const HEADER: &str = "# hpnum crossover calibration v1: kernel precision backend overhead_s rate_per_s transfer_bytes_per_s\n\
+     # or: kernel precision backend points work:seconds,work:seconds,...";
 
 impl Calibration {
     /// An empty calibration.
@@ -178,10 +221,11 @@ impl Calibration {
     pub fn merge(&mut self, other: &Calibration) {
         for e in &other.entries {
             self.set(e.kernel, e.precision, &e.backend, e.cost);
+            self.set_points(e.kernel, e.precision, &e.backend, &e.points);
         }
     }
 
-    /// Sets (or replaces) one cost.
+    /// Sets (or replaces) one cost, forgetting any measured points.
     pub fn set(&mut self, kernel: Kernel, precision: Precision, backend: &str, cost: Cost) {
         self.entries
             .retain(|e| !(e.kernel == kernel && e.precision == precision && e.backend == backend));
@@ -190,7 +234,46 @@ impl Calibration {
             precision,
             backend: backend.to_owned(),
             cost,
+            points: Vec::new(),
         });
+    }
+
+    /// Attaches measured `(work, compute seconds)` points to an existing cost; they then
+    /// predict the compute time (the cost's transfer rate still prices the bus). Points
+    /// with non-positive values are dropped.
+    pub fn set_points(
+        &mut self,
+        kernel: Kernel,
+        precision: Precision,
+        backend: &str,
+        points: &[(f64, f64)],
+    ) {
+        let Some(entry) = self
+            .entries
+            .iter_mut()
+            .find(|e| e.kernel == kernel && e.precision == precision && e.backend == backend)
+        else {
+            return;
+        };
+        let mut points: Vec<(f64, f64)> = points
+            .iter()
+            .copied()
+            .filter(|&(w, t)| w > 0.0 && t > 0.0)
+            .collect();
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        points.dedup_by(|a, b| a.0 == b.0);
+        entry.points = points;
+    }
+
+    /// Predicted seconds of `backend` for `load`, if it has a cost.
+    pub fn seconds(&self, precision: Precision, backend: &str, load: &Workload) -> Option<f64> {
+        let entry = self.entries.iter().find(|e| {
+            e.kernel == load.kernel && e.precision == precision && e.backend == backend
+        })?;
+        if entry.points.is_empty() {
+            return Some(entry.cost.seconds(load));
+        }
+        Some(interpolate(&entry.points, load.work) + load.transfer_bytes / entry.cost.transfer_rate)
     }
 
     /// The cost of `backend` for `kernel` in `precision`, if known.
@@ -233,6 +316,24 @@ impl Calibration {
                 continue;
             }
             let fields: Vec<&str> = line.split('\t').collect();
+            if let [kernel, precision, backend, "points", points] = fields.as_slice() {
+                let parsed: Option<Vec<(f64, f64)>> = points
+                    .split(',')
+                    .map(|pair| {
+                        let (w, t) = pair.split_once(':')?;
+                        Some((w.parse().ok()?, t.parse().ok()?))
+                    })
+                    .collect();
+                let (Some(kernel), Ok(precision), Some(points)) = (
+                    Kernel::parse(kernel),
+                    precision.parse::<Precision>(),
+                    parsed,
+                ) else {
+                    return Err(bad(format!("line {} does not parse: `{line}`", number + 1)));
+                };
+                cal.set_points(kernel, precision, backend, &points);
+                continue;
+            }
             let parsed = match fields.as_slice() {
                 [kernel, precision, backend, overhead, rate, transfer] => (|| {
                     Some((
@@ -285,6 +386,21 @@ impl Calibration {
                 c.rate,
                 c.transfer_rate
             );
+            if !e.points.is_empty() {
+                let points: Vec<String> = e
+                    .points
+                    .iter()
+                    .map(|(w, t)| format!("{w:?}:{t:?}"))
+                    .collect();
+                let _ = writeln!(
+                    text,
+                    "{}\t{}\t{}\tpoints\t{}",
+                    e.kernel.name(),
+                    e.precision,
+                    e.backend,
+                    points.join(",")
+                );
+            }
         }
         let fail =
             |e: std::io::Error| Error::invalid("calibration", format!("{}: {e}", path.display()));
