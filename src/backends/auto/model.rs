@@ -1,11 +1,12 @@
 //! The crossover model behind [`super::Auto`]: how long a call takes on each backend.
 //!
-//! `seconds = overhead + work / rate + bytes crossing the bus / transfer rate`, per kernel,
-//! precision and backend. Work is counted in each kernel's natural unit ([`Workload`]);
-//! CPU backends move no bytes over a bus. The built-in defaults are round figures measured
-//! on a 2-core x86-64 machine and a conservative guess for discrete GPUs; the crossover
-//! example (`cargo run --release --example crossover -- --save`) measures this machine and
-//! saves a calibration that replaces them.
+//! `seconds = compute(work) + bytes crossing the bus / transfer rate`, per kernel, precision
+//! and backend. Work is counted in each kernel's natural unit ([`Workload`]); CPU backends
+//! move no bytes over a bus. `compute` is `overhead + work / rate` for the built-in
+//! defaults (round figures measured on a 2-core x86-64 machine, and a conservative guess
+//! for discrete GPUs); a calibration from the crossover example (`cargo run --release
+//! --example crossover -- --save`) replaces it with this machine's measured points,
+//! interpolated in log-log space.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
