@@ -243,3 +243,28 @@ fn kind_names_round_trip() {
     }
     assert!("l3".parse::<NormKind>().is_err());
 }
+
+#[test]
+fn rayon_gives_the_same_bits_at_any_thread_count() {
+    // The pairwise tree's shape depends on the length alone, so forking its top levels
+    // over any number of threads, or none (the one-core SIMD backend at the same level),
+    // must not change a bit.
+    let simd = hpnum::Simd::new();
+    for n in [70_000usize, 1_000_003] {
+        let v = lcg_vector::<f32>(n, 11);
+        for kind in NormKind::ALL {
+            let one_core = simd.norm(v.view(), kind).unwrap();
+            for threads in [1, 2, 3, 5] {
+                // Both use the best SIMD level this CPU has.
+                let rayon = hpnum::Rayon::with_threads(threads).unwrap();
+                assert_eq!(rayon.simd().isa(), simd.isa());
+                let got = rayon.norm(v.view(), kind).unwrap();
+                assert_eq!(
+                    got.to_bits(),
+                    one_core.to_bits(),
+                    "{kind} n={n} threads={threads}"
+                );
+            }
+        }
+    }
+}
