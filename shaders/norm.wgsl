@@ -46,7 +46,12 @@ fn summand(x: real) -> real {
     }
 }
 
-fn reduce_workgroup(local: u32, group: u32) {
+// Combines every invocation's (sum, max) into the workgroup's partial. Each entry point
+// only differs in what it reads; the loops stay apart because a helper reading both
+// `input` and `previous` would put both bindings into both entry points' layouts.
+fn reduce_workgroup(local: u32, group: u32, sum: real, m: real) {
+    shared_sum[local] = sum;
+    shared_max[local] = m;
     var width = WORKGROUP / 2u;
     loop {
         if (width == 0u) {
@@ -82,9 +87,7 @@ fn leaves(
             m = sticky_max(m, abs(x));
         }
     }
-    shared_sum[local] = sum;
-    shared_max[local] = m;
-    reduce_workgroup(local, group);
+    reduce_workgroup(local, group, sum, m);
 }
 
 @compute @workgroup_size(256)
@@ -105,7 +108,5 @@ fn combine(
             m = sticky_max(m, p.y);
         }
     }
-    shared_sum[local] = sum;
-    shared_max[local] = m;
-    reduce_workgroup(local, group);
+    reduce_workgroup(local, group, sum, m);
 }

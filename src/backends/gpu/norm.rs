@@ -104,6 +104,8 @@ pub(crate) fn norm<T: Real>(v: &GpuVector<T>, kind: NormKind) -> Result<(T, GpuT
                 if sum.is_nan() {
                     T::nan()
                 } else {
+                    // The shared L2 logic decides whether the scaled pass runs; its
+                    // closures cannot fail, so a device error is carried out beside it.
                     let mut scaled = Ok(T::zero());
                     let l2 = l2_from_parts(
                         amax,
