@@ -24,11 +24,11 @@ struct Args {
     common: common::CommonArgs,
 
     /// Grid side: the grid is size × size.
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, default_value_t = 512, value_parser = common::positive)]
     size: usize,
 
     /// Rows, when the grid should not be square (defaults to --size).
-    #[arg(long)]
+    #[arg(long, value_parser = common::positive)]
     rows: Option<usize>,
 
     /// Time steps (dt = 0.1, D = 1, as in the book).
@@ -61,6 +61,7 @@ fn compute<T: Real>(
 }
 
 fn main() {
+    common::quiet_headless_vulkan();
     let args = Args::parse();
     let backend = args.common.backend();
     let (rows, cols) = (args.rows.unwrap_or(args.size), args.size);

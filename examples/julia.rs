@@ -22,7 +22,7 @@ struct Args {
 
     /// The book's `desired_width`: the grid is width × width (or one more, as the book's
     /// float-accumulated axes give).
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = common::positive)]
     width: usize,
 
     /// Iteration cap.
@@ -45,6 +45,7 @@ fn compute<T: Real>(
 }
 
 fn main() {
+    common::quiet_headless_vulkan();
     let args = Args::parse();
     let backend = args.common.backend();
     let result = match args.common.precision() {

@@ -29,7 +29,7 @@ struct Args {
     common: common::CommonArgs,
 
     /// Vector length.
-    #[arg(long, default_value_t = 1_000_000)]
+    #[arg(long, default_value_t = 1_000_000, value_parser = common::positive)]
     n: usize,
 
     /// Input vector.
@@ -50,8 +50,8 @@ fn compute<T: Real>(
     args: &Args,
 ) -> hpnum::Result<(f64, f64)> {
     let v = match args.vector {
-        Vector::Arange => book_arange::<T>(args.n),
-        Vector::Lcg => lcg_vector::<T>(args.n, LCG_SEED),
+        Vector::Arange => book_arange::<T>(args.n)?,
+        Vector::Lcg => lcg_vector::<T>(args.n, LCG_SEED)?,
     };
     let start = Instant::now();
     let value = backend.norm(v.view(), args.kind)?;
@@ -59,6 +59,7 @@ fn compute<T: Real>(
 }
 
 fn main() {
+    common::quiet_headless_vulkan();
     let args = Args::parse();
     let backend = args.common.backend();
     let (element, result) = match args.common.precision() {

@@ -1,10 +1,12 @@
 // One explicit-Euler diffusion step with periodic boundaries, one invocation per cell.
-// The host prepends `alias real = f32;` or `alias real = f64;`.
+// The host prepends `alias real = f32;` (or f64) and the shared contract: WORKGROUP_SIZE and
+// `struct DiffusionDims` (src/backends/gpu/contract.rs).
 //
 // The grid may be stored as several bands of rows (one buffer each) when it exceeds the
 // device's largest storage binding: `src` is this band, and the rows just above and below
-// it are read from `above` (row `dims.z`) and `below` (row `dims.w`), which are this band
-// itself when there is only one. Operation order as hpnum::kernels::diffusion::cell.
+// it are read from `above` (row `dims.above_row`) and `below` (row `dims.below_row`), which
+// are this band itself when there is only one. Operation order as
+// hpnum::kernels::diffusion::cell.
 
 @group(0) @binding(0) var<storage, read> src: array<real>;
 @group(0) @binding(1) var<storage, read> above: array<real>;
@@ -12,18 +14,18 @@
 @group(0) @binding(3) var<storage, read_write> dst: array<real>;
 // D·dt.
 @group(0) @binding(4) var<storage, read> coefficient: array<real, 1>;
-// cols, rows in this band, row of `above` to use, row of `below` to use.
-@group(0) @binding(5) var<uniform> dims: vec4<u32>;
+@group(0) @binding(5) var<uniform> dims: DiffusionDims;
 
-// One workgroup covers 256 consecutive cells of one row, so that loads and stores are
-// contiguous. x: column; y and z: row (z only when a band has more than 65 535 rows).
-@compute @workgroup_size(256, 1, 1)
+// One workgroup covers WORKGROUP_SIZE consecutive cells of one row, so that loads and
+// stores are contiguous. x: column; y and z: row (z only when a band has more than 65 535
+// rows).
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn main(
     @builtin(global_invocation_id) id: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
 ) {
-    let cols = dims.x;
-    let rows = dims.y;
+    let cols = dims.cols;
+    let rows = dims.rows;
     let col = id.x;
     let row = id.z * groups.y + id.y;
     if (col >= cols || row >= rows) {
@@ -33,13 +35,13 @@ fn main(
     let g = src[i];
     var up: real;
     if (row == 0u) {
-        up = above[dims.z * cols + col];
+        up = above[dims.above_row * cols + col];
     } else {
         up = src[i - cols];
     }
     var down: real;
     if (row + 1u == rows) {
-        down = below[dims.w * cols + col];
+        down = below[dims.below_row * cols + col];
     } else {
         down = src[i + cols];
     }

@@ -1,23 +1,23 @@
 // Norm reductions as a tree: each workgroup reduces its block of the input to one
 // (sum, max |x|) pair; the host runs `combine` over those pairs until one is left.
-// The host prepends `alias real = f32;` or `alias real = f64;`.
+// The host prepends `alias real = f32;` (or f64) and the shared contract: WORKGROUP_SIZE,
+// NORM_ELEMENTS_PER_INVOCATION, the SUMMAND_* codes and `struct NormJob`, `struct NormCall`
+// (src/backends/gpu/contract.rs).
 //
-// Each invocation adds ELEMENTS values in sequence, then the workgroup halves its partials
-// eight times in shared memory: pairwise summation, with the accuracy that implies.
+// Each invocation adds NORM_ELEMENTS_PER_INVOCATION values in sequence, then the workgroup
+// halves its partials in shared memory: pairwise summation, with the accuracy that implies.
 
-// Number of input elements, what to sum (0: |x|, 1: x², 2: (x/scale)²), the first partial
-// this dispatch writes, and the first input element it reads.
-@group(0) @binding(0) var<uniform> job: vec4<u32>;
+// Which elements this dispatch reads and where its partials go.
+@group(0) @binding(0) var<uniform> job: NormJob;
 @group(0) @binding(1) var<storage, read> scale: array<real, 1>;
 @group(0) @binding(2) var<storage, read> input: array<real>;
 @group(0) @binding(3) var<storage, read_write> partials: array<vec2<real>>;
 @group(0) @binding(4) var<storage, read> previous: array<vec2<real>>;
+// What every dispatch of the call sums.
+@group(0) @binding(5) var<uniform> call: NormCall;
 
-const WORKGROUP: u32 = 256u;
-const ELEMENTS: u32 = 8u;
-
-var<workgroup> shared_sum: array<real, WORKGROUP>;
-var<workgroup> shared_max: array<real, WORKGROUP>;
+var<workgroup> shared_sum: array<real, WORKGROUP_SIZE>;
+var<workgroup> shared_max: array<real, WORKGROUP_SIZE>;
 
 // NaN-sticky maximum: max() itself may return either operand when one is NaN.
 // `x <= x` is false only for NaN, with IEEE ordered comparisons.
@@ -32,11 +32,11 @@ fn sticky_max(m: real, a: real) -> real {
 }
 
 fn summand(x: real) -> real {
-    switch job.y {
-        case 0u: {
+    switch call.summand {
+        case SUMMAND_ABS: {
             return abs(x);
         }
-        case 1u: {
+        case SUMMAND_SQUARE: {
             return x * x;
         }
         default: {
@@ -52,7 +52,7 @@ fn summand(x: real) -> real {
 fn reduce_workgroup(local: u32, group: u32, sum: real, m: real) {
     shared_sum[local] = sum;
     shared_max[local] = m;
-    var width = WORKGROUP / 2u;
+    var width = WORKGROUP_SIZE / 2u;
     loop {
         if (width == 0u) {
             break;
@@ -65,24 +65,24 @@ fn reduce_workgroup(local: u32, group: u32, sum: real, m: real) {
         width = width / 2u;
     }
     if (local == 0u) {
-        partials[job.z + group] = vec2<real>(shared_sum[0], shared_max[0]);
+        partials[job.first_partial + group] = vec2<real>(shared_sum[0], shared_max[0]);
     }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn leaves(
     @builtin(workgroup_id) wg: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) local: u32,
 ) {
     let group = wg.y * groups.x + wg.x;
-    let base = group * WORKGROUP * ELEMENTS;
+    let base = group * WORKGROUP_SIZE * NORM_ELEMENTS_PER_INVOCATION;
     var sum = real(0.0);
     var m = real(0.0);
-    for (var k = 0u; k < ELEMENTS; k = k + 1u) {
-        let i = base + k * WORKGROUP + local;
-        if (i < job.x) {
-            let x = input[job.w + i];
+    for (var k = 0u; k < NORM_ELEMENTS_PER_INVOCATION; k = k + 1u) {
+        let i = base + k * WORKGROUP_SIZE + local;
+        if (i < job.len) {
+            let x = input[job.first_input + i];
             sum = sum + summand(x);
             m = sticky_max(m, abs(x));
         }
@@ -90,20 +90,20 @@ fn leaves(
     reduce_workgroup(local, group, sum, m);
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn combine(
     @builtin(workgroup_id) wg: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) local: u32,
 ) {
     let group = wg.y * groups.x + wg.x;
-    let base = group * WORKGROUP * ELEMENTS;
+    let base = group * WORKGROUP_SIZE * NORM_ELEMENTS_PER_INVOCATION;
     var sum = real(0.0);
     var m = real(0.0);
-    for (var k = 0u; k < ELEMENTS; k = k + 1u) {
-        let i = base + k * WORKGROUP + local;
-        if (i < job.x) {
-            let p = previous[job.w + i];
+    for (var k = 0u; k < NORM_ELEMENTS_PER_INVOCATION; k = k + 1u) {
+        let i = base + k * WORKGROUP_SIZE + local;
+        if (i < job.len) {
+            let p = previous[job.first_input + i];
             sum = sum + p.x;
             m = sticky_max(m, p.y);
         }

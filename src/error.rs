@@ -63,6 +63,20 @@ pub enum Error {
         details: String,
     },
 
+    /// Memory for `what` cannot be had: the byte count overflows the address space, exceeds
+    /// what the machine (or the GPU) has, or the allocator refused it. Raised before anything
+    /// is touched, so that a size beyond the machine is an error and never an abort or a
+    /// visit from the operating system's out-of-memory killer.
+    #[error("cannot allocate {bytes} bytes for {what}: {reason}")]
+    OutOfMemory {
+        /// What the memory was for (`julia counts`, `diffusion grid on the GPU`, …).
+        what: &'static str,
+        /// The bytes asked for (exact even where they overflow `usize`).
+        bytes: u128,
+        /// Why not: the limit it exceeds, or the allocator's or driver's answer.
+        reason: String,
+    },
+
     /// No backend of that name exists in this build.
     #[error("unknown backend `{name}`; available: {available}")]
     UnknownBackend {

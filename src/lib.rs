@@ -29,6 +29,7 @@ pub mod backend;
 pub mod backends;
 mod error;
 pub mod kernels;
+mod memory;
 mod real;
 
 pub use backend::{AnyBackend, Backend, Capabilities, Describe, DeviceKind};

@@ -51,8 +51,8 @@ fn two_backend_auto() -> Auto {
 fn small_calls_go_to_low_overhead_large_ones_to_high_rate() {
     let auto = two_backend_auto();
     assert_eq!(auto.source(), &CostSource::Given);
-    let small = lcg_vector::<f64>(1000, LCG_SEED);
-    let large = lcg_vector::<f64>(2_000_000, LCG_SEED);
+    let small = lcg_vector::<f64>(1000, LCG_SEED).unwrap();
+    let large = lcg_vector::<f64>(2_000_000, LCG_SEED).unwrap();
     for (v, expected) in [(&small, "scalar"), (&large, "rayon")] {
         let got = auto.norm(v.view(), NormKind::L2).unwrap();
         assert_eq!(auto.last_choice().unwrap().backend, expected);
@@ -81,6 +81,8 @@ fn choose_answers_without_running() {
         kernel: Kernel::Julia,
         work,
         transfer_bytes: 0.0,
+        memory_bytes: 0.0,
+        flops: 0.0,
     };
     assert_eq!(
         auto.choose(load(1e5), Precision::F32).unwrap().1.backend,
@@ -131,6 +133,8 @@ fn transfers_count_against_device_backends_only() {
         kernel: Kernel::Norm,
         work: 1e6,
         transfer_bytes: 8e6,
+        memory_bytes: 0.0,
+        flops: 0.0,
     };
     assert_eq!(auto.choose(load, Precision::F64).unwrap().1.backend, "simd");
     assert!(
@@ -206,6 +210,8 @@ fn defaults_never_pick_a_software_gpu_or_the_scalar_reference_for_large_work() {
             kernel,
             work: 1e9,
             transfer_bytes: 1e8,
+            memory_bytes: 0.0,
+            flops: 0.0,
         };
         let name = auto.choose(load, Precision::F32).unwrap().1.backend;
         assert_ne!(name, "scalar");
@@ -232,6 +238,8 @@ fn measured_points_are_interpolated_in_log_log_space() {
             kernel: Kernel::Julia,
             work,
             transfer_bytes: 0.0,
+            memory_bytes: 0.0,
+            flops: 0.0,
         };
         cal.seconds(Precision::F64, "simd", &load).unwrap()
     };
@@ -259,6 +267,8 @@ fn measured_points_are_interpolated_in_log_log_space() {
         kernel: Kernel::Julia,
         work: 1e4,
         transfer_bytes: 0.0,
+        memory_bytes: 0.0,
+        flops: 0.0,
     };
     assert!(close(
         auto.choose(load, Precision::F64)

@@ -97,7 +97,10 @@ fn initial_grid_is_the_books_block() {
     assert_eq!(book_initial_grid::<f64>(0, 7).unwrap().dim(), (0, 7));
     assert!(matches!(
         book_initial_grid::<f64>(usize::MAX / 2, 3),
-        Err(Error::InvalidParameter { .. })
+        Err(Error::OutOfMemory {
+            what: "diffusion grid",
+            ..
+        })
     ));
 }
 

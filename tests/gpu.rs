@@ -61,7 +61,7 @@ fn split_bindings_and_dispatches_give_the_same_results() {
         &Scalar.julia(&params).unwrap(),
         "banded julia",
     );
-    let v = lcg_vector::<f64>(100_003, LCG_SEED);
+    let v = lcg_vector::<f64>(100_003, LCG_SEED).unwrap();
     for kind in NormKind::ALL {
         let got = gpu.norm(v.view(), kind).unwrap();
         let want = Scalar.norm(v.view(), kind).unwrap();
@@ -76,7 +76,7 @@ fn split_bindings_and_dispatches_give_the_same_results() {
 fn sizes_beyond_one_binding_work_on_the_real_device() {
     let Some(gpu) = common::gpu() else { return };
     // 10⁸ f32 elements: 400 MB, more than WebGPU's default 128 MiB binding.
-    let v = lcg_vector::<f32>(100_000_000, LCG_SEED);
+    let v = lcg_vector::<f32>(100_000_000, LCG_SEED).unwrap();
     let got = gpu.norm(v.view(), NormKind::L2).unwrap();
     let want = Rayon::new().norm(v.view(), NormKind::L2).unwrap();
     assert!(
@@ -208,7 +208,7 @@ fn a_missing_adapter_is_a_typed_error() {
 #[test]
 fn many_threads_share_one_device() {
     let Some(gpu) = common::gpu() else { return };
-    let v = lcg_vector::<f32>(50_001, 3);
+    let v = lcg_vector::<f32>(50_001, 3).unwrap();
     let want = Scalar.norm(v.view(), NormKind::L1).unwrap();
     let grid = book_initial_grid::<f32>(48, 40).unwrap();
     let mut want_grid = grid.clone();

@@ -13,7 +13,7 @@ fn norm<T: Real, B: Backend<T> + ?Sized>(b: &B, v: ArrayView1<'_, T>, kind: Norm
 
 #[test]
 fn lcg_vector_is_the_references() {
-    let v = lcg_vector::<f64>(1_000_000, LCG_SEED);
+    let v = lcg_vector::<f64>(1_000_000, LCG_SEED).unwrap();
     let k: Vec<i64> = v
         .iter()
         .take(8)
@@ -38,8 +38,8 @@ fn lcg_norms_within_the_stated_accuracy() {
         (NormKind::L2, 577.0529005620502),
         (NormKind::LInf, 8388601.0 / 2f64.powi(23)),
     ];
-    let v64 = lcg_vector::<f64>(1_000_000, LCG_SEED);
-    let v32 = lcg_vector::<f32>(1_000_000, LCG_SEED);
+    let v64 = lcg_vector::<f64>(1_000_000, LCG_SEED).unwrap();
+    let v32 = lcg_vector::<f32>(1_000_000, LCG_SEED).unwrap();
     for backend in common::backends() {
         for (kind, want) in exact {
             let e64 = common::rel_err(norm(backend.as_ref(), v64.view(), kind), want);
@@ -60,8 +60,8 @@ fn lcg_norms_within_the_stated_accuracy() {
 #[test]
 fn the_books_arange_norm_squared() {
     let exact = 333_332_833_333_500_000f64; // (N−1)·N·(2N−1)/6, N = 10⁶, rounded to f64
-    let v64 = book_arange::<f64>(1_000_000);
-    let v32 = book_arange::<f32>(1_000_000);
+    let v64 = book_arange::<f64>(1_000_000).unwrap();
+    let v32 = book_arange::<f32>(1_000_000).unwrap();
     for backend in common::backends() {
         let e64 = common::rel_err(
             norm(backend.as_ref(), v64.view(), NormKind::L2Squared),
@@ -92,7 +92,7 @@ fn the_books_arange_norm_squared() {
 
 #[test]
 fn strided_and_reversed_views_equal_contiguous_copies() {
-    let base = lcg_vector::<f64>(10_007, 7);
+    let base = lcg_vector::<f64>(10_007, 7).unwrap();
     for backend in common::backends() {
         for kind in NormKind::ALL {
             let strided = base.slice(s![..;3]);
@@ -251,7 +251,7 @@ fn rayon_gives_the_same_bits_at_any_thread_count() {
     // must not change a bit.
     let simd = hpnum::Simd::new();
     for n in [70_000usize, 1_000_003] {
-        let v = lcg_vector::<f32>(n, 11);
+        let v = lcg_vector::<f32>(n, 11).unwrap();
         for kind in NormKind::ALL {
             let one_core = simd.norm(v.view(), kind).unwrap();
             for threads in [1, 2, 3, 5] {

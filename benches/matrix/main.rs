@@ -22,12 +22,11 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput};
 use hpnum::kernels::julia::pixel_iterations;
 use hpnum::kernels::norm::{LCG_SEED, lcg_vector};
+use hpnum::kernels::workload::{JULIA_FLOPS_PER_ITERATION, Workload};
 use hpnum::{AnyBackend, Backend, DiffusionParams, JuliaParams, NormKind, Real};
 use ndarray::Array2;
-use record::{Recorder, Work};
+use record::{JuliaWork, Recorder, Work};
 
-/// Floating-point operations per Julia pixel-iteration: four products, five sums.
-const JULIA_FLOPS: u64 = 9;
 const JULIA_WIDTHS: [usize; 2] = [200, 1000];
 const DIFFUSION_SIZES: [usize; 4] = [256, 1024, 2048, 4096];
 const NORM_SIZES: [usize; 3] = [10_000, 1_000_000, 100_000_000];
@@ -41,35 +40,40 @@ where
         let Ok(params) = JuliaParams::<T>::book(width, 300) else {
             continue;
         };
-        let work = pixel_iterations(&hpnum::kernels::julia::reference(&params));
-        g.throughput(Throughput::Elements(work));
+        let work = julia_work(&params);
+        g.throughput(Throughput::Elements(work.count));
         for backend in backends {
             let id = format!("{}/{}", backend.name(), T::PRECISION);
             g.bench_with_input(BenchmarkId::new(&id, width), &params, |b, p| {
                 let full = format!("julia/{id}/{width}");
-                rec.bench(
-                    b,
-                    &full,
-                    Work::PixelIterations {
-                        count: work,
-                        flops: JULIA_FLOPS,
-                    },
-                    || {
-                        black_box(backend.julia(p).ok());
-                    },
-                )
+                rec.bench(b, &full, work.into(), || {
+                    black_box(backend.julia(p).ok());
+                })
             });
         }
     }
     g.finish();
 }
 
+/// The pixel-iterations `params` really takes (from the scalar reference), at
+/// [`JULIA_FLOPS_PER_ITERATION`] each.
+fn julia_work<T: Real>(params: &JuliaParams<T>) -> JuliaWork {
+    let counts = hpnum::kernels::julia::reference(params).expect("the bench's Julia grids fit");
+    JuliaWork {
+        count: pixel_iterations(&counts),
+        flops: JULIA_FLOPS_PER_ITERATION,
+    }
+}
+
 /// An n×n field in [0.2, 1): diffusion averages, so no value ever becomes subnormal and
 /// slows the arithmetic down as the book's decaying block eventually would.
 fn smooth_field<T: Real>(n: usize) -> Array2<T> {
-    let field =
-        lcg_vector::<T>(n * n, LCG_SEED).mapv(|x| (x + T::from_f64(1.5)) / T::from_f64(2.5));
-    Array2::from_shape_vec((n, n), field.to_vec()).unwrap_or_else(|_| Array2::zeros((n, n)))
+    let field = lcg_vector::<T>(n * n, LCG_SEED)
+        .expect("the bench's grids fit")
+        .mapv(|x| (x + T::from_f64(1.5)) / T::from_f64(2.5));
+    field
+        .into_shape_with_order((n, n))
+        .expect("n × n elements make an n × n grid")
 }
 
 fn diffusion<T: Real>(
@@ -86,7 +90,7 @@ fn diffusion<T: Real>(
         let mut scratch = Array2::<T>::zeros((n, n));
         // Two steps per iteration, so the result ends in the grid without a copy; the table
         // reports per iteration, the bytes count both steps.
-        let bytes = 2 * 2 * (n * n * size_of::<T>()) as u64;
+        let bytes = Workload::diffusion::<T>(n, n, 2).memory_bytes as u64;
         g.throughput(Throughput::Bytes(bytes));
         for backend in backends {
             let id = format!("{}/{}", backend.name(), T::PRECISION);
@@ -113,8 +117,8 @@ where
         let kernel = format!("norm-{kind}");
         let mut g = c.benchmark_group(&kernel);
         for n in NORM_SIZES {
-            let v = lcg_vector::<T>(n, LCG_SEED);
-            let bytes = (n * size_of::<T>()) as u64;
+            let v = lcg_vector::<T>(n, LCG_SEED).expect("the bench's vectors fit");
+            let bytes = Workload::norm::<T>(n).memory_bytes as u64;
             g.throughput(Throughput::Bytes(bytes));
             for backend in backends {
                 let id = format!("{}/{}", backend.name(), T::PRECISION);

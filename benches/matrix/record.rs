@@ -18,6 +18,40 @@ pub enum Work {
     PixelIterations { count: u64, flops: u64 },
     /// Floating-point operations.
     Flops(u64),
+    /// Bytes copied from one memory to another (counted once), against a host memcpy of
+    /// the same size (`transfer/memcpy/u8/SIZE`).
+    Transfer(u64),
+    /// One call whose cost is its latency, against the floors of its group
+    /// (`overhead/FLAVOUR/empty-submission` and `overhead/FLAVOUR/one-dispatch`).
+    Call,
+}
+
+impl Work {
+    /// The bytes it moves (0 for work counted otherwise).
+    pub fn bytes(self) -> u64 {
+        match self {
+            Work::Bytes(b) | Work::BytesRead(b) | Work::Transfer(b) => b,
+            _ => 0,
+        }
+    }
+}
+
+/// A Julia benchmark's measured work.
+#[derive(Debug, Clone, Copy)]
+pub struct JuliaWork {
+    /// Pixel-iterations the grid takes.
+    pub count: u64,
+    /// Floating-point operations per pixel-iteration.
+    pub flops: u64,
+}
+
+impl From<JuliaWork> for Work {
+    fn from(work: JuliaWork) -> Work {
+        Work::PixelIterations {
+            count: work.count,
+            flops: work.flops,
+        }
+    }
 }
 
 struct Record {
@@ -98,59 +132,108 @@ impl Recorder {
     /// Prints the machine limits and every benchmark as a Markdown table.
     pub fn print_summary(&self) {
         let rate = |work: Work, secs: f64| match work {
-            Work::Bytes(n) | Work::BytesRead(n) | Work::Flops(n) => n as f64 / secs / 1e9,
+            Work::Bytes(n) | Work::BytesRead(n) | Work::Flops(n) | Work::Transfer(n) => {
+                n as f64 / secs / 1e9
+            }
             Work::PixelIterations { count, .. } => count as f64 / secs / 1e9,
+            Work::Call => 1.0 / secs,
         };
+        let rows = self.median("");
         let best = |prefix: &str| {
-            self.median(prefix)
-                .iter()
+            rows.iter()
+                .filter(|(id, _, _)| id.starts_with(prefix))
                 .map(|(_, w, t)| rate(*w, *t))
                 .fold(0.0, f64::max)
         };
+        let seconds = |id: &str| {
+            rows.iter()
+                .find(|(row, _, _)| row == id)
+                .map(|(_, _, t)| *t)
+        };
         let copy = best("bandwidth/copy");
         let read = best("bandwidth/read");
-        let gpu_copy = best("bandwidth/gpu-copy");
+        let memcpy_1_core = best("bandwidth/copy/1-core") / 2.0;
         let flops = best("peak/flops/f32");
         let flops_f64 = best("peak/flops/f64");
-        if copy == 0.0 {
-            return; // nothing ran (a filter excluded the probes)
+        let gpu_copy = best("bandwidth/gpu-copy");
+        let gpu_read = best("bandwidth/gpu-read");
+        let gpu_flops = best("peak/gpu-flops/f32");
+        let gpu_flops_f64 = best("peak/gpu-flops/f64");
+        if copy == 0.0 && gpu_copy == 0.0 && rows.is_empty() {
+            return; // nothing ran
         }
         println!("\n## Machine limits measured in this run");
         println!("- copy bandwidth (read + write streams): {copy:.1} GB/s");
         println!("- read bandwidth: {read:.1} GB/s");
-        if gpu_copy > 0.0 {
-            println!("- GPU device copy bandwidth (read + write): {gpu_copy:.1} GB/s");
-        }
         println!(
-            "- peak FLOP/s without FMA, all cores: {flops:.1} G (f32), {flops_f64:.1} G (f64)\n"
+            "- peak FLOP/s without FMA, all cores: {flops:.1} G (f32), {flops_f64:.1} G (f64)"
         );
+        if gpu_copy > 0.0 {
+            println!(
+                "- GPU device (compute-shader probes): copy {gpu_copy:.1} GB/s, read \
+                 {gpu_read:.1} GB/s, {gpu_flops:.1} GFLOP/s f32, {gpu_flops_f64:.1} GFLOP/s f64"
+            );
+        }
+        println!();
         println!("| benchmark | time per iteration | throughput | of limit |");
         println!("|---|---:|---:|---:|");
-        for (id, work, secs) in self.median("") {
-            let r = rate(work, secs);
-            let peak = if id.contains("f64") { flops_f64 } else { flops };
-            // GPU rows against the device's own bandwidth (transfers against the host's).
-            let on_device =
-                id.contains("/gpu") && !id.contains("upload") && !id.contains("download");
-            let (copy, read) = if on_device && gpu_copy > 0.0 {
-                (gpu_copy, gpu_copy)
+        let percent = |r: f64, limit: f64| {
+            if limit > 0.0 {
+                format!("{:.0}%", 100.0 * r / limit)
             } else {
-                (copy, read)
+                "–".to_owned()
+            }
+        };
+        for (id, work, secs) in &rows {
+            let (id, work, secs) = (id.as_str(), *work, *secs);
+            let r = rate(work, secs);
+            let f64_row = id.contains("f64");
+            // Device rows against the device's own limits, host rows against the host's.
+            let on_device = id.contains("/gpu")
+                && !id.starts_with("transfer/")
+                && !id.contains("upload")
+                && !id.contains("download");
+            let (copy, read, peak) = match (on_device, f64_row) {
+                (true, false) => (gpu_copy, gpu_read, gpu_flops),
+                (true, true) => (gpu_copy, gpu_read, gpu_flops_f64),
+                (false, false) => (copy, read, flops),
+                (false, true) => (copy, read, flops_f64),
             };
-            let (shown, fraction) = match work {
-                Work::Bytes(_) => (format!("{r:.2} GB/s"), r / copy),
-                Work::BytesRead(_) => (format!("{r:.2} GB/s"), r / read),
-                Work::Flops(_) => (format!("{r:.2} GFLOP/s"), r / peak),
+            let (shown, of_limit) = match work {
+                Work::Bytes(_) => (format!("{r:.2} GB/s"), percent(r, copy)),
+                Work::BytesRead(_) => (format!("{r:.2} GB/s"), percent(r, read)),
+                Work::Flops(_) => (format!("{r:.2} GFLOP/s"), "100%".to_owned()),
                 Work::PixelIterations { flops, .. } => {
                     let f = r * flops as f64;
-                    (format!("{r:.3} Gpix·iter/s = {f:.1} GFLOP/s"), f / peak)
+                    (
+                        format!("{r:.3} Gpix·iter/s = {f:.1} GFLOP/s"),
+                        percent(f, peak),
+                    )
+                }
+                Work::Transfer(_) => {
+                    let size = id.rsplit('/').next().unwrap_or_default();
+                    let memcpy = seconds(&format!("transfer/memcpy/u8/{size}"))
+                        .map(|t| work.bytes() as f64 / t / 1e9)
+                        .unwrap_or(memcpy_1_core);
+                    (
+                        format!("{r:.2} GB/s"),
+                        format!("{:.2}× memcpy", r / memcpy.max(f64::MIN_POSITIVE)),
+                    )
+                }
+                Work::Call => {
+                    let group = id.rsplit_once('/').map_or("", |(group, _)| group);
+                    let floor = seconds(&format!("{group}/empty-submission"));
+                    let dispatch = seconds(&format!("{group}/one-dispatch"));
+                    let times = |floor: Option<f64>| {
+                        floor.map_or("–".to_owned(), |f| format!("{:.2}×", secs / f))
+                    };
+                    (
+                        format!("{r:.0} calls/s"),
+                        format!("{} floor, {} dispatch", times(floor), times(dispatch)),
+                    )
                 }
             };
-            println!(
-                "| {id} | {} | {shown} | {:.0}% |",
-                human(secs),
-                100.0 * fraction
-            );
+            println!("| {id} | {} | {shown} | {of_limit} |", human(secs));
         }
     }
 }

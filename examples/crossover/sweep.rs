@@ -1,22 +1,67 @@
-//! Timing one kernel on every backend over a range of sizes.
+//! Timing each kernel on every backend over a range of sizes.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use hpnum::kernels::diffusion::book_initial_grid;
+use hpnum::kernels::julia::pixel_iterations;
+use hpnum::kernels::norm::{LCG_SEED, lcg_vector};
+use hpnum::kernels::workload::Workload;
+use hpnum::{AnyBackend, Backend, DiffusionParams, JuliaParams, NormKind, Real};
+use indicatif::ProgressBar;
+use ndarray::Array2;
+
+#[cfg(feature = "gpu")]
+pub use hpnum::backends::gpu::Gpu;
+#[cfg(feature = "gpu")]
+use hpnum::backends::gpu::Transfers;
+#[cfg(not(feature = "gpu"))]
+/// Stands in for the GPU in a CPU-only build: never constructed.
+pub enum Gpu {}
+
+/// Julia's iteration cap in the sweep: the book's.
+pub const MAX_ITER: u32 = 300;
+/// Diffusion steps per call: a one-shot GPU call transfers once per this many steps.
+pub const STEPS: usize = 20;
 
 /// One measured point: a backend flavour at a size.
 #[derive(Debug, Clone)]
 pub struct Point {
     /// The size as the kernel's natural parameter (grid side, width, length).
     pub size: usize,
-    /// Work in the cost model's units (see `hpnum::backends::auto::model::Workload`).
-    pub work: f64,
-    /// Bytes a one-shot device call moves across the bus.
-    pub transfer_bytes: f64,
-    /// `scalar`, `simd`, `rayon`, `gpu` (one shot), `gpu-resident`, `gpu-readback`.
+    /// The call's workload (`hpnum::kernels::workload`): work in the cost model's units
+    /// and the bytes a one-shot device call moves across the bus.
+    pub workload: Workload,
+    /// A CPU backend's name, `auto`, `gpu` (one shot), `gpu-resident`, `gpu-readback`.
     pub flavour: String,
     /// Median seconds per call.
     pub seconds: f64,
     /// Throughput in the kernel's unit per second (GB/s or Gpix·iter/s).
     pub throughput: f64,
+}
+
+/// What a sweep runs on.
+pub struct Setup<'a> {
+    /// The CPU backends, each a contender for "best CPU".
+    pub cpu: Vec<Arc<dyn AnyBackend>>,
+    /// `auto`, as a column of its own: it should track the fastest one.
+    pub auto: Option<Arc<dyn AnyBackend>>,
+    #[cfg_attr(not(feature = "gpu"), allow(dead_code))]
+    pub gpu: Option<&'a Gpu>,
+    pub repeats: usize,
+    pub bar: ProgressBar,
+}
+
+impl Setup<'_> {
+    /// The CPU backends, then `auto`.
+    fn hosts(&self) -> impl Iterator<Item = &Arc<dyn AnyBackend>> {
+        self.cpu.iter().chain(self.auto.iter())
+    }
+
+    /// Backends (and GPU flavours) timed per size, for the progress bar.
+    pub fn per_size(&self) -> usize {
+        self.cpu.len() + usize::from(self.auto.is_some()) + if self.gpu.is_some() { 3 } else { 0 }
+    }
 }
 
 /// The median of `repeats` timings of `run` after one untimed warm-up; `run` returns its
@@ -37,9 +82,9 @@ pub fn timed<R, E>(f: impl FnOnce() -> Result<R, E>) -> Option<Duration> {
     Some(start.elapsed())
 }
 
-/// The first size from which `contender` is faster than every CPU flavour at every larger
-/// size measured, if any.
-pub fn crossover(points: &[Point], contender: &str) -> Option<usize> {
+/// The first size from which `contender` is faster than every flavour in `cpu` at every
+/// larger size measured, if any.
+pub fn crossover(points: &[Point], contender: &str, cpu: &[String]) -> Option<usize> {
     let mut sizes: Vec<usize> = points.iter().map(|p| p.size).collect();
     sizes.sort_unstable();
     sizes.dedup();
@@ -50,7 +95,7 @@ pub fn crossover(points: &[Point], contender: &str) -> Option<usize> {
                 .find(|p| p.size == size && p.flavour == f)
                 .map(|p| p.seconds)
         };
-        let best_cpu = ["scalar", "simd", "rayon"]
+        let best_cpu = cpu
             .iter()
             .filter_map(|f| at(f))
             .fold(f64::INFINITY, f64::min);
@@ -65,4 +110,172 @@ pub fn crossover(points: &[Point], contender: &str) -> Option<usize> {
         }
     }
     first
+}
+
+pub fn julia<T: Real>(s: &Setup<'_>, sizes: &[usize]) -> Vec<Point>
+where
+    dyn AnyBackend: Backend<T>,
+{
+    let mut points = Vec::new();
+    for &width in sizes {
+        let Ok(params) = JuliaParams::<T>::book(width, MAX_ITER) else {
+            continue;
+        };
+        let Ok(counts) = hpnum::kernels::julia::reference(&params) else {
+            continue;
+        };
+        let iterations = pixel_iterations(&counts) as f64;
+        let workload = Workload::julia(&params);
+        let mut add = |flavour: &str, seconds: Option<f64>| {
+            if let Some(seconds) = seconds {
+                points.push(Point {
+                    size: width,
+                    workload,
+                    flavour: flavour.into(),
+                    seconds,
+                    throughput: iterations / seconds / 1e9,
+                });
+            }
+            s.bar.inc(1);
+        };
+        for b in s.hosts() {
+            add(b.name(), median(s.repeats, || timed(|| b.julia(&params))));
+        }
+        #[cfg(feature = "gpu")]
+        if let Some(gpu) = s.gpu {
+            add(
+                "gpu",
+                median(s.repeats, || timed(|| Backend::<T>::julia(gpu, &params))),
+            );
+            add(
+                "gpu-resident",
+                median(s.repeats, || {
+                    gpu.julia_timed(&params).ok().map(|(_, t)| t.compute)
+                }),
+            );
+        }
+    }
+    points
+}
+
+pub fn diffusion<T: Real>(s: &Setup<'_>, sizes: &[usize]) -> Vec<Point>
+where
+    dyn AnyBackend: Backend<T>,
+{
+    let mut points = Vec::new();
+    let params = DiffusionParams::<T>::book();
+    for &n in sizes {
+        let Ok(mut grid) = book_initial_grid::<T>(n, n) else {
+            continue;
+        };
+        let mut scratch = Array2::zeros((n, n));
+        let workload = Workload::diffusion::<T>(n, n, STEPS);
+        let mut add = |flavour: &str, seconds: Option<f64>| {
+            if let Some(seconds) = seconds {
+                points.push(Point {
+                    size: n,
+                    workload,
+                    flavour: flavour.into(),
+                    seconds,
+                    throughput: workload.memory_bytes / seconds / 1e9,
+                });
+            }
+            s.bar.inc(1);
+        };
+        for b in s.hosts() {
+            add(
+                b.name(),
+                median(s.repeats, || {
+                    timed(|| b.diffuse(grid.view_mut(), scratch.view_mut(), &params, STEPS))
+                }),
+            );
+        }
+        #[cfg(feature = "gpu")]
+        if let Some(gpu) = s.gpu {
+            add(
+                "gpu",
+                median(s.repeats, || {
+                    timed(|| {
+                        Backend::<T>::diffuse(
+                            gpu,
+                            grid.view_mut(),
+                            scratch.view_mut(),
+                            &params,
+                            STEPS,
+                        )
+                    })
+                }),
+            );
+            let mut resident = gpu.upload_grid(grid.view()).ok();
+            add(
+                "gpu-resident",
+                median(s.repeats, || resident.as_mut()?.step(&params, STEPS).ok()),
+            );
+            drop(resident);
+            add(
+                "gpu-readback",
+                median(s.repeats, || {
+                    gpu.diffuse_timed(
+                        grid.view_mut(),
+                        &params,
+                        STEPS,
+                        Transfers::ReadBackEveryStep,
+                    )
+                    .ok()
+                    .map(|t| t.total())
+                }),
+            );
+        }
+    }
+    points
+}
+
+pub fn norm<T: Real>(s: &Setup<'_>, sizes: &[usize]) -> Vec<Point>
+where
+    dyn AnyBackend: Backend<T>,
+{
+    let mut points = Vec::new();
+    for &n in sizes {
+        let Ok(v) = lcg_vector::<T>(n, LCG_SEED) else {
+            continue;
+        };
+        let workload = Workload::norm::<T>(n);
+        let mut add = |flavour: &str, seconds: Option<f64>| {
+            if let Some(seconds) = seconds {
+                points.push(Point {
+                    size: n,
+                    workload,
+                    flavour: flavour.into(),
+                    seconds,
+                    throughput: workload.memory_bytes / seconds / 1e9,
+                });
+            }
+            s.bar.inc(1);
+        };
+        for b in s.hosts() {
+            add(
+                b.name(),
+                median(s.repeats, || timed(|| b.norm(v.view(), NormKind::L2))),
+            );
+        }
+        #[cfg(feature = "gpu")]
+        if let Some(gpu) = s.gpu {
+            add(
+                "gpu",
+                median(s.repeats, || {
+                    timed(|| Backend::<T>::norm(gpu, v.view(), NormKind::L2))
+                }),
+            );
+            let resident = gpu.upload_vector(v.view()).ok();
+            add(
+                "gpu-resident",
+                median(s.repeats, || {
+                    gpu.norm_resident(resident.as_ref()?, NormKind::L2)
+                        .ok()
+                        .map(|(_, t)| t.compute)
+                }),
+            );
+        }
+    }
+    points
 }

@@ -165,7 +165,7 @@ impl<T: SimdReal> Backend<T> for Rayon {
     }
 
     fn norm(&self, v: ArrayView1<'_, T>, kind: NormKind) -> Result<T> {
-        let x = contiguous::norm_input(&v);
+        let x = contiguous::norm_input(&v)?;
         let reducer = Reducer {
             level: self.simd.level(),
             parallel: true,

@@ -26,7 +26,7 @@ impl Describe for Scalar {
 
 impl<T: Real> Backend<T> for Scalar {
     fn julia(&self, params: &JuliaParams<T>) -> Result<Array2<u32>> {
-        Ok(julia::reference(params))
+        julia::reference(params)
     }
 
     fn diffuse(

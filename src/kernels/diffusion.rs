@@ -78,24 +78,12 @@ impl<T: Real> DiffusionParams<T> {
 /// (end exclusive, per axis) set to 0.005 rounded to `T`.
 ///
 /// # Errors
-/// [`Error::InvalidParameter`] if `rows × cols` elements cannot be allocated as one array.
+/// [`Error::OutOfMemory`] if `rows × cols` elements exceed the address space or the memory
+/// this machine has available.
 pub fn book_initial_grid<T: Real>(rows: usize, cols: usize) -> Result<Array2<T>> {
-    let fits = rows
-        .checked_mul(cols)
-        .and_then(|n| n.checked_mul(size_of::<T>()))
-        .is_some_and(|bytes| bytes <= isize::MAX as usize);
-    if !fits {
-        return Err(Error::invalid(
-            "rows × cols",
-            format!(
-                "{rows} × {cols} elements of {} exceed the address space",
-                T::PRECISION
-            ),
-        ));
-    }
     // Same float expression as the book's `int(0.4 * n)`, so every n gets the book's block.
     let band = |n: usize| ((0.4 * n as f64) as usize)..((0.5 * n as f64) as usize);
-    let mut grid = Array2::zeros((rows, cols));
+    let mut grid = crate::memory::zeroed_array2(rows, cols, "diffusion grid")?;
     let value = T::from_f64(0.005);
     for r in band(rows) {
         for k in band(cols) {

@@ -5,12 +5,12 @@
 //! The complex product is evaluated exactly as the book's Python does, each operation
 //! rounded and no fused multiply-add:
 //! `re' = (re·re − im·im) + c_re`, `im' = (re·im + im·re) + c_im`.
-//! Backends that keep this order reproduce [`reference`] bit for bit; the book's own sum for
+//! Backends that keep this order reproduce [`reference()`] bit for bit; the book's own sum for
 //! its 1000×1000, 300-iteration case is 33 219 980 (f64).
 
 use ndarray::Array2;
 
-use crate::{Error, Real, Result};
+use crate::{Error, Real, Result, memory};
 
 /// The book's region: x and y both span [−1.8, 1.8].
 pub const BOOK_REGION: Region = Region {
@@ -57,7 +57,8 @@ impl<T: Real> JuliaParams<T> {
     /// 65×65 grid); widths 200 and 1000 give square grids of that size.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] if `width` is 0.
+    /// [`Error::InvalidParameter`] if `width` is 0; [`Error::OutOfMemory`] if the axes cannot
+    /// be allocated.
     pub fn book(width: usize, max_iter: u32) -> Result<Self> {
         if width == 0 {
             return Err(Error::invalid("width", "must be at least 1"));
@@ -70,13 +71,14 @@ impl<T: Real> JuliaParams<T> {
         } = BOOK_REGION;
         let x_step = (x2 - x1) / width as f64;
         let y_step = (y1 - y2) / width as f64;
-        let mut xs = Vec::with_capacity(width + 1);
+        let axis = width.saturating_add(1);
+        let mut xs = memory::with_capacity(axis, "julia axes")?;
         let mut x = x1;
         while x < x2 {
             xs.push(T::from_f64(x));
             x += x_step;
         }
-        let mut ys = Vec::with_capacity(width + 1);
+        let mut ys = memory::with_capacity(axis, "julia axes")?;
         let mut y = y2;
         while y > y1 {
             ys.push(T::from_f64(y));
@@ -92,7 +94,8 @@ impl<T: Real> JuliaParams<T> {
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] if `cols` or `rows` is 0, a bound or `c` is not finite,
-    /// or the region is empty (`x_min ≥ x_max` or `y_min ≥ y_max`).
+    /// or the region is empty (`x_min ≥ x_max` or `y_min ≥ y_max`); [`Error::OutOfMemory`] if
+    /// the axes cannot be allocated.
     pub fn new(
         region: Region,
         cols: usize,
@@ -126,12 +129,16 @@ impl<T: Real> JuliaParams<T> {
         }
         let x_step = (x_max - x_min) / cols as f64;
         let y_step = (y_max - y_min) / rows as f64;
-        let xs = (0..cols)
-            .map(|k| T::from_f64(x_min + k as f64 * x_step))
-            .collect();
-        let ys = (0..rows)
-            .map(|r| T::from_f64(y_max - r as f64 * y_step))
-            .collect();
+        let xs = memory::collect_vec(
+            cols,
+            (0..cols).map(|k| T::from_f64(x_min + k as f64 * x_step)),
+            "julia axes",
+        )?;
+        let ys = memory::collect_vec(
+            rows,
+            (0..rows).map(|r| T::from_f64(y_max - r as f64 * y_step)),
+            "julia axes",
+        )?;
         Self::from_axes(xs, ys, c, max_iter)
     }
 
@@ -215,11 +222,17 @@ pub fn escape_count<T: Real>(z_re: T, z_im: T, c: (T, T), max_iter: u32) -> u32 
 }
 
 /// The scalar reference: every pixel through [`escape_count`], row by row.
-pub fn reference<T: Real>(params: &JuliaParams<T>) -> Array2<u32> {
+///
+/// # Errors
+/// [`Error::OutOfMemory`] if the counts cannot be allocated.
+pub fn reference<T: Real>(params: &JuliaParams<T>) -> Result<Array2<u32>> {
     let (c, max_iter) = (params.c, params.max_iter);
-    Array2::from_shape_fn(params.shape(), |(r, k)| {
-        escape_count(params.xs[k], params.ys[r], c, max_iter)
-    })
+    let (rows, cols) = params.shape();
+    let mut counts = memory::zeroed_array2(rows, cols, "julia counts")?;
+    for ((r, k), n) in counts.indexed_iter_mut() {
+        *n = escape_count(params.xs[k], params.ys[r], c, max_iter);
+    }
+    Ok(counts)
 }
 
 #[cfg(test)]

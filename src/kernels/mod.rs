@@ -4,3 +4,4 @@
 pub mod diffusion;
 pub mod julia;
 pub mod norm;
+pub mod workload;

@@ -14,7 +14,7 @@ use std::str::FromStr;
 
 use ndarray::{Array1, ArrayView1, Axis};
 
-use crate::{Error, Real, Result};
+use crate::{Error, Real, Result, memory};
 
 /// Which norm to compute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -138,23 +138,30 @@ pub fn reference<T: Real>(v: ArrayView1<'_, T>, kind: NormKind) -> T {
 }
 
 /// The book's vector: `0, 1, …, n−1` (exact in `T` up to 2²⁴ for f32, 2⁵³ for f64).
-pub fn book_arange<T: Real>(n: usize) -> Array1<T> {
-    Array1::from_iter((0..n).map(|i| T::from_f64(i as f64)))
+///
+/// # Errors
+/// [`crate::Error::OutOfMemory`] if `n` elements cannot be allocated.
+pub fn book_arange<T: Real>(n: usize) -> Result<Array1<T>> {
+    memory::collect_array1(n, (0..n).map(|i| T::from_f64(i as f64)), "vector")
 }
 
 /// The reference's portable pseudo-random vector, reproducible in any language:
 /// `s ← s·6364136223846793005 + 1442695040888963407 (mod 2⁶⁴)`, `k = (s >> 40) − 2²³`,
 /// `x = k·2⁻²³`, exact in f32 and f64, in [−1, 1). The reference README gives its norms for
 /// `seed = 12345` ([`LCG_SEED`]), `n = 10⁶`.
-pub fn lcg_vector<T: Real>(n: usize, seed: u64) -> Array1<T> {
+///
+/// # Errors
+/// [`crate::Error::OutOfMemory`] if `n` elements cannot be allocated.
+pub fn lcg_vector<T: Real>(n: usize, seed: u64) -> Result<Array1<T>> {
     let mut state = seed;
-    Array1::from_iter((0..n).map(|_| {
+    let values = (0..n).map(move |_| {
         state = state
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1_442_695_040_888_963_407);
         let k = (state >> 40) as i64 - (1 << 23);
         T::from_f64(k as f64 / f64::from(1u32 << 23))
-    }))
+    });
+    memory::collect_array1(n, values, "vector")
 }
 
 /// The seed of the reference's LCG vector.

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use ndarray::{Array2, ArrayView1, ArrayViewMut2};
 
-use self::model::{Calibration, Kernel, Workload};
+use self::model::{Calibration, Workload};
 use crate::backend::{AnyBackend, Backend, Capabilities, Describe};
 use crate::kernels::diffusion::DiffusionParams;
 use crate::kernels::julia::JuliaParams;
@@ -68,20 +68,29 @@ impl std::fmt::Debug for Auto {
 impl Auto {
     /// Every backend this machine runs ([`crate::backends::all`]), with the saved
     /// calibration if there is one (see [`Calibration::default_path`]), else the defaults.
+    /// With a GPU, the defaults price its calls at the link measured now
+    /// (`Gpu::bus_rates`: transfer rate and per-call floor), and a saved calibration's GPU
+    /// costs are used only if they were measured on this adapter and driver.
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] if a saved calibration exists but does not parse.
     pub fn new() -> Result<Self> {
         let backends = crate::backends::all();
+        let mut defaults = Calibration::defaults(&backends);
+        let adapter = measured_gpu_link(&backends, &mut defaults);
         let (calibration, source) = match Calibration::load()? {
-            Some(cal) => {
+            Some(mut saved) => {
+                // A table measured on another GPU, or another driver, says nothing about
+                // this one: its GPU costs are dropped, the CPU's kept.
+                if saved.adapter() != adapter.as_deref() {
+                    saved.remove_backend("gpu");
+                }
                 let path = Calibration::default_path().unwrap_or_default();
                 // Backends the file does not know keep their defaults.
-                let mut merged = Calibration::defaults(&backends);
-                merged.merge(&cal);
-                (merged, CostSource::Calibrated(path))
+                defaults.merge(&saved);
+                (defaults, CostSource::Calibrated(path))
             }
-            None => (Calibration::defaults(&backends), CostSource::Defaults),
+            None => (defaults, CostSource::Defaults),
         };
         Ok(Auto::build(backends, calibration, source))
     }
@@ -180,6 +189,31 @@ impl Auto {
     }
 }
 
+/// Prices the GPU's calls in `defaults` at its measured link and returns its identity, if
+/// `backends` has a GPU.
+#[cfg(feature = "gpu")]
+fn measured_gpu_link(
+    backends: &[Arc<dyn AnyBackend>],
+    defaults: &mut Calibration,
+) -> Option<String> {
+    if !backends.iter().any(|b| b.name() == "gpu") {
+        return None;
+    }
+    let gpu = crate::Gpu::shared().ok()?;
+    if let Ok(rates) = gpu.bus_rates() {
+        // A one-shot call waits three times: for its upload, its kernel, its read-back.
+        let overhead = 3.0 * rates.round_trip.as_secs_f64();
+        let transfer = rates.upload_bytes_per_s.min(rates.download_bytes_per_s);
+        defaults.set_link("gpu", overhead, transfer);
+    }
+    Some(gpu.adapter().identity())
+}
+
+#[cfg(not(feature = "gpu"))]
+fn measured_gpu_link(_: &[Arc<dyn AnyBackend>], _: &mut Calibration) -> Option<String> {
+    None
+}
+
 impl Describe for Auto {
     fn name(&self) -> &str {
         "auto"
@@ -204,14 +238,8 @@ where
     dyn AnyBackend: Backend<T>,
 {
     fn julia(&self, params: &JuliaParams<T>) -> Result<Array2<u32>> {
-        let (rows, cols) = params.shape();
-        let pixels = (rows * cols) as f64;
-        let workload = Workload {
-            kernel: Kernel::Julia,
-            work: pixels * f64::from(params.max_iter()),
-            transfer_bytes: ((rows + cols) * size_of::<T>()) as f64 + 4.0 * pixels,
-        };
-        self.pick(workload, T::PRECISION)?.julia(params)
+        self.pick(Workload::julia(params), T::PRECISION)?
+            .julia(params)
     }
 
     fn diffuse(
@@ -221,22 +249,13 @@ where
         params: &DiffusionParams<T>,
         steps: usize,
     ) -> Result<()> {
-        let cells = grid.len() as f64;
-        let workload = Workload {
-            kernel: Kernel::Diffusion,
-            work: cells * steps as f64,
-            transfer_bytes: 2.0 * cells * size_of::<T>() as f64,
-        };
-        self.pick(workload, T::PRECISION)?
+        let (rows, cols) = grid.dim();
+        self.pick(Workload::diffusion::<T>(rows, cols, steps), T::PRECISION)?
             .diffuse(grid, scratch, params, steps)
     }
 
     fn norm(&self, v: ArrayView1<'_, T>, kind: NormKind) -> Result<T> {
-        let workload = Workload {
-            kernel: Kernel::Norm,
-            work: v.len() as f64,
-            transfer_bytes: (v.len() * size_of::<T>()) as f64,
-        };
-        self.pick(workload, T::PRECISION)?.norm(v, kind)
+        self.pick(Workload::norm::<T>(v.len()), T::PRECISION)?
+            .norm(v, kind)
     }
 }

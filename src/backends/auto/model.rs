@@ -14,46 +14,7 @@ use std::path::{Path, PathBuf};
 use crate::backend::{AnyBackend, DeviceKind};
 use crate::{Error, Precision, Result};
 
-/// The kernels, as the model distinguishes them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kernel {
-    /// Julia escape counts.
-    Julia,
-    /// Diffusion steps.
-    Diffusion,
-    /// Any vector norm.
-    Norm,
-}
-
-impl Kernel {
-    /// Every kernel.
-    pub const ALL: [Kernel; 3] = [Kernel::Julia, Kernel::Diffusion, Kernel::Norm];
-
-    /// `julia`, `diffusion` or `norm`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Kernel::Julia => "julia",
-            Kernel::Diffusion => "diffusion",
-            Kernel::Norm => "norm",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Kernel> {
-        Kernel::ALL.into_iter().find(|k| k.name() == s)
-    }
-}
-
-/// The size of one call, in the model's units.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Workload {
-    /// Which kernel.
-    pub kernel: Kernel,
-    /// Julia: pixels × max_iter (the work if no pixel escaped); diffusion: cells × steps;
-    /// norms: elements.
-    pub work: f64,
-    /// Bytes a device backend must move across the bus for the call (input and output).
-    pub transfer_bytes: f64,
-}
+pub use crate::kernels::workload::{Kernel, Workload};
 
 /// The cost of one backend for one kernel and precision.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -145,10 +106,14 @@ fn interpolate(points: &[(f64, f64)], work: f64) -> f64 {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Calibration {
     entries: Vec<Entry>,
+    /// The GPU adapter (and driver) the `gpu` entries were measured on, as
+    /// `AdapterSummary::identity` gives it.
+    adapter: Option<String>,
 }
 
-const HEADER: &str = "# hpnum crossover calibration v1: kernel precision backend overhead_s rate_per_s transfer_bytes_per_s\n\
-     # or: kernel precision backend points work:seconds,work:seconds,...";
+const HEADER: &str = "# hpnum crossover calibration v2: kernel precision backend overhead_s rate_per_s transfer_bytes_per_s\n\
+     # or: kernel precision backend points work:seconds,work:seconds,...\n\
+     # or: adapter <the GPU the gpu lines were measured on>";
 
 impl Calibration {
     /// An empty calibration.
@@ -218,8 +183,35 @@ impl Calibration {
         cal
     }
 
+    /// The GPU adapter and driver the `gpu` costs were measured on, if recorded.
+    pub fn adapter(&self) -> Option<&str> {
+        self.adapter.as_deref()
+    }
+
+    /// Records which GPU adapter and driver the `gpu` costs belong to.
+    pub fn set_adapter(&mut self, identity: impl Into<String>) {
+        self.adapter = Some(identity.into());
+    }
+
+    /// Forgets every cost of `backend`.
+    pub fn remove_backend(&mut self, backend: &str) {
+        self.entries.retain(|e| e.backend != backend);
+    }
+
+    /// Sets the fixed cost per call and the bus rate of every cost of `backend` (the
+    /// measured link of a GPU), keeping its compute rates and points.
+    pub fn set_link(&mut self, backend: &str, overhead: f64, transfer_rate: f64) {
+        for entry in self.entries.iter_mut().filter(|e| e.backend == backend) {
+            entry.cost.overhead = overhead;
+            entry.cost.transfer_rate = transfer_rate;
+        }
+    }
+
     /// Takes every cost of `other`, replacing this one's where both have one.
     pub fn merge(&mut self, other: &Calibration) {
+        if other.adapter.is_some() {
+            self.adapter.clone_from(&other.adapter);
+        }
         for e in &other.entries {
             self.set(e.kernel, e.precision, &e.backend, e.cost);
             self.set_points(e.kernel, e.precision, &e.backend, &e.points);
@@ -316,6 +308,10 @@ impl Calibration {
             if line.starts_with('#') || line.trim().is_empty() {
                 continue;
             }
+            if let Some(identity) = line.strip_prefix("adapter\t") {
+                cal.set_adapter(identity);
+                continue;
+            }
             let fields: Vec<&str> = line.split('\t').collect();
             if let [kernel, precision, backend, "points", points] = fields.as_slice() {
                 let parsed: Option<Vec<(f64, f64)>> = points
@@ -374,6 +370,9 @@ impl Calibration {
     /// [`Error::InvalidParameter`] if it cannot be written.
     pub fn save_to(&self, path: &Path) -> Result<()> {
         let mut text = format!("{HEADER}\n");
+        if let Some(identity) = &self.adapter {
+            let _ = writeln!(text, "adapter\t{identity}");
+        }
         for e in &self.entries {
             let c = e.cost;
             // `{:?}` of f64 round-trips exactly (and writes `inf` as `inf`).

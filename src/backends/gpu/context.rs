@@ -1,78 +1,34 @@
-//! One GPU device, its queue and its pipelines, and the few operations every kernel needs
-//! (buffers, dispatch sizes, waiting, reading back), each turning wgpu's failures into
-//! [`Error`]s rather than wgpu's default panics.
+//! One GPU device with everything kept for it across calls (pipelines, staging, timestamp
+//! query sets, kernels' buffers by shape), and the few operations every kernel needs:
+//! allocating with typed errors, binding, sizing dispatches, submitting, waiting.
 
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
 
-use bytemuck::Pod;
 use wgpu::util::DeviceExt;
 
-use super::shaders::Shader;
-use super::timing::ComputeClock;
-use crate::backend::DeviceKind;
-use crate::{Error, Precision, Real, Result};
+use super::adapter::{self, AdapterSummary, GpuOptions, TransferPath, WaitMode};
+use super::contract::{WORKGROUP_SIZE, WgslStruct};
+use super::errors::{self, Failure, device_error};
+use super::julia::JuliaBuffers;
+use super::pipelines::{Entry, Pipelines, unsupported_f64};
+use super::pool::Pool;
+use super::probe::{DeviceLimits, TinyKernel};
+use super::staging::StagingPool;
+use super::timing::{ComputeClock, Stopwatch};
+use crate::{Error, Precision, Real, Result, memory};
 
-/// Which adapter to open. [`GpuOptions::from_env`] follows wgpu's own conventions.
-#[derive(Debug, Clone, Default)]
-pub struct GpuOptions {
-    /// Graphics APIs to consider (`None`: all that this build has: Vulkan, Metal, DX12, GL).
-    pub backends: Option<wgpu::Backends>,
-    /// Take the first adapter whose name contains this (case-insensitive).
-    pub adapter_name: Option<String>,
-    /// Prefer a low-power or a high-performance adapter.
-    pub power_preference: Option<wgpu::PowerPreference>,
-    /// Lowers the largest storage binding used below the device's, in bytes. Data larger
-    /// than a binding is split into bands or pieces either way; a lower cap exercises that
-    /// splitting on small data (the tests do).
-    pub max_binding_bytes: Option<u64>,
-    /// Lowers the workgroups per dispatch dimension below the device's (65 535 or more),
-    /// likewise to exercise the two-dimensional dispatch on small data.
-    pub max_workgroups_per_dimension: Option<u32>,
-}
+/// A dispatch's workgroup counts (x, y, z).
+pub(crate) type Workgroups = (u32, u32, u32);
 
-impl GpuOptions {
-    /// From `WGPU_BACKEND` (`vulkan`, `metal`, `dx12`, `gl`, comma-separated),
-    /// `WGPU_ADAPTER_NAME` and `WGPU_POWER_PREF` (`low`, `high`, `none`).
-    pub fn from_env() -> Self {
-        GpuOptions {
-            backends: wgpu::Backends::from_env(),
-            adapter_name: std::env::var("WGPU_ADAPTER_NAME")
-                .ok()
-                .filter(|s| !s.is_empty()),
-            power_preference: wgpu::PowerPreference::from_env(),
-            max_binding_bytes: None,
-            max_workgroups_per_dimension: None,
-        }
-    }
-}
-
-/// The adapter a [`super::Gpu`] runs on.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AdapterSummary {
-    /// The adapter's name (`NVIDIA H100 80GB HBM3`, `llvmpipe (LLVM 15.0.6, 256 bits)`, …).
-    pub name: String,
-    /// The graphics API (`Vulkan`, `Metal`, `Dx12`, `Gl`).
-    pub api: String,
-    /// Discrete, integrated, software, …
-    pub device: DeviceKind,
-    /// Driver name and version information.
-    pub driver: String,
-    /// Whether f64 shaders run (the `SHADER_F64` feature).
-    pub f64: bool,
-    /// Whether compute time comes from GPU timestamp queries.
-    pub timestamps: bool,
-    /// The largest storage buffer one binding can see, in bytes (larger data is split).
-    pub max_binding_bytes: u64,
-}
-
-/// The compute pipelines of one precision, built once per device.
-pub(crate) struct Pipelines {
-    pub julia: wgpu::ComputePipeline,
-    pub diffusion: wgpu::ComputePipeline,
-    pub norm_leaves: wgpu::ComputePipeline,
-    pub norm_combine: wgpu::ComputePipeline,
+/// Submitted work, to be waited for with [`Context::wait`].
+#[derive(Clone)]
+pub(crate) struct Submission {
+    index: wgpu::SubmissionIndex,
+    /// Set when the work is done, where waits spin ([`WaitMode::SpinThenBlock`]).
+    done: Option<Arc<AtomicBool>>,
 }
 
 pub(crate) struct Context {
@@ -80,84 +36,27 @@ pub(crate) struct Context {
     pub queue: wgpu::Queue,
     pub summary: AdapterSummary,
     pub limits: wgpu::Limits,
+    pub staging: StagingPool,
+    /// Julia's buffers and bind groups for recently used shapes.
+    pub julia: Pool<(Precision, usize, usize), JuliaBuffers>,
+    /// The device limits, measured on first request.
+    pub device_limits: OnceLock<DeviceLimits>,
+    /// The trivial kernel that measures the per-dispatch floor, built on first request.
+    pub tiny_kernel: OnceLock<TinyKernel>,
     f32_pipelines: Pipelines,
     f64_pipelines: Option<Pipelines>,
+    stopwatches: Pool<(), Stopwatch>,
     lost: Arc<Mutex<Option<String>>>,
 }
 
-/// Invocations per workgroup in every shader.
-pub(crate) const WORKGROUP: u64 = 256;
-
-fn device_error(details: impl std::fmt::Display) -> Error {
-    Error::Device {
-        details: details.to_string(),
-    }
-}
-
-const INSTALL_HINT: &str = "install a GPU driver with Vulkan, Metal or DX12 support; on a machine without a GPU, \
-     Mesa's software Vulkan driver works (Debian/Ubuntu: apt install mesa-vulkan-drivers libvulkan1); \
-     WGPU_BACKEND=vulkan|metal|dx12|gl and WGPU_ADAPTER_NAME choose among several";
-
 impl Context {
     pub(crate) fn new(options: &GpuOptions) -> Result<Context> {
-        pollster::block_on(Context::open(options))
-    }
-
-    async fn open(options: &GpuOptions) -> Result<Context> {
-        let mut descriptor = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
-        if let Some(backends) = options.backends {
-            descriptor.backends = backends;
-        }
-        let backends = descriptor.backends;
-        let instance = wgpu::Instance::new(descriptor);
-        let adapter = match &options.adapter_name {
-            Some(wanted) => {
-                let adapters = instance.enumerate_adapters(backends).await;
-                let names: Vec<String> = adapters.iter().map(|a| a.get_info().name).collect();
-                adapters
-                    .into_iter()
-                    .find(|a| {
-                        a.get_info()
-                            .name
-                            .to_lowercase()
-                            .contains(&wanted.to_lowercase())
-                    })
-                    .ok_or_else(|| Error::NoAdapter {
-                        details: format!(
-                            "none is named like `{wanted}`; found: [{}]",
-                            names.join(", ")
-                        ),
-                    })?
-            }
-            None => instance
-                .request_adapter(&wgpu::RequestAdapterOptions {
-                    power_preference: options.power_preference.unwrap_or_default(),
-                    ..Default::default()
-                })
-                .await
-                .map_err(|e| Error::NoAdapter {
-                    details: format!("{e} (backends {backends:?}); {INSTALL_HINT}"),
-                })?,
-        };
-
-        let info = adapter.get_info();
-        let wanted = wgpu::Features::SHADER_F64 | wgpu::Features::TIMESTAMP_QUERY;
-        let features = adapter.features() & wanted;
-        // The adapter's own limits, not WebGPU's defaults: large grids need its real
-        // storage-binding and buffer sizes.
-        let limits = adapter.limits();
-        let (device, queue) = adapter
-            .request_device(&wgpu::DeviceDescriptor {
-                label: Some("hpnum"),
-                required_features: features,
-                required_limits: limits.clone(),
-                memory_hints: wgpu::MemoryHints::Performance,
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| Error::NoAdapter {
-                details: format!("adapter `{}` refused a device: {e}", info.name),
-            })?;
+        let adapter::Opened {
+            device,
+            queue,
+            summary,
+            limits,
+        } = adapter::open(options)?;
 
         let lost = Arc::new(Mutex::new(None));
         let on_lost = Arc::clone(&lost);
@@ -165,46 +64,25 @@ impl Context {
             *on_lost.lock().unwrap_or_else(PoisonError::into_inner) =
                 Some(format!("{reason:?}: {message}"));
         });
-        // Errors are caught by error scopes around every operation; anything that escapes
-        // them must not panic the caller's thread, as wgpu's default handler would.
-        device.on_uncaptured_error(Arc::new(|_error| {}));
+        // Every failure reaches the call that caused it through this handler (see
+        // `errors`); none panics the caller's thread, as wgpu's default handler would.
+        device.on_uncaptured_error(errors::recording_handler());
 
-        let summary = AdapterSummary {
-            name: info.name.clone(),
-            api: format!("{:?}", info.backend),
-            device: match info.device_type {
-                wgpu::DeviceType::DiscreteGpu => DeviceKind::DiscreteGpu,
-                wgpu::DeviceType::IntegratedGpu => DeviceKind::IntegratedGpu,
-                wgpu::DeviceType::VirtualGpu => DeviceKind::VirtualGpu,
-                wgpu::DeviceType::Cpu | wgpu::DeviceType::Other => DeviceKind::SoftwareGpu,
-            },
-            driver: format!("{} {}", info.driver, info.driver_info)
-                .trim()
-                .to_owned(),
-            f64: features.contains(wgpu::Features::SHADER_F64),
-            timestamps: features.contains(wgpu::Features::TIMESTAMP_QUERY),
-            max_binding_bytes: limits
-                .max_storage_buffer_binding_size
-                .min(limits.max_buffer_size)
-                .min(options.max_binding_bytes.unwrap_or(u64::MAX))
-                // Whole f64 pairs, and at least one of them.
-                .max(16)
-                / 16
-                * 16,
-        };
-        let mut limits = limits;
-        if let Some(cap) = options.max_workgroups_per_dimension {
-            limits.max_compute_workgroups_per_dimension =
-                limits.max_compute_workgroups_per_dimension.min(cap.max(1));
-        }
-        let build = |precision| Pipelines::new(&device, precision);
-        let f32_pipelines = scoped(&device, || build(Precision::F32))?;
+        let f32_pipelines = Pipelines::build(&device, Precision::F32)?;
         let f64_pipelines = if summary.f64 {
-            Some(scoped(&device, || build(Precision::F64))?)
+            Some(Pipelines::build(&device, Precision::F64)?)
         } else {
             None
         };
+        // Two chunks in flight measured best on the software driver (one copies while the
+        // other drains, both in the CPU's cache); a discrete GPU's DMA gets a third.
+        let depth = if summary.shares_host_memory() { 2 } else { 3 };
         Ok(Context {
+            staging: StagingPool::new(summary.staging_chunk_bytes, depth),
+            julia: Pool::new(4),
+            device_limits: OnceLock::new(),
+            tiny_kernel: OnceLock::new(),
+            stopwatches: Pool::new(4),
             device,
             queue,
             summary,
@@ -215,21 +93,20 @@ impl Context {
         })
     }
 
-    /// The pipelines for `T`, or `Unsupported` where the device has no f64.
-    pub(crate) fn pipelines<T: Real>(&self) -> Result<&Pipelines> {
+    /// The pipeline of `entry` in `T`'s precision, or `Unsupported` without f64.
+    pub(crate) fn pipeline<T: Real>(&self, entry: Entry) -> Result<&wgpu::ComputePipeline> {
+        Ok(self.pipelines(T::PRECISION)?.get(entry))
+    }
+
+    /// The pipelines of `precision`, or `Unsupported` without f64.
+    pub(crate) fn pipelines(&self, precision: Precision) -> Result<&Pipelines> {
         self.alive()?;
-        match T::PRECISION {
+        match precision {
             Precision::F32 => Ok(&self.f32_pipelines),
             Precision::F64 => self
                 .f64_pipelines
                 .as_ref()
-                .ok_or_else(|| Error::Unsupported {
-                    backend: "gpu".into(),
-                    what: format!(
-                        "f64 on `{}` (the adapter lacks SHADER_F64)",
-                        self.summary.name
-                    ),
-                }),
+                .ok_or_else(|| unsupported_f64(&self.summary.name)),
         }
     }
 
@@ -241,10 +118,12 @@ impl Context {
         }
     }
 
-    /// Runs `op` inside validation and out-of-memory error scopes.
-    pub(crate) fn scoped<R>(&self, op: impl FnOnce() -> R) -> Result<R> {
-        self.alive()?;
-        scoped(&self.device, op)
+    /// Runs `op`, a sequence of wgpu calls that allocate nothing, and returns wgpu's
+    /// complaint about it as an error.
+    pub(crate) fn capture<R>(&self, op: impl FnOnce() -> R) -> Result<R> {
+        errors::capture(op).map_err(|failure| match failure {
+            Failure::OutOfMemory(details) | Failure::Other(details) => device_error(details),
+        })
     }
 
     /// How compute time is measured on this device.
@@ -256,52 +135,134 @@ impl Context {
         }
     }
 
-    /// Blocks until all submitted work has completed.
-    pub(crate) fn wait(&self) -> Result<()> {
-        self.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(device_error)?;
-        self.alive()
+    /// Checks that `bytes` more of device memory can be asked for, for `what`: within the
+    /// device's largest buffer (`single`), and within the host's available memory where
+    /// the device shares it (a software driver would otherwise let the operating system
+    /// kill the process when the pages are touched).
+    pub(crate) fn check_device_bytes(
+        &self,
+        what: &'static str,
+        bytes: u128,
+        single: bool,
+    ) -> Result<()> {
+        if single && bytes > u128::from(self.limits.max_buffer_size) {
+            return Err(Error::OutOfMemory {
+                what,
+                bytes,
+                reason: format!(
+                    "the device's largest buffer is {} bytes",
+                    self.limits.max_buffer_size
+                ),
+            });
+        }
+        if self.summary.shares_host_memory() {
+            memory::check_host(bytes, what)?;
+        }
+        Ok(())
     }
 
-    /// A storage buffer holding `data` (which must not be empty).
-    pub(crate) fn buffer_with<T: Pod>(&self, label: &str, data: &[T]) -> Result<wgpu::Buffer> {
-        self.scoped(|| {
-            self.device
-                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some(label),
-                    contents: bytemuck::cast_slice(data),
-                    usage: wgpu::BufferUsages::STORAGE
-                        | wgpu::BufferUsages::COPY_SRC
-                        | wgpu::BufferUsages::COPY_DST,
-                })
-        })
-    }
-
-    /// An uninitialised storage buffer of `bytes` bytes.
-    pub(crate) fn buffer(&self, label: &str, bytes: u64) -> Result<wgpu::Buffer> {
-        self.scoped(|| {
+    /// A buffer of `bytes` bytes (at least 4) with `usage`, as a typed error if the device
+    /// cannot have it.
+    pub(crate) fn buffer(
+        &self,
+        what: &'static str,
+        bytes: u64,
+        usage: wgpu::BufferUsages,
+        mapped_at_creation: bool,
+    ) -> Result<wgpu::Buffer> {
+        self.alive()?;
+        let size = bytes.max(4).next_multiple_of(4);
+        self.check_device_bytes(what, u128::from(size), true)?;
+        errors::capture(|| {
             self.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some(label),
-                size: bytes.max(4),
-                usage: wgpu::BufferUsages::STORAGE
-                    | wgpu::BufferUsages::COPY_SRC
-                    | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
+                label: Some(what),
+                size,
+                usage,
+                mapped_at_creation,
             })
         })
+        .map_err(|failure| failure.into_error(what, size))
     }
 
-    /// A uniform buffer of four u32.
-    pub(crate) fn uniform(&self, label: &str, values: [u32; 4]) -> Result<wgpu::Buffer> {
-        self.scoped(|| {
+    /// A storage buffer that kernels write and transfers copy.
+    pub(crate) fn storage(&self, what: &'static str, bytes: u64) -> Result<wgpu::Buffer> {
+        let usage = wgpu::BufferUsages::STORAGE
+            | wgpu::BufferUsages::COPY_SRC
+            | wgpu::BufferUsages::COPY_DST;
+        self.buffer(what, bytes, usage, false)
+    }
+
+    /// A buffer of resident data (a grid band, a vector piece): a storage buffer, also
+    /// mappable on the [`TransferPath::MappedBuffers`] path.
+    pub(crate) fn data_buffer(
+        &self,
+        what: &'static str,
+        bytes: u64,
+        mapped_at_creation: bool,
+    ) -> Result<wgpu::Buffer> {
+        let mut usage = wgpu::BufferUsages::STORAGE
+            | wgpu::BufferUsages::COPY_SRC
+            | wgpu::BufferUsages::COPY_DST;
+        if self.summary.transfer_path == TransferPath::MappedBuffers {
+            usage |= wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::MAP_WRITE;
+        }
+        self.buffer(what, bytes, usage, mapped_at_creation)
+    }
+
+    /// A staging buffer of `bytes`: for uploads (mapped, ready to write) or read-backs.
+    pub(crate) fn staging_buffer(&self, bytes: u64, upload: bool) -> Result<wgpu::Buffer> {
+        let usage = if upload {
+            wgpu::BufferUsages::MAP_WRITE | wgpu::BufferUsages::COPY_SRC
+        } else {
+            wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST
+        };
+        self.buffer("staging", bytes, usage, upload)
+    }
+
+    /// A storage buffer holding `data`, which kernels read and `queue.write_buffer` updates.
+    pub(crate) fn storage_with<T: bytemuck::Pod>(
+        &self,
+        what: &'static str,
+        data: &[T],
+    ) -> Result<wgpu::Buffer> {
+        self.buffer_with(
+            what,
+            bytemuck::cast_slice(data),
+            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+        )
+    }
+
+    /// A uniform buffer holding `value`, which `queue.write_buffer` updates.
+    pub(crate) fn uniform<S: WgslStruct>(
+        &self,
+        what: &'static str,
+        value: &S,
+    ) -> Result<wgpu::Buffer> {
+        self.buffer_with(
+            what,
+            bytemuck::bytes_of(value),
+            wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+        )
+    }
+
+    fn buffer_with(
+        &self,
+        what: &'static str,
+        contents: &[u8],
+        usage: wgpu::BufferUsages,
+    ) -> Result<wgpu::Buffer> {
+        self.alive()?;
+        let bytes = contents.len() as u64;
+        self.check_device_bytes(what, u128::from(bytes), true)?;
+        errors::capture(|| {
             self.device
                 .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some(label),
-                    contents: bytemuck::cast_slice(&values),
-                    usage: wgpu::BufferUsages::UNIFORM,
+                    label: Some(what),
+                    contents,
+                    usage,
                 })
         })
+        .map_err(|failure| failure.into_error(what, bytes))
     }
 
     /// A bind group for `pipeline`'s group 0 with each buffer at its binding number (an
@@ -318,7 +279,7 @@ impl Context {
                 resource: buffer.as_entire_binding(),
             })
             .collect();
-        self.scoped(|| {
+        self.capture(|| {
             self.device.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: None,
                 layout: &pipeline.get_bind_group_layout(0),
@@ -327,10 +288,10 @@ impl Context {
         })
     }
 
-    /// Workgroups (x, y) covering `items` invocations with the shaders' linear indexing,
-    /// within the per-dimension limit.
-    pub(crate) fn workgroups(&self, items: u64) -> Result<(u32, u32)> {
-        let groups = items.div_ceil(WORKGROUP).max(1);
+    /// Workgroups (x, y, 1) covering `items` invocations with the shaders' linear indexing
+    /// (`(wg.y · groups.x + wg.x) · WORKGROUP_SIZE + local`), within the per-dimension limit.
+    pub(crate) fn workgroups(&self, items: u64) -> Result<Workgroups> {
+        let groups = items.div_ceil(u64::from(WORKGROUP_SIZE)).max(1);
         let max = u64::from(self.limits.max_compute_workgroups_per_dimension.max(1));
         let x = groups.min(max);
         let y = groups.div_ceil(x);
@@ -340,14 +301,15 @@ impl Context {
                 what: format!("{items} invocations in one dispatch"),
             });
         }
-        Ok((x as u32, y as u32))
+        Ok((x as u32, y as u32, 1))
     }
 
-    /// Workgroups (x, y, z) covering a `cols × rows` grid with one 256-wide workgroup per
-    /// run of a row, rows spread over y and z (the diffusion shader's indexing).
-    pub(crate) fn workgroups_2d(&self, cols: usize, rows: usize) -> Result<(u32, u32, u32)> {
+    /// Workgroups (x, y, z) covering a `cols × rows` grid with one workgroup per run of
+    /// `WORKGROUP_SIZE` cells of a row, rows spread over y and z (the diffusion shader's
+    /// indexing).
+    pub(crate) fn workgroups_2d(&self, cols: usize, rows: usize) -> Result<Workgroups> {
         let max = u64::from(self.limits.max_compute_workgroups_per_dimension.max(1));
-        let x = (cols as u64).div_ceil(WORKGROUP).max(1);
+        let x = (cols as u64).div_ceil(u64::from(WORKGROUP_SIZE)).max(1);
         let y = (rows as u64).clamp(1, max);
         let z = (rows as u64).div_ceil(y).max(1);
         if x > max || z > max {
@@ -359,182 +321,130 @@ impl Context {
         Ok((x as u32, y as u32, z as u32))
     }
 
-    /// Copies `len` elements starting at element `offset` of `buffer` to the host, in
-    /// pieces no larger than the device's largest buffer.
-    pub(crate) fn read<T: Pod>(
-        &self,
-        buffer: &wgpu::Buffer,
-        offset: usize,
-        len: usize,
-    ) -> Result<Vec<T>> {
-        let size = size_of::<T>() as u64;
-        let piece = (self.summary.max_binding_bytes / size).max(1) as usize;
-        let mut out = Vec::with_capacity(len);
-        let mut start = offset;
-        while start < offset + len {
-            let n = piece.min(offset + len - start);
-            out.extend(self.read_piece::<T>(buffer, start as u64 * size, n as u64 * size)?);
-            start += n;
+    /// A command encoder.
+    pub(crate) fn encoder(&self) -> wgpu::CommandEncoder {
+        self.device.create_command_encoder(&Default::default())
+    }
+
+    /// Submits what `encoder` recorded.
+    pub(crate) fn submit(&self, encoder: wgpu::CommandEncoder) -> Result<Submission> {
+        self.alive()?;
+        self.capture(|| {
+            let index = self.queue.submit([encoder.finish()]);
+            let done = match self.summary.wait {
+                WaitMode::Block => None,
+                WaitMode::SpinThenBlock(_) => {
+                    let done = Arc::new(AtomicBool::new(false));
+                    let flag = Arc::clone(&done);
+                    self.queue
+                        .on_submitted_work_done(move || flag.store(true, Ordering::Release));
+                    Some(done)
+                }
+            };
+            Submission { index, done }
+        })
+    }
+
+    /// Blocks until `submission` has completed and its callbacks (buffer mappings) ran,
+    /// as the adapter's [`WaitMode`] says. Spinning polls without a wait index: wgpu 30's
+    /// zero-timeout wait can trip an assertion in wgpu-core when another thread polls the
+    /// same device at the same moment, a blocking wait and a plain poll cannot.
+    pub(crate) fn wait(&self, submission: Submission) -> Result<()> {
+        if let (WaitMode::SpinThenBlock(limit), Some(done)) = (self.summary.wait, &submission.done)
+        {
+            let start = Instant::now();
+            while !done.load(Ordering::Acquire) && start.elapsed() < limit {
+                self.poll(wgpu::PollType::Poll)?;
+                std::hint::spin_loop();
+            }
+            if done.load(Ordering::Acquire) {
+                // Done, and this thread's or another's poll ran its callbacks.
+                return self.alive();
+            }
         }
-        Ok(out)
+        self.poll(wgpu::PollType::Wait {
+            submission_index: Some(submission.index),
+            timeout: None,
+        })?;
+        self.alive()
     }
 
-    fn read_piece<T: Pod>(&self, buffer: &wgpu::Buffer, offset: u64, bytes: u64) -> Result<Vec<T>> {
-        let staging = self.scoped(|| {
-            self.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("hpnum readback"),
-                size: bytes,
-                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            })
-        })?;
-        self.scoped(|| {
-            let mut encoder = self.device.create_command_encoder(&Default::default());
-            encoder.copy_buffer_to_buffer(buffer, offset, &staging, 0, bytes);
-            self.queue.submit([encoder.finish()]);
-        })?;
-        let (sender, receiver) = mpsc::channel();
-        staging.map_async(wgpu::MapMode::Read, .., move |result| {
-            // The receiver outlives the wait below; a failed send only means it was dropped.
-            let _ = sender.send(result);
-        });
-        self.wait()?;
-        receiver
-            .recv()
-            .map_err(|_| device_error("the read-back was never completed"))?
-            .map_err(device_error)?;
-        let data = {
-            let view = staging.get_mapped_range(..).map_err(device_error)?;
-            bytemuck::pod_collect_to_vec(&view)
-        };
-        staging.unmap();
-        Ok(data)
+    /// Blocks until all submitted work has completed (and pending mappings ran).
+    pub(crate) fn wait_idle(&self) -> Result<()> {
+        self.poll(wgpu::PollType::wait_indefinitely())?;
+        self.alive()
     }
 
-    /// A stopwatch for up to [`MAX_TIMED_PASSES`] passes, if the adapter has timestamp
-    /// queries.
+    /// Runs whatever callbacks are ready, without blocking.
+    pub(crate) fn poll_once(&self) -> Result<()> {
+        self.poll(wgpu::PollType::Poll)
+    }
+
+    /// One `device.poll`. wgpu panics when a poll finds the device lost; that becomes an
+    /// error here.
+    fn poll(&self, poll: wgpu::PollType) -> Result<()> {
+        self.alive()?;
+        match catch_unwind(AssertUnwindSafe(|| self.device.poll(poll))) {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(device_error(e)),
+            Err(_) => Err(device_error(format!(
+                "the device failed while waiting ({})",
+                self.alive()
+                    .err()
+                    .map(|e| e.to_string())
+                    .unwrap_or_default()
+            ))),
+        }
+    }
+
+    /// An empty submission and a wait for it: the floor under every call's cost.
+    pub(crate) fn round_trip(&self) -> Result<Duration> {
+        let start = Instant::now();
+        let submission = self.submit(self.encoder())?;
+        self.wait(submission)?;
+        Ok(start.elapsed())
+    }
+
+    /// A stopwatch for one call, if the adapter has timestamps (reused across calls;
+    /// give it back with [`Context::return_stopwatch`]).
     pub(crate) fn stopwatch(&self) -> Result<Option<Stopwatch>> {
         if !self.summary.timestamps {
             return Ok(None);
         }
-        let queries = 2 * MAX_TIMED_PASSES;
-        self.scoped(|| Stopwatch {
-            set: self.device.create_query_set(&wgpu::QuerySetDescriptor {
-                label: Some("hpnum timestamps"),
-                ty: wgpu::QueryType::Timestamp,
-                count: queries,
-            }),
-            resolve: self.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("hpnum timestamps"),
-                size: u64::from(queries) * 8,
-                usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
-                mapped_at_creation: false,
-            }),
-            used: 0,
-        })
-        .map(Some)
+        if let Some(mut watch) = self.stopwatches.take(&()) {
+            watch.reset();
+            return Ok(Some(watch));
+        }
+        self.capture(|| Stopwatch::new(&self.device)).map(Some)
     }
 
-    /// Submits one compute pass, with `record` adding its dispatches; with a stopwatch (that
-    /// has room), the pass's start and end are timestamped on the device.
-    pub(crate) fn compute(
+    /// Keeps a stopwatch for the next call.
+    pub(crate) fn return_stopwatch(&self, watch: Option<Stopwatch>) {
+        if let Some(watch) = watch {
+            self.stopwatches.put((), watch);
+        }
+    }
+
+    /// Nanoseconds per timestamp tick.
+    pub(crate) fn timestamp_period(&self) -> f32 {
+        self.queue.get_timestamp_period()
+    }
+
+    /// The first `bytes` of a buffer mapped for reading.
+    pub(crate) fn mapped_range(
         &self,
-        stopwatch: Option<&mut Stopwatch>,
-        record: impl FnOnce(&mut wgpu::ComputePass<'_>),
-    ) -> Result<()> {
-        self.scoped(|| {
-            let mut encoder = self.device.create_command_encoder(&Default::default());
-            {
-                let timestamp_writes = stopwatch
-                    .filter(|watch| watch.used + 2 <= 2 * MAX_TIMED_PASSES)
-                    .map(|watch| {
-                        watch.used += 2;
-                        wgpu::ComputePassTimestampWrites {
-                            query_set: &watch.set,
-                            beginning_of_pass_write_index: Some(watch.used - 2),
-                            end_of_pass_write_index: Some(watch.used - 1),
-                        }
-                    });
-                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: None,
-                    timestamp_writes,
-                });
-                record(&mut pass);
-            }
-            self.queue.submit([encoder.finish()]);
-        })
+        buffer: &wgpu::Buffer,
+        bytes: u64,
+    ) -> Result<wgpu::BufferView> {
+        buffer.get_mapped_range(..bytes).map_err(device_error)
     }
 
-    /// The device time of the passes a stopwatch timed (after waiting for them).
-    pub(crate) fn elapsed(&self, watch: &Stopwatch) -> Result<Duration> {
-        if watch.used == 0 {
-            return Ok(Duration::ZERO);
-        }
-        self.scoped(|| {
-            let mut encoder = self.device.create_command_encoder(&Default::default());
-            encoder.resolve_query_set(&watch.set, 0..watch.used, &watch.resolve, 0);
-            self.queue.submit([encoder.finish()]);
-        })?;
-        let ticks = self.read::<u64>(&watch.resolve, 0, watch.used as usize)?;
-        let period_ns = f64::from(self.queue.get_timestamp_period());
-        let total: u64 = ticks
-            .chunks_exact(2)
-            .map(|pair| pair[1].saturating_sub(pair[0]))
-            .sum();
-        Ok(Duration::from_secs_f64(total as f64 * period_ns * 1e-9))
-    }
-}
-
-/// Passes one stopwatch can time (WebGPU allows 4096 queries in a set).
-pub(crate) const MAX_TIMED_PASSES: u32 = 2048;
-
-/// Timestamp queries around compute passes.
-pub(crate) struct Stopwatch {
-    set: wgpu::QuerySet,
-    resolve: wgpu::Buffer,
-    used: u32,
-}
-
-impl Stopwatch {
-    /// How many passes it has timed.
-    pub(crate) fn passes(&self) -> u32 {
-        self.used / 2
-    }
-}
-
-fn scoped<R>(device: &wgpu::Device, op: impl FnOnce() -> R) -> Result<R> {
-    let out_of_memory = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-    let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
-    let result = op();
-    let invalid = pollster::block_on(validation.pop());
-    let oom = pollster::block_on(out_of_memory.pop());
-    match invalid.or(oom) {
-        Some(error) => Err(device_error(error)),
-        None => Ok(result),
-    }
-}
-
-impl Pipelines {
-    fn new(device: &wgpu::Device, precision: Precision) -> Pipelines {
-        let pipeline = |shader: Shader, entry: &str| {
-            let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some(entry),
-                source: wgpu::ShaderSource::Wgsl(shader.source(precision).into()),
-            });
-            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(entry),
-                layout: None,
-                module: &module,
-                entry_point: Some(entry),
-                compilation_options: Default::default(),
-                cache: None,
-            })
-        };
-        Pipelines {
-            julia: pipeline(Shader::Julia, "main"),
-            diffusion: pipeline(Shader::Diffusion, "main"),
-            norm_leaves: pipeline(Shader::Norm, "leaves"),
-            norm_combine: pipeline(Shader::Norm, "combine"),
-        }
+    /// The first `bytes` of a buffer mapped for writing.
+    pub(crate) fn mapped_range_mut(
+        &self,
+        buffer: &wgpu::Buffer,
+        bytes: u64,
+    ) -> Result<wgpu::BufferViewMut> {
+        buffer.get_mapped_range_mut(..bytes).map_err(device_error)
     }
 }

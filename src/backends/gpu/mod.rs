@@ -2,47 +2,80 @@
 //! DX12 or GL, whichever the machine has.
 //!
 //! - f32 always; f64 where the adapter offers `SHADER_F64` (Mesa's software Vulkan driver
-//!   does; GL does not), otherwise [`Error::Unsupported`].
+//!   does; GL does not), otherwise [`crate::Error::Unsupported`].
 //! - The trait's methods are one-shot: upload, compute, download. [`Gpu::upload_grid`] and
 //!   [`Gpu::upload_vector`] keep data on the device, so that many diffusion steps, or many
-//!   norms, run without crossing the bus; the `*_timed` methods report where the time went
+//!   norms, run without crossing the bus; [`GpuGrid::download_into`] and
+//!   [`GpuGrid::upload_from`] move it through memory the caller owns, so that a loop
+//!   allocates nothing per step; the `*_timed` methods report where the time went
 //!   ([`GpuTimings`]).
+//! - Transfers run through staging memory the device keeps, in overlapped chunks, or map
+//!   the data buffers themselves where device memory is host memory ([`TransferPath`]).
+//!   A call on resident data builds nothing and waits once.
 //! - Data larger than the device's largest storage binding is split into bands (grids) or
 //!   pieces (vectors); dispatches larger than 65 535 workgroups per dimension use two.
 //! - A shader compiler may fuse a multiply and an add, so results can differ from the CPU
 //!   backends in the last bits (diffusion, norms) or on a few boundary pixels (Julia).
+//! - [`Gpu::device_limits`] and [`Gpu::bus_rates`] measure the yardsticks: device copy and
+//!   read bandwidth, peak arithmetic, transfer rates and the per-call floor.
+//!
+//! On a headless Linux machine, Mesa's Vulkan device-selection layer (Mesa 22, as in
+//! Debian 12) prints `error: XDG_RUNTIME_DIR is invalid or not set in the environment.`
+//! while the adapters are enumerated, because it looks for a Wayland compositor. The
+//! message is harmless; `NODEVICE_SELECT=1` in the environment silences it (hpnum's
+//! examples set it for themselves when `XDG_RUNTIME_DIR` is unset).
+//!
+//! Layout: `adapter` (options, choice), `context` (the device and what it keeps),
+//! `errors`, `pool`, `staging` (transfers), `timing`, `contract` and `shaders` and
+//! `pipelines` (the host–shader contract and the entry-point table), then one file per
+//! kernel (`julia`, `diffusion`, `norm`) beside the resident data (`grid`, `vector`) and
+//! the `probe`s.
 
+mod adapter;
 mod context;
+mod contract;
+mod diffusion;
+mod errors;
+mod grid;
 mod julia;
 mod norm;
+mod pipelines;
+mod pool;
 mod probe;
-mod resident;
 mod shaders;
+mod staging;
 mod timing;
+mod vector;
 
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut2};
 
+pub use self::adapter::{AdapterSummary, DEFAULT_SPIN, GpuOptions, TransferPath, WaitMode};
 use self::context::Context;
-pub use self::context::{AdapterSummary, GpuOptions};
-pub use self::resident::{GpuGrid, GpuVector};
+pub use self::grid::GpuGrid;
+pub use self::probe::{BusRates, DeviceLimits};
 pub use self::shaders::Shader;
 pub use self::timing::{ComputeClock, GpuTimings};
+pub use self::vector::GpuVector;
 use crate::backend::{Backend, Capabilities, Describe};
 use crate::kernels::diffusion::{DiffusionParams, check_scratch};
 use crate::kernels::julia::JuliaParams;
 use crate::kernels::norm::NormKind;
-use crate::{Precision, Real, Result};
+use crate::{Precision, Real, Result, memory};
 
 /// The wgpu version hpnum is built with, for [`GpuOptions`]' fields.
 pub use wgpu;
+
+/// Bytes the bus probe moves each way ([`Gpu::bus_rates`]).
+const BUS_PROBE_BYTES: u64 = 32 << 20;
 
 /// A GPU device with hpnum's pipelines built. Cheap to clone (shared).
 #[derive(Clone)]
 pub struct Gpu {
     ctx: Arc<Context>,
+    bus: Arc<OnceLock<BusRates>>,
 }
 
 impl std::fmt::Debug for Gpu {
@@ -69,10 +102,12 @@ impl Gpu {
     ///
     /// # Errors
     /// [`crate::Error::NoAdapter`] if there is none (the message says what to install or
-    /// set); [`crate::Error::Device`] if the device fails.
+    /// set); [`crate::Error::Unsupported`] for options the adapter cannot honour;
+    /// [`crate::Error::Device`] if the device fails.
     pub fn new(options: &GpuOptions) -> Result<Gpu> {
         Ok(Gpu {
             ctx: Arc::new(Context::new(options)?),
+            bus: Arc::new(OnceLock::new()),
         })
     }
 
@@ -93,29 +128,63 @@ impl Gpu {
         &self.ctx.summary
     }
 
-    /// The device's copy bandwidth in bytes per second (read + write), from `repeats`
-    /// buffer-to-buffer copies of `bytes` each (capped at one binding): the memory limit
-    /// the GPU kernels are measured against.
-    ///
-    /// # Errors
-    /// [`crate::Error::Device`] if the device fails.
-    pub fn measure_copy_bandwidth(&self, bytes: u64, repeats: u32) -> Result<f64> {
-        let bytes = bytes.min(self.ctx.summary.max_binding_bytes) / 4 * 4;
-        let time = probe::copy_time(&self.ctx, bytes, repeats)?;
-        Ok(2.0 * bytes as f64 / time.as_secs_f64().max(f64::MIN_POSITIVE))
-    }
-
     /// How this device's compute times are measured: GPU timestamps where the adapter
     /// has them, host time around completed submissions otherwise.
     pub fn compute_clock(&self) -> ComputeClock {
         self.ctx.clock()
     }
 
+    /// The device's copy and read bandwidth and peak arithmetic, measured by compute
+    /// shaders on first request (about a second) and remembered for the device's life.
+    ///
+    /// # Errors
+    /// [`crate::Error::Device`] or `OutOfMemory` if the probes cannot run.
+    pub fn device_limits(&self) -> Result<DeviceLimits> {
+        if let Some(limits) = self.ctx.device_limits.get() {
+            return Ok(*limits);
+        }
+        let limits = probe::device_limits(&self.ctx)?;
+        Ok(*self.ctx.device_limits.get_or_init(|| limits))
+    }
+
+    /// Upload and download rates through hpnum's transfer path, and the per-call floor,
+    /// measured with 32 MiB on first request and remembered for this `Gpu`'s life.
+    ///
+    /// # Errors
+    /// As [`Gpu::device_limits`].
+    pub fn bus_rates(&self) -> Result<BusRates> {
+        if let Some(rates) = self.bus.get() {
+            return Ok(*rates);
+        }
+        let rates = probe::bus_rates(&self.ctx, BUS_PROBE_BYTES)?;
+        Ok(*self.bus.get_or_init(|| rates))
+    }
+
+    /// Submits nothing and waits for it: the least any call on this device can cost, and
+    /// the yardstick of hpnum's per-call overhead.
+    ///
+    /// # Errors
+    /// [`crate::Error::Device`] if the device fails.
+    pub fn round_trip(&self) -> Result<Duration> {
+        self.ctx.round_trip()
+    }
+
+    /// One trivial kernel (one workgroup) submitted and waited for: the least any kernel
+    /// call can cost on this driver, a floor above [`Gpu::round_trip`]'s where launching a
+    /// kernel costs more than an empty submission (Mesa's software driver: about twice).
+    ///
+    /// # Errors
+    /// [`crate::Error::Device`] if the device fails.
+    pub fn dispatch_round_trip(&self) -> Result<Duration> {
+        probe::dispatch_round_trip(&self.ctx)
+    }
+
     /// Copies `grid` (any layout) to the device.
     ///
     /// # Errors
     /// [`crate::Error::Unsupported`] for f64 without `SHADER_F64`, or rows too long for one
-    /// binding; [`crate::Error::Device`] if the device fails (out of memory, lost).
+    /// binding; [`crate::Error::OutOfMemory`] if the device (or, for a software device, the
+    /// host) cannot hold it; [`crate::Error::Device`] if the device fails.
     pub fn upload_grid<T: Real>(&self, grid: ArrayView2<'_, T>) -> Result<GpuGrid<T>> {
         GpuGrid::upload(&self.ctx, grid)
     }
@@ -137,7 +206,7 @@ impl Gpu {
         v: &GpuVector<T>,
         kind: NormKind,
     ) -> Result<(T, GpuTimings)> {
-        norm::norm(v, kind)
+        norm::norm(v, kind, true)
     }
 
     /// Julia escape counts, with the time split.
@@ -148,16 +217,18 @@ impl Gpu {
         &self,
         params: &JuliaParams<T>,
     ) -> Result<(Array2<u32>, GpuTimings)> {
-        julia::julia(&self.ctx, params)
+        julia::julia(&self.ctx, params, true)
     }
 
     /// `steps` diffusion steps on `grid` in place: upload, steps, download, each timed.
+    /// With [`Transfers::ReadBackEveryStep`] the grid is also copied back after every step,
+    /// into one host array allocated once.
     ///
     /// # Errors
     /// As [`Backend::diffuse`].
     pub fn diffuse_timed<T: Real>(
         &self,
-        mut grid: ArrayViewMut2<'_, T>,
+        grid: ArrayViewMut2<'_, T>,
         params: &DiffusionParams<T>,
         steps: usize,
         transfers: Transfers,
@@ -172,17 +243,18 @@ impl Gpu {
         match transfers {
             Transfers::Resident => timings.compute = resident.step(params, steps)?,
             Transfers::ReadBackEveryStep => {
+                let (rows, cols) = grid.dim();
+                let mut host = memory::zeroed_array2(rows, cols, "per-step read-back")?;
                 for _ in 0..steps {
                     timings.compute += resident.step(params, 1)?;
                     let start = Instant::now();
-                    let host = resident.download()?;
+                    resident.download_into(host.view_mut())?;
                     timings.download += start.elapsed();
-                    std::hint::black_box(&host);
                 }
             }
         }
         let start = Instant::now();
-        grid.assign(&resident.download()?);
+        resident.download_into(grid)?;
         timings.download += start.elapsed();
         Ok(timings)
     }
@@ -199,7 +271,7 @@ impl Gpu {
         let start = Instant::now();
         let resident = self.upload_vector(v)?;
         let upload = start.elapsed();
-        let (value, mut timings) = norm::norm(&resident, kind)?;
+        let (value, mut timings) = norm::norm(&resident, kind, true)?;
         timings.upload = upload;
         Ok((value, timings))
     }
@@ -226,9 +298,11 @@ impl Describe for Gpu {
     }
 }
 
+/// The trait's calls are untimed: no timestamp queries, which on some drivers cost more than
+/// a small call (the `*_timed` methods measure).
 impl<T: Real> Backend<T> for Gpu {
     fn julia(&self, params: &JuliaParams<T>) -> Result<Array2<u32>> {
-        Ok(self.julia_timed(params)?.0)
+        Ok(julia::julia(&self.ctx, params, false)?.0)
     }
 
     fn diffuse(
@@ -241,11 +315,15 @@ impl<T: Real> Backend<T> for Gpu {
         // The device keeps its own second buffer; the scratch is only checked, so that a
         // call that is wrong for one backend is wrong for all.
         check_scratch(&grid, &scratch)?;
-        self.diffuse_timed(grid, params, steps, Transfers::Resident)
-            .map(|_| ())
+        if grid.is_empty() {
+            return Ok(());
+        }
+        let mut resident = self.upload_grid(grid.view())?;
+        resident.advance(params, steps)?;
+        resident.download_into(grid)
     }
 
     fn norm(&self, v: ArrayView1<'_, T>, kind: NormKind) -> Result<T> {
-        Ok(self.norm_timed(v, kind)?.0)
+        self.upload_vector(v)?.norm(kind)
     }
 }

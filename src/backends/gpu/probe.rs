@@ -1,34 +1,285 @@
-//! The device's own memory limit, measured: buffer-to-buffer copies on the GPU, the
-//! yardstick for the diffusion and norm kernels' bandwidth.
+//! The device's own limits and the link to it, measured: the yardsticks every GPU figure
+//! is judged against, shared by the bench, the crossover example and `Auto`.
+//!
+//! - Copy and read bandwidth by compute shaders (`shaders/probe.wgsl`: vector loads and
+//!   stores, grid-stride loops) over 1 GiB (or the device's largest total that fits),
+//!   far beyond any cache, timed with GPU timestamps where the adapter has them; the best
+//!   of several passes, after one that touches every page.
+//! - Peak arithmetic: independent multiply-then-add chains, as Julia's inner loop does.
+//! - The host link: upload and download rates through hpnum's own transfer path, and the
+//!   round trip of an empty submission (the floor under every call).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::context::Context;
-use crate::Result;
+use ndarray::ArrayView1;
 
-/// Copies `bytes` (within one binding, rounded down to a multiple of 4) between two device
-/// buffers `repeats` times in one submission and returns the time of one copy. The host
-/// times the whole submission until complete, so its fixed overhead is shared by all
-/// repeats. A copy moves 2 × `bytes` (read and write).
-pub(crate) fn copy_time(ctx: &Context, bytes: u64, repeats: u32) -> Result<Duration> {
-    let bytes = (bytes.min(ctx.summary.max_binding_bytes) / 4 * 4).max(4);
-    let src = ctx.buffer("probe source", bytes)?;
-    let dst = ctx.buffer("probe destination", bytes)?;
-    let repeats = repeats.max(1);
-    // Once untimed, so that first-touch allocation is not measured.
-    for round in 0..2 {
+use super::context::{Context, Workgroups};
+use super::contract::{PROBE_CHAINS, PROBE_VEC4_PER_INVOCATION, ProbeJob, WORKGROUP_SIZE};
+use super::pipelines::Entry;
+use super::staging::Readback;
+use super::timing::ComputeClock;
+use super::vector::GpuVector;
+use crate::{Error, Precision, Real, Result, memory};
+
+/// Bytes per buffer the bandwidth probes aim for: far beyond any GPU's cache (an H100 has
+/// 50 MB of L2).
+const PROBE_BYTES: u64 = 1 << 30;
+/// The least the bandwidth probes settle for when memory is short.
+const MIN_PROBE_BYTES: u64 = 64 << 20;
+/// Timed passes per probe (after one untimed pass).
+const REPEATS: usize = 3;
+/// Workgroups of the arithmetic probe: enough to fill the largest GPUs (an H100 runs
+/// 132 × 2048 invocations at once).
+const ARITHMETIC_WORKGROUPS: u64 = 1024;
+/// The arithmetic probe grows its iterations until a pass takes this long.
+const ARITHMETIC_TARGET: Duration = Duration::from_millis(10);
+
+/// What the device can do at most, measured by `Gpu::device_limits`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct DeviceLimits {
+    /// Copy bandwidth: bytes read plus bytes written per second (diffusion's limit).
+    pub copy_bytes_per_s: f64,
+    /// Read bandwidth: bytes read per second (the norms' limit).
+    pub read_bytes_per_s: f64,
+    /// Peak f32 multiply-then-add throughput, floating-point operations per second
+    /// (Julia's limit).
+    pub f32_flops: f64,
+    /// The same in f64, where the device has it.
+    pub f64_flops: Option<f64>,
+    /// Bytes each bandwidth probe streamed per pass.
+    pub probe_bytes: u64,
+    /// How the probes were timed.
+    pub clock: ComputeClock,
+}
+
+/// The link between host and device, measured by `Gpu::bus_rates`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct BusRates {
+    /// Host → device, bytes per second, into a resident vector.
+    pub upload_bytes_per_s: f64,
+    /// Device → host, bytes per second, into a host array.
+    pub download_bytes_per_s: f64,
+    /// An empty submission and the wait for it: the least any call costs.
+    pub round_trip: Duration,
+    /// Bytes each transfer moved.
+    pub bytes: u64,
+}
+
+/// Measures [`DeviceLimits`].
+pub(crate) fn device_limits(ctx: &Context) -> Result<DeviceLimits> {
+    let (copy_bytes, copy_time) = bandwidth(ctx, Entry::ProbeCopy)?;
+    let (read_bytes, read_time) = bandwidth(ctx, Entry::ProbeRead)?;
+    let f32_flops = arithmetic::<f32>(ctx)?;
+    let f64_flops = match ctx.pipelines(Precision::F64) {
+        Ok(_) => Some(arithmetic::<f64>(ctx)?),
+        Err(Error::Unsupported { .. }) => None,
+        Err(e) => return Err(e),
+    };
+    Ok(DeviceLimits {
+        copy_bytes_per_s: 2.0 * copy_bytes as f64 / copy_time.as_secs_f64().max(1e-12),
+        read_bytes_per_s: read_bytes as f64 / read_time.as_secs_f64().max(1e-12),
+        f32_flops,
+        f64_flops,
+        probe_bytes: copy_bytes,
+        clock: ctx.clock(),
+    })
+}
+
+/// Measures [`BusRates`] with a vector of `bytes` (rounded to whole f32).
+pub(crate) fn bus_rates(ctx: &Arc<Context>, bytes: u64) -> Result<BusRates> {
+    let len = (bytes / 4).max(1) as usize;
+    let mut host = memory::zeroed_vec::<f32>(len, "bus probe")?;
+    let mut resident = GpuVector::upload(ctx, ArrayView1::from(&host[..]))?;
+    let mut best_up = Duration::MAX;
+    let mut best_down = Duration::MAX;
+    for _ in 0..REPEATS {
         let start = Instant::now();
-        ctx.scoped(|| {
-            let mut encoder = ctx.device.create_command_encoder(&Default::default());
-            for _ in 0..repeats {
-                encoder.copy_buffer_to_buffer(&src, 0, &dst, 0, bytes);
-            }
-            ctx.queue.submit([encoder.finish()]);
-        })?;
-        ctx.wait()?;
-        if round == 1 {
-            return Ok(start.elapsed() / repeats);
-        }
+        resident.upload_from(ArrayView1::from(&host[..]))?;
+        best_up = best_up.min(start.elapsed());
+        let start = Instant::now();
+        resident.download_into(ndarray::ArrayViewMut1::from(&mut host[..]))?;
+        best_down = best_down.min(start.elapsed());
     }
-    Ok(Duration::ZERO)
+    let mut trips: Vec<Duration> = (0..21).map(|_| ctx.round_trip()).collect::<Result<_>>()?;
+    trips.sort();
+    let moved = (len * 4) as f64;
+    Ok(BusRates {
+        upload_bytes_per_s: moved / best_up.as_secs_f64().max(1e-12),
+        download_bytes_per_s: moved / best_down.as_secs_f64().max(1e-12),
+        round_trip: trips[trips.len() / 2],
+        bytes: (len * 4) as u64,
+    })
+}
+
+/// One workgroup of the arithmetic probe with no iterations, built once per device: the
+/// least a kernel call costs on this driver.
+pub(crate) struct TinyKernel {
+    group: wgpu::BindGroup,
+    _buffers: [wgpu::Buffer; 2],
+}
+
+impl TinyKernel {
+    fn new(ctx: &Context) -> Result<TinyKernel> {
+        let pipeline = ctx.pipeline::<f32>(Entry::ProbeArithmetic)?;
+        let job = ctx.uniform("probe job", &ProbeJob::default())?;
+        let sink = ctx.storage("probe sink", u64::from(WORKGROUP_SIZE) * 4)?;
+        let group = ctx.bind(pipeline, &[(0, &job), (3, &sink)])?;
+        Ok(TinyKernel {
+            group,
+            _buffers: [job, sink],
+        })
+    }
+}
+
+/// One trivial dispatch (one workgroup) and the wait for it.
+pub(crate) fn dispatch_round_trip(ctx: &Context) -> Result<Duration> {
+    let tiny = match ctx.tiny_kernel.get() {
+        Some(tiny) => tiny,
+        None => {
+            let tiny = TinyKernel::new(ctx)?;
+            ctx.tiny_kernel.get_or_init(|| tiny)
+        }
+    };
+    let pipeline = ctx.pipeline::<f32>(Entry::ProbeArithmetic)?;
+    let start = Instant::now();
+    let mut encoder = ctx.encoder();
+    {
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("tiny"),
+            timestamp_writes: None,
+        });
+        pass.set_pipeline(pipeline);
+        pass.set_bind_group(0, &tiny.group, &[]);
+        pass.dispatch_workgroups(1, 1, 1);
+    }
+    let submission = ctx.submit(encoder)?;
+    ctx.wait(submission)?;
+    Ok(start.elapsed())
+}
+
+/// The best time of one pass of `entry` over source (and destination) buffers of about
+/// [`PROBE_BYTES`], and the bytes per buffer.
+fn bandwidth(ctx: &Context, entry: Entry) -> Result<(u64, Duration)> {
+    let pipeline = ctx.pipeline::<f32>(entry)?;
+    let copies = entry == Entry::ProbeCopy;
+    let piece = (ctx.summary.max_binding_bytes.min(PROBE_BYTES) / 16 * 16).max(16);
+    // Shrink to what the device (or, sharing it, the host) can spare, down to a floor.
+    let mut total = PROBE_BYTES.max(piece);
+    let buffers_per_byte = if copies { 2 } else { 1 };
+    while total > MIN_PROBE_BYTES
+        && ctx
+            .check_device_bytes(
+                "bandwidth probe",
+                u128::from(buffers_per_byte * total),
+                false,
+            )
+            .is_err()
+    {
+        total /= 2;
+    }
+    let pieces = total.div_ceil(piece).max(1);
+    let mut buffers = Vec::new();
+    let mut dispatches: Vec<(wgpu::BindGroup, Workgroups)> = Vec::new();
+    for _ in 0..pieces {
+        let vec4s = piece / 16;
+        let job = ctx.uniform(
+            "probe job",
+            &ProbeJob {
+                vec4s: vec4s as u32,
+                iterations: 0,
+            },
+        )?;
+        let src = ctx.storage("probe source", piece)?;
+        // The read probe never writes (see the shader), so its destination is tiny.
+        let dst = ctx.storage("probe destination", if copies { piece } else { 16 })?;
+        let group = ctx.bind(pipeline, &[(0, &job), (1, &src), (2, &dst)])?;
+        let invocations = vec4s.div_ceil(u64::from(PROBE_VEC4_PER_INVOCATION));
+        dispatches.push((group, ctx.workgroups(invocations)?));
+        buffers.extend([job, src, dst]);
+    }
+    let best = best_pass(ctx, pipeline, &dispatches)?;
+    Ok((pieces * piece, best))
+}
+
+/// Peak multiply-then-add throughput in `T`, operations per second.
+fn arithmetic<T: Real>(ctx: &Context) -> Result<f64> {
+    let pipeline = ctx.pipeline::<T>(Entry::ProbeArithmetic)?;
+    let invocations = ARITHMETIC_WORKGROUPS * u64::from(WORKGROUP_SIZE);
+    let sink = ctx.storage("probe sink", invocations * size_of::<T>() as u64)?;
+    let mut iterations: u32 = 64;
+    loop {
+        let job = ctx.uniform(
+            "probe job",
+            &ProbeJob {
+                vec4s: 0,
+                iterations,
+            },
+        )?;
+        let group = ctx.bind(pipeline, &[(0, &job), (3, &sink)])?;
+        let dispatch = [(group, ctx.workgroups(invocations)?)];
+        let time = best_pass(ctx, pipeline, &dispatch)?;
+        let flops = 2.0 * f64::from(PROBE_CHAINS) * f64::from(iterations) * invocations as f64;
+        if time >= ARITHMETIC_TARGET || iterations >= 1 << 20 {
+            return Ok(flops / time.as_secs_f64().max(1e-12));
+        }
+        // Aim past the target in one step, at most ×64 at a time.
+        let factor =
+            (ARITHMETIC_TARGET.as_secs_f64() * 1.5 / time.as_secs_f64().max(1e-9)).clamp(2.0, 64.0);
+        iterations = (f64::from(iterations) * factor).min(f64::from(1u32 << 20)) as u32;
+    }
+}
+
+/// Runs `dispatches` once untimed, then [`REPEATS`] times, and returns the best pass:
+/// device time from timestamps where the adapter has them, else host time per submission.
+fn best_pass(
+    ctx: &Context,
+    pipeline: &wgpu::ComputePipeline,
+    dispatches: &[(wgpu::BindGroup, Workgroups)],
+) -> Result<Duration> {
+    let record = |encoder: &mut wgpu::CommandEncoder,
+                  timestamp_writes: Option<wgpu::ComputePassTimestampWrites<'_>>| {
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("probe"),
+            timestamp_writes,
+        });
+        pass.set_pipeline(pipeline);
+        for (group, (x, y, z)) in dispatches {
+            pass.set_bind_group(0, group, &[]);
+            pass.dispatch_workgroups(*x, *y, *z);
+        }
+    };
+    // The untimed pass touches every page (and lets a lazy driver allocate).
+    let mut encoder = ctx.encoder();
+    record(&mut encoder, None);
+    let warm = ctx.submit(encoder)?;
+    ctx.wait(warm)?;
+
+    let Some(mut watch) = ctx.stopwatch()? else {
+        let mut best = Duration::MAX;
+        for _ in 0..REPEATS {
+            let start = Instant::now();
+            let mut encoder = ctx.encoder();
+            record(&mut encoder, None);
+            let submission = ctx.submit(encoder)?;
+            ctx.wait(submission)?;
+            best = best.min(start.elapsed());
+        }
+        return Ok(best);
+    };
+    let mut encoder = ctx.encoder();
+    for _ in 0..REPEATS {
+        record(&mut encoder, watch.next_pass());
+    }
+    let mut readback = Readback::new(ctx, watch.bytes())?;
+    let (buffer, offset) = readback.reserve(watch.bytes())?;
+    watch.resolve(&mut encoder, buffer, offset);
+    let submission = ctx.submit(encoder)?;
+    let mapped = readback.finish(submission)?;
+    let times = watch.each(&mapped[offset as usize..], ctx.timestamp_period())?;
+    drop(mapped);
+    ctx.return_stopwatch(Some(watch));
+    Ok(times.into_iter().min().unwrap_or(Duration::MAX))
 }

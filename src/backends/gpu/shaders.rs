@@ -1,4 +1,5 @@
-//! The WGSL sources in `shaders/`, embedded at compile time and specialised per precision.
+//! The WGSL sources in `shaders/`, embedded at compile time, each completed with the shared
+//! contract ([`super::contract`]) and specialised per precision.
 
 use crate::Precision;
 
@@ -11,23 +12,66 @@ pub enum Shader {
     Diffusion,
     /// `shaders/norm.wgsl`: tree reductions (`leaves`, `combine`).
     Norm,
+    /// `shaders/probe.wgsl`: the device's limits (`stream_copy`, `stream_read`, `arithmetic`).
+    Probe,
 }
 
 impl Shader {
     /// Every shader.
-    pub const ALL: [Shader; 3] = [Shader::Julia, Shader::Diffusion, Shader::Norm];
+    pub const ALL: [Shader; 4] = [
+        Shader::Julia,
+        Shader::Diffusion,
+        Shader::Norm,
+        Shader::Probe,
+    ];
 
     fn body(self) -> &'static str {
         match self {
             Shader::Julia => include_str!("../../../shaders/julia.wgsl"),
             Shader::Diffusion => include_str!("../../../shaders/diffusion.wgsl"),
             Shader::Norm => include_str!("../../../shaders/norm.wgsl"),
+            Shader::Probe => include_str!("../../../shaders/probe.wgsl"),
+        }
+    }
+
+    /// The entry points the shader defines.
+    pub fn entry_points(self) -> &'static [&'static str] {
+        match self {
+            Shader::Julia | Shader::Diffusion => &["main"],
+            Shader::Norm => &["leaves", "combine"],
+            Shader::Probe => &["stream_copy", "stream_read", "arithmetic"],
         }
     }
 
     /// The complete WGSL for `precision`: the shaders are written against an alias `real`,
-    /// which this defines. f64 needs the device feature `SHADER_F64`.
+    /// which this defines, and against the shared constants and uniform structs, which this
+    /// declares. f64 needs the device feature `SHADER_F64`.
     pub fn source(self, precision: Precision) -> String {
-        format!("alias real = {};\n{}", precision.name(), self.body())
+        format!(
+            "alias real = {};\n{}{}",
+            precision.name(),
+            super::contract::prelude(),
+            self.body()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Shader;
+
+    #[test]
+    fn shaders_take_their_workgroup_size_from_the_contract() {
+        for shader in Shader::ALL {
+            let body = shader.body();
+            let sizes: Vec<&str> = body
+                .match_indices("@workgroup_size(")
+                .map(|(at, _)| &body[at..at + body[at..].find(')').unwrap_or(0) + 1])
+                .collect();
+            assert_eq!(sizes.len(), shader.entry_points().len(), "{shader:?}");
+            for size in sizes {
+                assert_eq!(size, "@workgroup_size(WORKGROUP_SIZE)", "{shader:?}");
+            }
+        }
     }
 }

@@ -1,6 +1,10 @@
-//! Where a GPU run's time went.
+//! Where a GPU run's time went, and the device's own clock: timestamp queries around
+//! compute passes, resolved in the same submission as the work they time.
 
 use std::time::Duration;
+
+use super::errors::device_error;
+use crate::Result;
 
 /// How the compute time was measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +30,8 @@ pub struct GpuTimings {
 }
 
 impl GpuTimings {
-    pub(crate) fn new(compute_clock: ComputeClock) -> Self {
+    /// All zero, compute to be measured by `compute_clock`.
+    pub fn new(compute_clock: ComputeClock) -> Self {
         GpuTimings {
             upload: Duration::ZERO,
             compute: Duration::ZERO,
@@ -38,5 +43,103 @@ impl GpuTimings {
     /// Upload + compute + download.
     pub fn total(&self) -> Duration {
         self.upload + self.compute + self.download
+    }
+}
+
+/// Passes one stopwatch can time (WebGPU allows 4096 queries in a set, two per pass).
+pub(crate) const MAX_TIMED_PASSES: u32 = 2048;
+
+/// Timestamp queries around compute passes, reused across calls (see
+/// [`super::context::Context::stopwatch`]).
+pub(crate) struct Stopwatch {
+    set: wgpu::QuerySet,
+    resolve: wgpu::Buffer,
+    used: u32,
+}
+
+impl Stopwatch {
+    /// A query set for [`MAX_TIMED_PASSES`] passes and the buffer it resolves into.
+    pub(crate) fn new(device: &wgpu::Device) -> Stopwatch {
+        let queries = 2 * MAX_TIMED_PASSES;
+        Stopwatch {
+            set: device.create_query_set(&wgpu::QuerySetDescriptor {
+                label: Some("hpnum timestamps"),
+                ty: wgpu::QueryType::Timestamp,
+                count: queries,
+            }),
+            resolve: device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("hpnum timestamps"),
+                size: u64::from(queries) * 8,
+                usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: false,
+            }),
+            used: 0,
+        }
+    }
+
+    /// Forgets the passes of the previous call.
+    pub(crate) fn reset(&mut self) {
+        self.used = 0;
+    }
+
+    /// Timestamp writes for one more pass, or `None` once the set is full (that pass is
+    /// then untimed, and [`Stopwatch::passes`] says so).
+    pub(crate) fn next_pass(&mut self) -> Option<wgpu::ComputePassTimestampWrites<'_>> {
+        if self.used + 2 > 2 * MAX_TIMED_PASSES {
+            return None;
+        }
+        self.used += 2;
+        Some(wgpu::ComputePassTimestampWrites {
+            query_set: &self.set,
+            beginning_of_pass_write_index: Some(self.used - 2),
+            end_of_pass_write_index: Some(self.used - 1),
+        })
+    }
+
+    /// How many passes it has timed.
+    pub(crate) fn passes(&self) -> u32 {
+        self.used / 2
+    }
+
+    /// Bytes [`Stopwatch::resolve`] writes.
+    pub(crate) fn bytes(&self) -> u64 {
+        u64::from(self.used) * 8
+    }
+
+    /// Records the resolution of the timed passes and a copy of their ticks into
+    /// `destination` at `offset`, to be read back with the call's results.
+    pub(crate) fn resolve(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        destination: &wgpu::Buffer,
+        offset: u64,
+    ) {
+        if self.used == 0 {
+            return;
+        }
+        encoder.resolve_query_set(&self.set, 0..self.used, &self.resolve, 0);
+        encoder.copy_buffer_to_buffer(&self.resolve, 0, destination, offset, self.bytes());
+    }
+
+    /// The device time of each timed pass, from the ticks [`Stopwatch::resolve`] copied.
+    pub(crate) fn each(&self, ticks: &[u8], period_ns: f32) -> Result<Vec<Duration>> {
+        let ticks: Vec<u64> = ticks
+            .get(..self.bytes() as usize)
+            .ok_or_else(|| device_error("the timestamps were not read back"))?
+            .chunks_exact(8)
+            .map(bytemuck::pod_read_unaligned)
+            .collect();
+        Ok(ticks
+            .chunks_exact(2)
+            .map(|pair| {
+                let ticks = pair[1].saturating_sub(pair[0]);
+                Duration::from_secs_f64(ticks as f64 * f64::from(period_ns) * 1e-9)
+            })
+            .collect())
+    }
+
+    /// The device time of all timed passes together.
+    pub(crate) fn elapsed(&self, ticks: &[u8], period_ns: f32) -> Result<Duration> {
+        Ok(self.each(ticks, period_ns)?.into_iter().sum())
     }
 }

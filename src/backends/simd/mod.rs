@@ -161,7 +161,7 @@ impl<T: SimdReal> Backend<T> for Simd {
     }
 
     fn norm(&self, v: ArrayView1<'_, T>, kind: NormKind) -> Result<T> {
-        let x = contiguous::norm_input(&v);
+        let x = contiguous::norm_input(&v)?;
         Ok(Reducer {
             level: self.level,
             parallel: false,

@@ -1,0 +1,274 @@
+//! Which adapter to open and how to talk to it: [`GpuOptions`], what was opened
+//! ([`AdapterSummary`]), and the device request itself.
+
+use std::time::Duration;
+
+use crate::backend::DeviceKind;
+use crate::{Error, Result};
+
+/// How data crosses between host memory and the device's buffers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TransferPath {
+    /// Through a pool of mapped staging buffers owned by the device: the host copies into
+    /// (out of) one chunk while the device copies the previous one. The only way into a
+    /// discrete GPU's own memory.
+    Staging,
+    /// The data buffers themselves are mapped into the host's address space
+    /// (`MAPPABLE_PRIMARY_BUFFERS`): one copy instead of two where the device shares the
+    /// host's memory (software drivers, integrated GPUs).
+    MappedBuffers,
+}
+
+/// How long a wait polls before it blocks, by default: long enough to catch small calls
+/// (tens to hundreds of microseconds), short enough that a long kernel costs a core only
+/// briefly.
+pub const DEFAULT_SPIN: Duration = Duration::from_millis(1);
+
+/// How the host waits for the device to finish a submission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitMode {
+    /// Block in the driver until the work is done: no core is burnt.
+    Block,
+    /// Poll without blocking for up to the given time, then block: trades a core's time
+    /// for a faster wake-up on short calls.
+    SpinThenBlock(Duration),
+}
+
+/// Which adapter to open, and how to use it. [`GpuOptions::from_env`] follows wgpu's own
+/// conventions; build others as `GpuOptions { field: …, ..GpuOptions::from_env() }`.
+#[derive(Debug, Clone, Default)]
+pub struct GpuOptions {
+    /// Graphics APIs to consider. `None`: Vulkan, Metal or DX12, and GL only when none of
+    /// those has an adapter (probing GL first would cost time and, on a headless Linux
+    /// machine, error lines from its window-system libraries).
+    pub backends: Option<wgpu::Backends>,
+    /// Take the first adapter whose name contains this (case-insensitive).
+    pub adapter_name: Option<String>,
+    /// Prefer a low-power or a high-performance adapter.
+    pub power_preference: Option<wgpu::PowerPreference>,
+    /// Lowers the largest storage binding used below the device's, in bytes. Data larger
+    /// than a binding is split into bands or pieces either way; a lower cap exercises that
+    /// splitting on small data (the tests do).
+    pub max_binding_bytes: Option<u64>,
+    /// Lowers the workgroups per dispatch dimension below the device's (65 535 or more),
+    /// likewise to exercise the two-dimensional dispatch on small data.
+    pub max_workgroups_per_dimension: Option<u32>,
+    /// How transfers move data (`None`: [`TransferPath::MappedBuffers`] on a software
+    /// adapter, where it measured fastest, [`TransferPath::Staging`] elsewhere).
+    pub transfer_path: Option<TransferPath>,
+    /// Bytes per staging chunk (`None`: 4 MiB on a software adapter, where chunks that stay
+    /// in the CPU's cache measured fastest, 16 MiB elsewhere). Rounded to a multiple of 16.
+    pub staging_chunk_bytes: Option<u64>,
+    /// How the host waits for submissions (`None`: [`WaitMode::SpinThenBlock`] for up to
+    /// [`DEFAULT_SPIN`], which measured faster than blocking on small calls; see
+    /// `docs/performance.md`).
+    pub wait: Option<WaitMode>,
+}
+
+impl GpuOptions {
+    /// From `WGPU_BACKEND` (`vulkan`, `metal`, `dx12`, `gl`, comma-separated),
+    /// `WGPU_ADAPTER_NAME` and `WGPU_POWER_PREF` (`low`, `high`, `none`).
+    pub fn from_env() -> Self {
+        GpuOptions {
+            backends: wgpu::Backends::from_env(),
+            adapter_name: std::env::var("WGPU_ADAPTER_NAME")
+                .ok()
+                .filter(|s| !s.is_empty()),
+            power_preference: wgpu::PowerPreference::from_env(),
+            ..GpuOptions::default()
+        }
+    }
+}
+
+/// The adapter a [`super::Gpu`] runs on.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct AdapterSummary {
+    /// The adapter's name (`NVIDIA H100 80GB HBM3`, `llvmpipe (LLVM 15.0.6, 256 bits)`, …).
+    pub name: String,
+    /// The graphics API (`Vulkan`, `Metal`, `Dx12`, `Gl`).
+    pub api: String,
+    /// Discrete, integrated, software, …
+    pub device: DeviceKind,
+    /// Driver name and version information.
+    pub driver: String,
+    /// Whether f64 shaders run (the `SHADER_F64` feature).
+    pub f64: bool,
+    /// Whether compute time comes from GPU timestamp queries.
+    pub timestamps: bool,
+    /// The largest storage buffer one binding can see, in bytes (larger data is split).
+    pub max_binding_bytes: u64,
+    /// How transfers move data on this adapter.
+    pub transfer_path: TransferPath,
+    /// Bytes per staging chunk.
+    pub staging_chunk_bytes: u64,
+    /// How the host waits for the device.
+    pub wait: WaitMode,
+}
+
+impl AdapterSummary {
+    /// What identifies this adapter and driver for saved measurements (the `Auto`
+    /// backend's calibration): name, API and driver version. A new driver is a new
+    /// identity, because it can change every figure.
+    pub fn identity(&self) -> String {
+        format!("{} | {} | {}", self.name, self.api, self.driver)
+    }
+
+    /// Whether the device's memory is the host's own (software drivers, integrated GPUs):
+    /// device allocations then count against the host's available memory.
+    pub fn shares_host_memory(&self) -> bool {
+        matches!(
+            self.device,
+            DeviceKind::SoftwareGpu | DeviceKind::IntegratedGpu
+        )
+    }
+}
+
+/// An opened device and what it can do.
+pub(crate) struct Opened {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub summary: AdapterSummary,
+    pub limits: wgpu::Limits,
+}
+
+const INSTALL_HINT: &str = "install a GPU driver with Vulkan, Metal or DX12 support; on a machine without a GPU, \
+     Mesa's software Vulkan driver works (Debian/Ubuntu: apt install mesa-vulkan-drivers libvulkan1); \
+     WGPU_BACKEND=vulkan|metal|dx12|gl and WGPU_ADAPTER_NAME choose among several";
+
+/// Opens the adapter `options` describe, with the features and limits hpnum uses.
+pub(crate) fn open(options: &GpuOptions) -> Result<Opened> {
+    pollster::block_on(open_async(options))
+}
+
+async fn open_async(options: &GpuOptions) -> Result<Opened> {
+    let adapter = match options.backends {
+        Some(backends) => find_adapter(options, backends).await?,
+        None => match find_adapter(options, wgpu::Backends::PRIMARY).await {
+            Ok(adapter) => adapter,
+            // GL only as the last resort, and its error only if it fails too.
+            Err(primary) => find_adapter(options, wgpu::Backends::GL)
+                .await
+                .map_err(|_| primary)?,
+        },
+    };
+
+    let info = adapter.get_info();
+    let device_kind = match info.device_type {
+        wgpu::DeviceType::DiscreteGpu => DeviceKind::DiscreteGpu,
+        wgpu::DeviceType::IntegratedGpu => DeviceKind::IntegratedGpu,
+        wgpu::DeviceType::VirtualGpu => DeviceKind::VirtualGpu,
+        wgpu::DeviceType::Cpu | wgpu::DeviceType::Other => DeviceKind::SoftwareGpu,
+    };
+    let software = device_kind == DeviceKind::SoftwareGpu;
+    let mappable = adapter
+        .features()
+        .contains(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS);
+    let transfer_path = match options.transfer_path {
+        Some(TransferPath::MappedBuffers) if !mappable => {
+            return Err(Error::Unsupported {
+                backend: "gpu".into(),
+                what: format!(
+                    "mapped data buffers on `{}` (the adapter lacks MAPPABLE_PRIMARY_BUFFERS)",
+                    info.name
+                ),
+            });
+        }
+        Some(path) => path,
+        None if software && mappable => TransferPath::MappedBuffers,
+        None => TransferPath::Staging,
+    };
+    let mut wanted = wgpu::Features::SHADER_F64 | wgpu::Features::TIMESTAMP_QUERY;
+    if transfer_path == TransferPath::MappedBuffers {
+        wanted |= wgpu::Features::MAPPABLE_PRIMARY_BUFFERS;
+    }
+    let features = adapter.features() & wanted;
+    // The adapter's own limits, not WebGPU's defaults: large grids need its real
+    // storage-binding and buffer sizes.
+    let limits = adapter.limits();
+    let (device, queue) = adapter
+        .request_device(&wgpu::DeviceDescriptor {
+            label: Some("hpnum"),
+            required_features: features,
+            required_limits: limits.clone(),
+            memory_hints: wgpu::MemoryHints::Performance,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| Error::NoAdapter {
+            details: format!("adapter `{}` refused a device: {e}", info.name),
+        })?;
+
+    let default_chunk = if software { 4 << 20 } else { 16 << 20 };
+    let summary = AdapterSummary {
+        name: info.name.clone(),
+        api: format!("{:?}", info.backend),
+        device: device_kind,
+        driver: format!("{} {}", info.driver, info.driver_info)
+            .trim()
+            .to_owned(),
+        f64: features.contains(wgpu::Features::SHADER_F64),
+        timestamps: features.contains(wgpu::Features::TIMESTAMP_QUERY),
+        max_binding_bytes: limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size)
+            .min(options.max_binding_bytes.unwrap_or(u64::MAX))
+            // Whole f64 pairs, and at least one of them.
+            .max(16)
+            / 16
+            * 16,
+        transfer_path,
+        staging_chunk_bytes: (options.staging_chunk_bytes.unwrap_or(default_chunk).max(16) / 16
+            * 16)
+            .min(limits.max_buffer_size / 16 * 16),
+        wait: options
+            .wait
+            .unwrap_or(WaitMode::SpinThenBlock(DEFAULT_SPIN)),
+    };
+    let mut limits = limits;
+    if let Some(cap) = options.max_workgroups_per_dimension {
+        limits.max_compute_workgroups_per_dimension =
+            limits.max_compute_workgroups_per_dimension.min(cap.max(1));
+    }
+    Ok(Opened {
+        device,
+        queue,
+        summary,
+        limits,
+    })
+}
+
+async fn find_adapter(options: &GpuOptions, backends: wgpu::Backends) -> Result<wgpu::Adapter> {
+    let mut descriptor = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    descriptor.backends = backends;
+    let instance = wgpu::Instance::new(descriptor);
+    match &options.adapter_name {
+        Some(wanted) => {
+            let adapters = instance.enumerate_adapters(backends).await;
+            let names: Vec<String> = adapters.iter().map(|a| a.get_info().name).collect();
+            adapters
+                .into_iter()
+                .find(|a| {
+                    a.get_info()
+                        .name
+                        .to_lowercase()
+                        .contains(&wanted.to_lowercase())
+                })
+                .ok_or_else(|| Error::NoAdapter {
+                    details: format!(
+                        "none is named like `{wanted}`; found: [{}]",
+                        names.join(", ")
+                    ),
+                })
+        }
+        None => instance
+            .request_adapter(&wgpu::RequestAdapterOptions {
+                power_preference: options.power_preference.unwrap_or_default(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| Error::NoAdapter {
+                details: format!("{e} (backends {backends:?}); {INSTALL_HINT}"),
+            }),
+    }
+}

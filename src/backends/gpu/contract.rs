@@ -1,0 +1,237 @@
+//! The contract between the host and the shaders, stated once: the constants both sides use
+//! (workgroup size, elements per invocation, codes) and the uniform structs, declared here
+//! in Rust and emitted as WGSL declarations that [`super::shaders::Shader::source`] prepends
+//! to every shader. A shader names them; it never restates a number or a layout.
+//!
+//! Real-valued parameters (D·dt, the Julia constant, a norm's scale) travel in small
+//! storage arrays of the shader's `real` type instead, because a uniform struct cannot be
+//! generic over the precision.
+
+use std::fmt::Write as _;
+
+/// A `#[repr(C)]` struct of `u32` fields whose WGSL declaration is generated from the Rust
+/// one, so that the two cannot disagree (a unit test checks naga's layout against Rust's).
+pub(crate) trait WgslStruct: bytemuck::Pod {
+    /// The struct's name in both languages.
+    const NAME: &'static str;
+    /// Field names and their byte offsets in the Rust layout, in order.
+    const FIELDS: &'static [(&'static str, usize)];
+
+    /// The WGSL `struct` declaration.
+    fn wgsl() -> String {
+        let mut out = format!("struct {} {{\n", Self::NAME);
+        for (name, _) in Self::FIELDS {
+            let _ = writeln!(out, "    {name}: u32,");
+        }
+        out.push_str("}\n");
+        out
+    }
+}
+
+/// Declares a uniform struct of `u32` fields for both the host and the shaders.
+macro_rules! wgsl_struct {
+    ($(#[$meta:meta])* pub(crate) struct $name:ident {
+        $($(#[$field_meta:meta])* $field:ident,)+
+    }) => {
+        $(#[$meta])*
+        #[repr(C)]
+        #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+        pub(crate) struct $name {
+            $($(#[$field_meta])* pub $field: u32,)+
+        }
+
+        impl WgslStruct for $name {
+            const NAME: &'static str = stringify!($name);
+            const FIELDS: &'static [(&'static str, usize)] =
+                &[$((stringify!($field), std::mem::offset_of!($name, $field)),)+];
+        }
+    };
+}
+
+/// Declares `u32` constants for both the host and the shaders.
+macro_rules! wgsl_constants {
+    ($($(#[$meta:meta])* pub(crate) const $name:ident = $value:expr;)+) => {
+        $($(#[$meta])* pub(crate) const $name: u32 = $value;)+
+
+        /// Every shared constant as `(name, value)`, in declaration order.
+        pub(crate) const CONSTANTS: &[(&str, u32)] = &[$((stringify!($name), $name),)+];
+    };
+}
+
+wgsl_constants! {
+    /// Invocations per workgroup in every entry point (`@workgroup_size(WORKGROUP_SIZE)`).
+    pub(crate) const WORKGROUP_SIZE = 256;
+    /// Input elements each norm invocation sums in sequence before the workgroup's tree.
+    pub(crate) const NORM_ELEMENTS_PER_INVOCATION = 8;
+    /// `NormCall::summand`: |x|.
+    pub(crate) const SUMMAND_ABS = 0;
+    /// `NormCall::summand`: x².
+    pub(crate) const SUMMAND_SQUARE = 1;
+    /// `NormCall::summand`: (x / scale)².
+    pub(crate) const SUMMAND_SCALED_SQUARE = 2;
+    /// Independent multiply-then-add chains per invocation in the arithmetic probe.
+    pub(crate) const PROBE_CHAINS = 8;
+    /// `vec4<u32>` elements each invocation of the bandwidth probes moves per pass.
+    pub(crate) const PROBE_VEC4_PER_INVOCATION = 8;
+}
+
+/// Elements one norm workgroup reduces.
+pub(crate) const NORM_ELEMENTS_PER_WORKGROUP: usize =
+    (WORKGROUP_SIZE * NORM_ELEMENTS_PER_INVOCATION) as usize;
+
+wgsl_struct! {
+    /// One Julia dispatch: a band of rows of the output.
+    pub(crate) struct JuliaDims {
+        /// The iteration cap.
+        max_iter,
+        /// Pixels per row.
+        cols,
+        /// Rows in this band.
+        rows,
+        /// The band's first row in the `ys` axis.
+        first_row,
+    }
+}
+
+wgsl_struct! {
+    /// One diffusion dispatch: a band of rows, and which rows of its neighbouring bands
+    /// lie just above and below it (the bands are the same buffer when there is one).
+    pub(crate) struct DiffusionDims {
+        /// Cells per row.
+        cols,
+        /// Rows in this band.
+        rows,
+        /// The row of the `above` binding just above the band's first row.
+        above_row,
+        /// The row of the `below` binding just below the band's last row.
+        below_row,
+    }
+}
+
+wgsl_struct! {
+    /// One norm dispatch: which elements it reads and where its partials go.
+    pub(crate) struct NormJob {
+        /// Input elements (or partials) this dispatch reduces.
+        len,
+        /// Index of the first partial it writes.
+        first_partial,
+        /// Index of the first element it reads.
+        first_input,
+    }
+}
+
+wgsl_struct! {
+    /// What a norm call sums, the same for all its dispatches.
+    pub(crate) struct NormCall {
+        /// One of `SUMMAND_ABS`, `SUMMAND_SQUARE`, `SUMMAND_SCALED_SQUARE`.
+        summand,
+    }
+}
+
+wgsl_struct! {
+    /// One probe dispatch.
+    pub(crate) struct ProbeJob {
+        /// `vec4<u32>` elements in the buffers (bandwidth probes).
+        vec4s,
+        /// Multiply-then-add iterations per chain (arithmetic probe).
+        iterations,
+    }
+}
+
+/// The WGSL declarations of every constant and struct above.
+pub(crate) fn prelude() -> String {
+    let mut out = String::new();
+    for (name, value) in CONSTANTS {
+        let _ = writeln!(out, "const {name}: u32 = {value}u;");
+    }
+    for declaration in [
+        JuliaDims::wgsl(),
+        DiffusionDims::wgsl(),
+        NormJob::wgsl(),
+        NormCall::wgsl(),
+        ProbeJob::wgsl(),
+    ] {
+        out.push_str(&declaration);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Precision;
+    use crate::backends::gpu::Shader;
+
+    /// naga's layout of `S` in `shader` (offsets as WGSL's uniform rules give them).
+    fn naga_fields<S: WgslStruct>(shader: Shader) -> Vec<(String, usize)> {
+        let source = shader.source(Precision::F32);
+        let module = naga::front::wgsl::parse_str(&source).expect("shader parses");
+        let (_, ty) = module
+            .types
+            .iter()
+            .find(|(_, ty)| ty.name.as_deref() == Some(S::NAME))
+            .unwrap_or_else(|| panic!("{} is declared in {shader:?}", S::NAME));
+        match &ty.inner {
+            naga::TypeInner::Struct { members, span } => {
+                assert_eq!(*span as usize, size_of::<S>(), "{} size", S::NAME);
+                members
+                    .iter()
+                    .map(|m| (m.name.clone().unwrap_or_default(), m.offset as usize))
+                    .collect()
+            }
+            other => panic!("{} is not a struct: {other:?}", S::NAME),
+        }
+    }
+
+    fn rust_fields<S: WgslStruct>() -> Vec<(String, usize)> {
+        S::FIELDS
+            .iter()
+            .map(|&(name, offset)| (name.to_owned(), offset))
+            .collect()
+    }
+
+    #[test]
+    fn host_and_shader_layouts_agree() {
+        for shader in Shader::ALL {
+            assert_eq!(naga_fields::<JuliaDims>(shader), rust_fields::<JuliaDims>());
+            assert_eq!(
+                naga_fields::<DiffusionDims>(shader),
+                rust_fields::<DiffusionDims>()
+            );
+            assert_eq!(naga_fields::<NormJob>(shader), rust_fields::<NormJob>());
+            assert_eq!(naga_fields::<NormCall>(shader), rust_fields::<NormCall>());
+            assert_eq!(naga_fields::<ProbeJob>(shader), rust_fields::<ProbeJob>());
+        }
+    }
+
+    #[test]
+    fn constants_reach_the_shaders_with_the_hosts_values() {
+        let source = Shader::Norm.source(Precision::F64);
+        let module = naga::front::wgsl::parse_str(&source).expect("shader parses");
+        for (name, value) in CONSTANTS {
+            let (_, constant) = module
+                .constants
+                .iter()
+                .find(|(_, c)| c.name.as_deref() == Some(name))
+                .unwrap_or_else(|| panic!("{name} is declared"));
+            let expression = &module.global_expressions[constant.init];
+            assert_eq!(
+                *expression,
+                naga::Expression::Literal(naga::Literal::U32(*value)),
+                "{name}"
+            );
+        }
+        // The entry points' workgroup size is the constant, not a number of their own.
+        for shader in Shader::ALL {
+            let module = naga::front::wgsl::parse_str(&shader.source(Precision::F32)).unwrap();
+            for entry in &module.entry_points {
+                assert_eq!(
+                    entry.workgroup_size,
+                    [WORKGROUP_SIZE, 1, 1],
+                    "{shader:?}::{}",
+                    entry.name
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! A diffusion grid resident on the device, with its ping-pong partner: stored as bands of
+//! rows, each within the device's largest storage binding, and moved to and from the host
+//! through [`super::staging`]. The steps themselves are [`super::diffusion`]'s.
+
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use ndarray::{Array2, ArrayView2, ArrayViewMut2};
+
+use super::context::Context;
+use super::diffusion::DiffusionPlan;
+use super::staging::{self, Segment, Sink, Source};
+use crate::kernels::diffusion::DiffusionParams;
+use crate::{Error, Real, Result, memory};
+
+/// A band of rows and its two buffers.
+pub(crate) struct Band {
+    pub first_row: usize,
+    pub rows: usize,
+    pub buffers: [wgpu::Buffer; 2],
+}
+
+/// A diffusion grid resident on the GPU. Steps run between its two buffers without a host
+/// round trip; [`GpuGrid::download_into`] and [`GpuGrid::upload_from`] move the state
+/// through memory the caller owns, so that a loop allocates nothing per step.
+pub struct GpuGrid<T: Real> {
+    pub(crate) ctx: Arc<Context>,
+    pub(crate) rows: usize,
+    pub(crate) cols: usize,
+    pub(crate) bands: Vec<Band>,
+    /// Which buffer of each band holds the current state.
+    pub(crate) current: usize,
+    /// Bind groups and parameters for stepping, built by the first step.
+    pub(crate) plan: Option<DiffusionPlan<T>>,
+    /// Serialises transfers of this grid: two mappings of one buffer at once would fail.
+    transfers: Mutex<()>,
+    _element: PhantomData<T>,
+}
+
+impl<T: Real> GpuGrid<T> {
+    pub(crate) fn upload(ctx: &Arc<Context>, grid: ArrayView2<'_, T>) -> Result<Self> {
+        ctx.pipelines(T::PRECISION)?;
+        let (rows, cols) = grid.dim();
+        let row_bytes = (cols * size_of::<T>()) as u64;
+        if row_bytes > ctx.summary.max_binding_bytes {
+            return Err(Error::Unsupported {
+                backend: "gpu".into(),
+                what: format!("grid rows of {cols} cells (one row must fit one storage binding)"),
+            });
+        }
+        let cells = memory::elements::<T>(rows, cols, "diffusion grid on the GPU")?;
+        ctx.check_device_bytes(
+            "diffusion grid on the GPU (two buffers)",
+            2 * memory::bytes_of::<T>(cells),
+            false,
+        )?;
+        let band_rows =
+            ((ctx.summary.max_binding_bytes / row_bytes.max(1)) as usize).clamp(1, rows.max(1));
+        let spans: Vec<(usize, usize)> = (0..rows)
+            .step_by(band_rows)
+            .map(|first| (first, band_rows.min(rows - first)))
+            .collect();
+        let lens: Vec<usize> = spans.iter().map(|&(_, n)| n * cols).collect();
+        let current = staging::create_filled(ctx, "diffusion grid", &lens, &Source::grid(grid))?;
+        let mut bands = Vec::with_capacity(current.len());
+        for ((first_row, band_rows), buffer) in spans.into_iter().zip(current) {
+            let bytes = (band_rows * cols * size_of::<T>()) as u64;
+            let scratch = ctx.data_buffer("diffusion grid scratch", bytes, false)?;
+            bands.push(Band {
+                first_row,
+                rows: band_rows,
+                buffers: [buffer, scratch],
+            });
+        }
+        Ok(GpuGrid {
+            ctx: Arc::clone(ctx),
+            rows,
+            cols,
+            bands,
+            current: 0,
+            plan: None,
+            transfers: Mutex::new(()),
+            _element: PhantomData,
+        })
+    }
+
+    /// `(rows, cols)`.
+    pub fn dim(&self) -> (usize, usize) {
+        (self.rows, self.cols)
+    }
+
+    /// How many buffers (bands of rows) the grid is split into.
+    pub fn bands(&self) -> usize {
+        self.bands.len()
+    }
+
+    /// Copies the grid into a new host array.
+    ///
+    /// # Errors
+    /// [`Error::OutOfMemory`] if the host array cannot be allocated; [`Error::Device`] if
+    /// the device fails.
+    pub fn download(&self) -> Result<Array2<T>> {
+        let mut out = memory::zeroed_array2(self.rows, self.cols, "downloaded grid")?;
+        self.download_into(out.view_mut())?;
+        Ok(out)
+    }
+
+    /// Copies the grid into `out`, which may have any layout (non-contiguous, transposed,
+    /// negative strides): straight from mapped memory into the caller's array, nothing
+    /// allocated when `out` is contiguous.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] if `out`'s shape is not the grid's; [`Error::Device`] if
+    /// the device fails.
+    pub fn download_into(&self, out: ArrayViewMut2<'_, T>) -> Result<()> {
+        self.check_shape("download target", out.dim())?;
+        let _one_at_a_time = self
+            .transfers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        staging::download(&self.ctx, &self.segments(), &mut Sink::grid(out))
+    }
+
+    /// Replaces the grid's state with `grid` (any layout), reusing the device's buffers.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] if `grid`'s shape is not this grid's; [`Error::Device`] if
+    /// the device fails.
+    pub fn upload_from(&mut self, grid: ArrayView2<'_, T>) -> Result<()> {
+        self.check_shape("uploaded grid", grid.dim())?;
+        let _one_at_a_time = self
+            .transfers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        staging::upload(&self.ctx, &self.segments(), &Source::grid(grid))
+    }
+
+    /// Advances the grid `steps` steps on the device and returns their compute time:
+    /// device time from timestamp queries where the adapter has them
+    /// ([`super::Gpu::compute_clock`]), else host time until they completed.
+    ///
+    /// # Errors
+    /// [`Error::Device`] if the device fails.
+    pub fn step(&mut self, params: &DiffusionParams<T>, steps: usize) -> Result<Duration> {
+        super::diffusion::step(self, params, steps, true)
+    }
+
+    /// Advances the grid `steps` steps on the device, untimed: the cheapest call, for loops
+    /// that only need the result (on some drivers a timestamp query costs more than a
+    /// small step).
+    ///
+    /// # Errors
+    /// [`Error::Device`] if the device fails.
+    pub fn advance(&mut self, params: &DiffusionParams<T>, steps: usize) -> Result<()> {
+        super::diffusion::step(self, params, steps, false).map(|_| ())
+    }
+
+    fn check_shape(&self, what: &'static str, dim: (usize, usize)) -> Result<()> {
+        if dim != (self.rows, self.cols) {
+            return Err(Error::ShapeMismatch {
+                what,
+                expected: vec![self.rows, self.cols],
+                found: vec![dim.0, dim.1],
+            });
+        }
+        Ok(())
+    }
+
+    /// The buffers holding the current state, with the host elements each holds.
+    fn segments(&self) -> Vec<Segment<'_>> {
+        self.bands
+            .iter()
+            .map(|band| Segment {
+                buffer: &band.buffers[self.current],
+                first: band.first_row * self.cols,
+                len: band.rows * self.cols,
+            })
+            .collect()
+    }
+}

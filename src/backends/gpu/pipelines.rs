@@ -1,0 +1,106 @@
+//! Every compute entry point hpnum runs, and its pipelines, built once per device and
+//! precision. A new kernel adds its shader to [`Shader`] and its entry points to [`Entry`]:
+//! this table is the only place device set-up learns about it.
+
+use super::errors::{Failure, capture, device_error};
+use super::shaders::Shader;
+use crate::{Error, Precision, Result};
+
+/// One compute entry point: a shader and a function in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Entry {
+    Julia,
+    Diffusion,
+    NormLeaves,
+    NormCombine,
+    ProbeCopy,
+    ProbeRead,
+    ProbeArithmetic,
+}
+
+impl Entry {
+    const ALL: [Entry; 7] = [
+        Entry::Julia,
+        Entry::Diffusion,
+        Entry::NormLeaves,
+        Entry::NormCombine,
+        Entry::ProbeCopy,
+        Entry::ProbeRead,
+        Entry::ProbeArithmetic,
+    ];
+
+    /// The shader and the entry point's name in it.
+    fn location(self) -> (Shader, &'static str) {
+        match self {
+            Entry::Julia => (Shader::Julia, "main"),
+            Entry::Diffusion => (Shader::Diffusion, "main"),
+            Entry::NormLeaves => (Shader::Norm, "leaves"),
+            Entry::NormCombine => (Shader::Norm, "combine"),
+            Entry::ProbeCopy => (Shader::Probe, "stream_copy"),
+            Entry::ProbeRead => (Shader::Probe, "stream_read"),
+            Entry::ProbeArithmetic => (Shader::Probe, "arithmetic"),
+        }
+    }
+}
+
+/// The pipelines of one precision, one per [`Entry`].
+pub(crate) struct Pipelines {
+    pipelines: Vec<wgpu::ComputePipeline>,
+}
+
+impl Pipelines {
+    /// Compiles every entry point for `precision`; each shader module once.
+    pub(crate) fn build(device: &wgpu::Device, precision: Precision) -> Result<Pipelines> {
+        let mut modules: Vec<(Shader, wgpu::ShaderModule)> = Vec::new();
+        let mut pipelines = Vec::with_capacity(Entry::ALL.len());
+        for entry in Entry::ALL {
+            let (shader, function) = entry.location();
+            let module = match modules.iter().find(|(s, _)| *s == shader) {
+                Some((_, module)) => module.clone(),
+                None => {
+                    let module = compile(|| {
+                        device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                            label: Some(function),
+                            source: wgpu::ShaderSource::Wgsl(shader.source(precision).into()),
+                        })
+                    })?;
+                    modules.push((shader, module.clone()));
+                    module
+                }
+            };
+            pipelines.push(compile(|| {
+                device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(function),
+                    layout: None,
+                    module: &module,
+                    entry_point: Some(function),
+                    compilation_options: Default::default(),
+                    cache: None,
+                })
+            })?);
+        }
+        Ok(Pipelines { pipelines })
+    }
+
+    /// The pipeline of `entry`.
+    pub(crate) fn get(&self, entry: Entry) -> &wgpu::ComputePipeline {
+        // `build` pushed one pipeline per entry, in `Entry::ALL`'s order.
+        &self.pipelines[Entry::ALL.iter().position(|&e| e == entry).unwrap_or(0)]
+    }
+}
+
+fn compile<R>(op: impl FnOnce() -> R) -> Result<R> {
+    capture(op).map_err(|failure| match failure {
+        Failure::OutOfMemory(reason) | Failure::Other(reason) => {
+            device_error(format!("building hpnum's compute pipelines: {reason}"))
+        }
+    })
+}
+
+/// An `Error::Unsupported` for a precision the device lacks.
+pub(crate) fn unsupported_f64(adapter: &str) -> Error {
+    Error::Unsupported {
+        backend: "gpu".into(),
+        what: format!("f64 on `{adapter}` (the adapter lacks SHADER_F64)"),
+    }
+}

@@ -1,0 +1,695 @@
+//! Host ↔ device transfers at the speed of the bus.
+//!
+//! - Staging memory belongs to the device context and is reused: a pool of mapped upload
+//!   buffers and of read-back buffers ([`super::pool::Pool`]), never a fresh one per call.
+//! - Large transfers go in chunks, with up to `depth` chunks in flight: the host copies one
+//!   chunk into (out of) mapped memory while the device copies another.
+//! - Data moves straight between the caller's memory and mapped memory: a contiguous array
+//!   is one copy each way, spread over the rayon pool's threads for large chunks; a strided
+//!   view is gathered (scattered) row piece by row piece, never through a whole-array copy.
+//! - With [`TransferPath::MappedBuffers`] (software drivers, where device memory is host
+//!   memory) the data buffers themselves are mapped and the staging copy disappears.
+//! - Small results (a norm, timestamps, a small Julia grid) ride in the same submission as
+//!   the work that produced them and come back with its one wait ([`Readback`]).
+
+use std::collections::VecDeque;
+use std::ops::{Deref, Range};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::{Duration, Instant};
+
+use bytemuck::Pod;
+use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, s};
+
+use super::adapter::TransferPath;
+use super::context::{Context, Submission};
+use super::errors::device_error;
+use super::pool::Pool;
+use crate::Result;
+
+/// Host copies at least this long are split over the rayon pool's threads.
+const PARALLEL_COPY_BYTES: usize = 4 << 20;
+/// Each thread's share of a split copy is at least this long.
+const PARALLEL_PIECE_BYTES: usize = 1 << 20;
+/// How long a completed transfer's mapping may take to be reported (see [`MapState::check`]).
+const MAPPING_SETTLES_WITHIN: Duration = Duration::from_secs(10);
+/// Read-back buffers for small results are at least this large (room for the timestamps
+/// of every pass a stopwatch can time).
+const MIN_READBACK_BYTES: u64 = 64 << 10;
+
+/// The staging buffers of one device, by size class.
+pub(crate) struct StagingPool {
+    chunk_bytes: u64,
+    depth: usize,
+    /// `MAP_WRITE | COPY_SRC` buffers, each mapped and ready to be written.
+    uploads: Pool<u64, wgpu::Buffer>,
+    /// `MAP_READ | COPY_DST` buffers, unmapped and idle.
+    readbacks: Pool<u64, wgpu::Buffer>,
+}
+
+impl StagingPool {
+    /// Chunks of `chunk_bytes` (a multiple of 16), `depth` of them in flight per transfer.
+    pub(crate) fn new(chunk_bytes: u64, depth: usize) -> Self {
+        StagingPool {
+            chunk_bytes,
+            depth: depth.max(1),
+            uploads: Pool::new(2 * depth.max(1)),
+            readbacks: Pool::new(4 * depth.max(1)),
+        }
+    }
+
+    fn chunk_elements<T>(&self) -> usize {
+        (self.chunk_bytes as usize / size_of::<T>()).max(1)
+    }
+}
+
+/// The host side of an upload, in the order of the device buffer's elements.
+pub(crate) enum Source<'a, T> {
+    /// Contiguous: copied straight into mapped memory.
+    Slice(&'a [T]),
+    /// Any other layout, read row by row (a vector is one row).
+    Rows(ArrayView2<'a, T>),
+}
+
+impl<'a, T: Pod> Source<'a, T> {
+    /// A grid of any layout, in row-major order.
+    pub(crate) fn grid(view: ArrayView2<'a, T>) -> Self {
+        match view.to_slice() {
+            Some(slice) => Source::Slice(slice),
+            None => Source::Rows(view),
+        }
+    }
+
+    /// A vector of any stride, in index order.
+    pub(crate) fn vector(view: ArrayView1<'a, T>) -> Self {
+        match view.to_slice() {
+            Some(slice) => Source::Slice(slice),
+            None => Source::Rows(view.insert_axis(Axis(0))),
+        }
+    }
+
+    /// Elements `range` into `out` (their bytes), gathering strided rows through `gather`.
+    fn write(
+        &self,
+        range: Range<usize>,
+        out: wgpu::WriteOnly<'_, [u8]>,
+        gather: &mut Vec<T>,
+    ) -> Result<()> {
+        if range.end > self.len() {
+            return Err(short_host_side());
+        }
+        match self {
+            Source::Slice(slice) => copy_into(out, bytemuck::cast_slice(&slice[range])),
+            Source::Rows(view) => {
+                let mut out = out;
+                for (row, cols, at) in row_pieces(range, view.ncols()) {
+                    let piece = view.slice(s![row, cols]);
+                    let bytes = at * size_of::<T>()..(at + piece.len()) * size_of::<T>();
+                    let mut part = out.slice(bytes);
+                    match piece.as_slice() {
+                        Some(p) => part.copy_from_slice(bytemuck::cast_slice(p)),
+                        None => {
+                            gather.clear();
+                            gather.extend(piece.iter().copied());
+                            part.copy_from_slice(bytemuck::cast_slice(gather));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Source::Slice(slice) => slice.len(),
+            Source::Rows(view) => view.len(),
+        }
+    }
+}
+
+/// The host side of a transfer is shorter than its device side: a bug, reported as an
+/// error rather than a panic.
+fn short_host_side() -> crate::Error {
+    device_error("a transfer's host array is shorter than its device buffers")
+}
+
+/// The host side of a download, in the order of the device buffer's elements.
+pub(crate) enum Sink<'a, T> {
+    /// Contiguous: copied straight out of mapped memory.
+    Slice(&'a mut [T]),
+    /// Any other layout, written row by row (a vector is one row).
+    Rows(ArrayViewMut2<'a, T>),
+}
+
+impl<'a, T: Pod> Sink<'a, T> {
+    /// A grid of any layout, in row-major order.
+    pub(crate) fn grid(view: ArrayViewMut2<'a, T>) -> Self {
+        if !view.is_standard_layout() {
+            return Sink::Rows(view);
+        }
+        // A standard-layout view is contiguous, so this is always `Some`; were it not, the
+        // empty sink would fail the transfer with an error (see `Sink::read`).
+        Sink::Slice(view.into_slice().unwrap_or_default())
+    }
+
+    /// A vector of any stride, in index order.
+    pub(crate) fn vector(view: ArrayViewMut1<'a, T>) -> Self {
+        Sink::grid(view.insert_axis(Axis(0)))
+    }
+
+    /// Elements `range` from `bytes` (their bytes, as mapped).
+    fn read(&mut self, range: Range<usize>, bytes: &[u8]) -> Result<()> {
+        match self {
+            Sink::Slice(slice) => {
+                let out = slice.get_mut(range).ok_or_else(short_host_side)?;
+                copy_from(bytemuck::cast_slice_mut(out), bytes);
+            }
+            Sink::Rows(view) => {
+                if range.end > view.len() {
+                    return Err(short_host_side());
+                }
+                // Mapped memory is aligned for any element type in practice; the fallback
+                // copies once into aligned memory.
+                let owned;
+                let elements: &[T] = match bytemuck::try_cast_slice(bytes) {
+                    Ok(elements) => elements,
+                    Err(_) => {
+                        owned = bytemuck::pod_collect_to_vec::<u8, T>(bytes);
+                        &owned
+                    }
+                };
+                let cols = view.ncols();
+                for (row, cols, at) in row_pieces(range, cols) {
+                    let mut piece = view.slice_mut(s![row, cols]);
+                    let n = piece.len();
+                    piece.assign(&ArrayView1::from(&elements[at..at + n]));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The pieces of rows that the row-major element range `range` covers in a grid of `cols`
+/// columns: `(row, columns, offset of the piece within the range)`.
+fn row_pieces(
+    range: Range<usize>,
+    cols: usize,
+) -> impl Iterator<Item = (usize, Range<usize>, usize)> {
+    let start = range.start;
+    let mut at = range.start;
+    std::iter::from_fn(move || {
+        if at >= range.end || cols == 0 {
+            return None;
+        }
+        let (row, first) = (at / cols, at % cols);
+        let last = cols.min(first + (range.end - at));
+        let piece = (row, first..last, at - start);
+        at += last - first;
+        Some(piece)
+    })
+}
+
+/// `src` into mapped memory. One thread: wgpu's write-only view of mapped memory cannot be
+/// sent to another thread (its `Send` impl does not cover slices, wgpu 30).
+fn copy_into(out: wgpu::WriteOnly<'_, [u8]>, src: &[u8]) {
+    let mut out = out;
+    out.copy_from_slice(src);
+}
+
+/// Mapped memory into `dst`, over several threads when long.
+fn copy_from(dst: &mut [u8], src: &[u8]) {
+    if src.len() < PARALLEL_COPY_BYTES || rayon::current_num_threads() < 2 {
+        dst.copy_from_slice(src);
+        return;
+    }
+    use rayon::prelude::*;
+    let piece = src
+        .len()
+        .div_ceil(rayon::current_num_threads())
+        .max(PARALLEL_PIECE_BYTES);
+    dst.par_chunks_mut(piece)
+        .zip(src.par_chunks(piece))
+        .for_each(|(d, s)| d.copy_from_slice(s));
+}
+
+/// A device buffer holding the host elements `first .. first + len` from its byte 0.
+pub(crate) struct Segment<'b> {
+    pub buffer: &'b wgpu::Buffer,
+    pub first: usize,
+    pub len: usize,
+}
+
+/// One chunk of a transfer.
+struct Chunk<'b> {
+    buffer: &'b wgpu::Buffer,
+    /// Byte offset in `buffer`.
+    offset: u64,
+    /// Host elements.
+    host: Range<usize>,
+}
+
+impl Chunk<'_> {
+    fn bytes<T>(&self) -> u64 {
+        (self.host.len() * size_of::<T>()) as u64
+    }
+}
+
+fn chunks<'b>(segments: &[Segment<'b>], per_chunk: usize, element: usize) -> Vec<Chunk<'b>> {
+    let mut out = Vec::new();
+    for segment in segments {
+        let mut done = 0;
+        while done < segment.len {
+            let n = per_chunk.min(segment.len - done);
+            out.push(Chunk {
+                buffer: segment.buffer,
+                offset: (done * element) as u64,
+                host: segment.first + done..segment.first + done + n,
+            });
+            done += n;
+        }
+    }
+    out
+}
+
+/// Where a buffer's `map_async` stands: pending (0, the default) until its callback runs.
+#[derive(Clone, Default)]
+struct MapState(Arc<AtomicU8>);
+
+impl MapState {
+    const MAPPED: u8 = 1;
+    const FAILED: u8 = 2;
+
+    /// Starts mapping `range` of `buffer`.
+    fn map(buffer: &wgpu::Buffer, mode: wgpu::MapMode, range: Range<u64>) -> MapState {
+        let state = MapState::default();
+        let flag = Arc::clone(&state.0);
+        buffer.map_async(mode, range, move |result| {
+            let value = if result.is_ok() {
+                MapState::MAPPED
+            } else {
+                MapState::FAILED
+            };
+            flag.store(value, Ordering::Release);
+        });
+        state
+    }
+
+    /// `Ok` once mapped. Call after the wait that completes the mapping: with several
+    /// threads polling one device, another thread's poll may have collected this mapping's
+    /// callback and be about to run it, so a pending state is given a moment to settle.
+    fn check(&self, ctx: &Context) -> Result<()> {
+        let deadline = Instant::now() + MAPPING_SETTLES_WITHIN;
+        loop {
+            match self.0.load(Ordering::Acquire) {
+                MapState::MAPPED => return Ok(()),
+                MapState::FAILED => return Err(device_error("mapping a buffer failed")),
+                _ if Instant::now() >= deadline => {
+                    return Err(device_error("a buffer mapping did not complete"));
+                }
+                _ => {
+                    ctx.poll_once()?;
+                    std::thread::yield_now();
+                }
+            }
+        }
+    }
+}
+
+/// Copies `source` into the buffers of `segments`.
+///
+/// # Errors
+/// [`crate::Error::Device`] if the device fails; `OutOfMemory` if staging cannot be had.
+pub(crate) fn upload<T: Pod>(
+    ctx: &Context,
+    segments: &[Segment<'_>],
+    source: &Source<'_, T>,
+) -> Result<()> {
+    match ctx.summary.transfer_path {
+        TransferPath::MappedBuffers => upload_mapped(ctx, segments, source),
+        TransferPath::Staging => upload_staged(ctx, segments, source),
+    }
+}
+
+/// Copies the buffers of `segments` into `sink`.
+///
+/// # Errors
+/// As [`upload`].
+pub(crate) fn download<T: Pod>(
+    ctx: &Context,
+    segments: &[Segment<'_>],
+    sink: &mut Sink<'_, T>,
+) -> Result<()> {
+    match ctx.summary.transfer_path {
+        TransferPath::MappedBuffers => download_mapped(ctx, segments, sink),
+        TransferPath::Staging => download_staged(ctx, segments, sink),
+    }
+}
+
+/// New data buffers of `lens` elements each, filled from consecutive ranges of `source`:
+/// written in place while mapped at creation on the mapped path, uploaded otherwise.
+///
+/// # Errors
+/// As [`upload`].
+pub(crate) fn create_filled<T: Pod>(
+    ctx: &Context,
+    what: &'static str,
+    lens: &[usize],
+    source: &Source<'_, T>,
+) -> Result<Vec<wgpu::Buffer>> {
+    let mapped = ctx.summary.transfer_path == TransferPath::MappedBuffers;
+    let mut buffers = Vec::with_capacity(lens.len());
+    for &len in lens {
+        buffers.push(ctx.data_buffer(what, (len * size_of::<T>()) as u64, mapped)?);
+    }
+    let mut first = 0;
+    let segments: Vec<Segment<'_>> = buffers
+        .iter()
+        .zip(lens)
+        .map(|(buffer, &len)| {
+            first += len;
+            Segment {
+                buffer,
+                first: first - len,
+                len,
+            }
+        })
+        .collect();
+    if mapped {
+        let mut gather = Vec::new();
+        for segment in &segments {
+            let bytes = (segment.len * size_of::<T>()) as u64;
+            if bytes > 0 {
+                let mut view = ctx.mapped_range_mut(segment.buffer, bytes)?;
+                source.write(
+                    segment.first..segment.first + segment.len,
+                    view.slice(..),
+                    &mut gather,
+                )?;
+            }
+            segment.buffer.unmap();
+        }
+    } else {
+        upload_staged(ctx, &segments, source)?;
+    }
+    Ok(buffers)
+}
+
+fn upload_mapped<T: Pod>(
+    ctx: &Context,
+    segments: &[Segment<'_>],
+    source: &Source<'_, T>,
+) -> Result<()> {
+    let states: Vec<MapState> = segments
+        .iter()
+        .map(|s| {
+            let bytes = (s.len * size_of::<T>()) as u64;
+            ctx.capture(|| MapState::map(s.buffer, wgpu::MapMode::Write, 0..bytes.max(4)))
+        })
+        .collect::<Result<_>>()?;
+    ctx.wait_idle()?;
+    let mut gather = Vec::new();
+    for (segment, state) in segments.iter().zip(&states) {
+        state.check(ctx)?;
+        {
+            let bytes = (segment.len * size_of::<T>()) as u64;
+            let mut view = ctx.mapped_range_mut(segment.buffer, bytes.max(4))?;
+            if segment.len > 0 {
+                source.write(
+                    segment.first..segment.first + segment.len,
+                    view.slice(..bytes as usize),
+                    &mut gather,
+                )?;
+            }
+        }
+        segment.buffer.unmap();
+    }
+    Ok(())
+}
+
+fn download_mapped<T: Pod>(
+    ctx: &Context,
+    segments: &[Segment<'_>],
+    sink: &mut Sink<'_, T>,
+) -> Result<()> {
+    let states: Vec<MapState> = segments
+        .iter()
+        .map(|s| {
+            let bytes = (s.len * size_of::<T>()) as u64;
+            ctx.capture(|| MapState::map(s.buffer, wgpu::MapMode::Read, 0..bytes.max(4)))
+        })
+        .collect::<Result<_>>()?;
+    ctx.wait_idle()?;
+    for (segment, state) in segments.iter().zip(&states) {
+        state.check(ctx)?;
+        {
+            let bytes = (segment.len * size_of::<T>()) as u64;
+            let view = ctx.mapped_range(segment.buffer, bytes.max(4))?;
+            if segment.len > 0 {
+                sink.read(
+                    segment.first..segment.first + segment.len,
+                    &view[..bytes as usize],
+                )?;
+            }
+        }
+        segment.buffer.unmap();
+    }
+    Ok(())
+}
+
+/// A staging buffer whose copy has been submitted.
+struct InFlight<'b> {
+    buffer: wgpu::Buffer,
+    submission: Submission,
+    state: MapState,
+    chunk: Chunk<'b>,
+}
+
+fn upload_staged<T: Pod>(
+    ctx: &Context,
+    segments: &[Segment<'_>],
+    source: &Source<'_, T>,
+) -> Result<()> {
+    let pool = &ctx.staging;
+    let class = pool.chunk_bytes;
+    let mut in_flight: VecDeque<InFlight<'_>> = VecDeque::new();
+    let mut gather = Vec::new();
+    for chunk in chunks(segments, pool.chunk_elements::<T>(), size_of::<T>()) {
+        let buffer = if in_flight.len() >= pool.depth {
+            // The oldest copy is done once its re-mapping is: then it can be written again.
+            let done = in_flight
+                .pop_front()
+                .ok_or_else(|| device_error("no staging"))?;
+            ctx.wait(done.submission)?;
+            done.state.check(ctx)?;
+            done.buffer
+        } else {
+            match pool.uploads.take(&class) {
+                Some(buffer) => buffer,
+                None => ctx.staging_buffer(class, true)?,
+            }
+        };
+        let bytes = chunk.bytes::<T>();
+        {
+            let mut view = ctx.mapped_range_mut(&buffer, bytes)?;
+            source.write(chunk.host.clone(), view.slice(..), &mut gather)?;
+        }
+        buffer.unmap();
+        let mut encoder = ctx.encoder();
+        encoder.copy_buffer_to_buffer(&buffer, 0, chunk.buffer, chunk.offset, bytes);
+        let submission = ctx.submit(encoder)?;
+        let state = ctx.capture(|| MapState::map(&buffer, wgpu::MapMode::Write, 0..class))?;
+        in_flight.push_back(InFlight {
+            buffer,
+            submission,
+            state,
+            chunk,
+        });
+    }
+    if let Some(last) = in_flight.back() {
+        ctx.wait(last.submission.clone())?;
+    }
+    for done in in_flight {
+        done.state.check(ctx)?;
+        pool.uploads.put(class, done.buffer);
+    }
+    Ok(())
+}
+
+fn download_staged<T: Pod>(
+    ctx: &Context,
+    segments: &[Segment<'_>],
+    sink: &mut Sink<'_, T>,
+) -> Result<()> {
+    let pool = &ctx.staging;
+    let class = pool.chunk_bytes;
+    let mut in_flight: VecDeque<InFlight<'_>> = VecDeque::new();
+    let drain = |done: InFlight<'_>, sink: &mut Sink<'_, T>| -> Result<()> {
+        ctx.wait(done.submission)?;
+        done.state.check(ctx)?;
+        {
+            let view = ctx.mapped_range(&done.buffer, done.chunk.bytes::<T>())?;
+            sink.read(done.chunk.host.clone(), &view)?;
+        }
+        done.buffer.unmap();
+        pool.readbacks.put(class, done.buffer);
+        Ok(())
+    };
+    for chunk in chunks(segments, pool.chunk_elements::<T>(), size_of::<T>()) {
+        if in_flight.len() >= pool.depth
+            && let Some(done) = in_flight.pop_front()
+        {
+            drain(done, sink)?;
+        }
+        let buffer = match pool.readbacks.take(&class) {
+            Some(buffer) => buffer,
+            None => ctx.staging_buffer(class, false)?,
+        };
+        let bytes = chunk.bytes::<T>();
+        let mut encoder = ctx.encoder();
+        encoder.copy_buffer_to_buffer(chunk.buffer, chunk.offset, &buffer, 0, bytes);
+        let submission = ctx.submit(encoder)?;
+        let state = ctx.capture(|| MapState::map(&buffer, wgpu::MapMode::Read, 0..bytes))?;
+        in_flight.push_back(InFlight {
+            buffer,
+            submission,
+            state,
+            chunk,
+        });
+    }
+    while let Some(done) = in_flight.pop_front() {
+        drain(done, sink)?;
+    }
+    Ok(())
+}
+
+/// A read-back buffer for a call's small results, filled by copies recorded into the call's
+/// own command encoder, so that the results come back with the call's one wait.
+pub(crate) struct Readback<'c> {
+    ctx: &'c Context,
+    buffer: Option<wgpu::Buffer>,
+    class: u64,
+    used: u64,
+}
+
+impl<'c> Readback<'c> {
+    /// Room for at least `bytes` of results.
+    ///
+    /// # Errors
+    /// As [`upload`].
+    pub(crate) fn new(ctx: &'c Context, bytes: u64) -> Result<Self> {
+        let class = bytes.max(MIN_READBACK_BYTES).next_power_of_two();
+        let buffer = match ctx.staging.readbacks.take(&class) {
+            Some(buffer) => buffer,
+            None => ctx.staging_buffer(class, false)?,
+        };
+        Ok(Readback {
+            ctx,
+            buffer: Some(buffer),
+            class,
+            used: 0,
+        })
+    }
+
+    /// The buffer and the offset at which the next `bytes` of results go (8-aligned), for
+    /// a copy the caller records.
+    pub(crate) fn reserve(&mut self, bytes: u64) -> Result<(&wgpu::Buffer, u64)> {
+        let offset = self.used.next_multiple_of(8);
+        if offset + bytes > self.class {
+            return Err(device_error("a read-back outgrew its buffer"));
+        }
+        self.used = offset + bytes.next_multiple_of(4);
+        let buffer = self
+            .buffer
+            .as_ref()
+            .ok_or_else(|| device_error("a read-back was already finished"))?;
+        Ok((buffer, offset))
+    }
+
+    /// Records a copy of `bytes` of `source` (from `source_offset`) and returns where the
+    /// bytes will be in the mapped result.
+    pub(crate) fn copy(
+        &mut self,
+        encoder: &mut wgpu::CommandEncoder,
+        source: &wgpu::Buffer,
+        source_offset: u64,
+        bytes: u64,
+    ) -> Result<usize> {
+        let (buffer, offset) = self.reserve(bytes)?;
+        encoder.copy_buffer_to_buffer(source, source_offset, buffer, offset, bytes);
+        Ok(offset as usize)
+    }
+
+    /// Waits for `submission` (which must hold the recorded copies) and maps the results.
+    ///
+    /// # Errors
+    /// [`crate::Error::Device`] if the device fails.
+    pub(crate) fn finish(mut self, submission: Submission) -> Result<Mapped<'c>> {
+        let buffer = self
+            .buffer
+            .take()
+            .ok_or_else(|| device_error("a read-back was already finished"))?;
+        let bytes = self.used.max(4);
+        let state = self
+            .ctx
+            .capture(|| MapState::map(&buffer, wgpu::MapMode::Read, 0..bytes))?;
+        self.ctx.wait(submission)?;
+        state.check(self.ctx)?;
+        let view = self.ctx.mapped_range(&buffer, bytes)?;
+        Ok(Mapped {
+            ctx: self.ctx,
+            class: self.class,
+            view: Some(view),
+            buffer: Some(buffer),
+        })
+    }
+}
+
+impl Drop for Readback<'_> {
+    fn drop(&mut self) {
+        // Unused (an error came first): back to the pool, still idle.
+        if let Some(buffer) = self.buffer.take() {
+            self.ctx.staging.readbacks.put(self.class, buffer);
+        }
+    }
+}
+
+/// A call's results, mapped; the buffer returns to the pool when this is dropped.
+pub(crate) struct Mapped<'c> {
+    ctx: &'c Context,
+    class: u64,
+    view: Option<wgpu::BufferView>,
+    buffer: Option<wgpu::Buffer>,
+}
+
+impl Deref for Mapped<'_> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        self.view.as_deref().unwrap_or_default()
+    }
+}
+
+impl Drop for Mapped<'_> {
+    fn drop(&mut self) {
+        self.view = None;
+        if let Some(buffer) = self.buffer.take() {
+            buffer.unmap();
+            self.ctx.staging.readbacks.put(self.class, buffer);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::row_pieces;
+
+    #[test]
+    fn row_pieces_cover_a_range_exactly() {
+        let pieces: Vec<_> = row_pieces(3..11, 4).collect();
+        assert_eq!(pieces, vec![(0, 3..4, 0), (1, 0..4, 1), (2, 0..3, 5)]);
+        assert_eq!(row_pieces(0..0, 4).count(), 0);
+        assert_eq!(row_pieces(4..8, 4).collect::<Vec<_>>(), vec![(1, 0..4, 0)]);
+    }
+}
