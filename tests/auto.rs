@@ -156,6 +156,7 @@ fn calibration_round_trips_through_its_file_exactly() {
             transfer_rate: 1.1e10,
         },
     );
+    cal.set_adapter("NVIDIA H100 80GB HBM3 | Vulkan | NVIDIA 580.159.04");
     let path = std::env::temp_dir().join(format!("hpnum-calibration-{}.tsv", std::process::id()));
     cal.save_to(&path).unwrap();
     let back = Calibration::load_from(&path).unwrap();
@@ -171,6 +172,52 @@ fn calibration_round_trips_through_its_file_exactly() {
         })
     ));
     assert!(Calibration::default_path().is_none_or(|p| p.ends_with("hpnum/calibration.tsv")));
+}
+
+#[test]
+fn gpu_costs_are_kept_only_for_the_adapter_and_driver_they_were_measured_on() {
+    let h100 = "NVIDIA H100 80GB HBM3 | Vulkan | NVIDIA 580.159.04";
+    let measured = |adapter: Option<&str>| {
+        let mut cal = Calibration::new();
+        let cost = Cost {
+            overhead: 1e-4,
+            rate: 1e11,
+            transfer_rate: 2e10,
+        };
+        cal.set(Kernel::Norm, Precision::F32, "gpu", cost);
+        cal.set(Kernel::Norm, Precision::F32, "simd", cost);
+        if let Some(adapter) = adapter {
+            cal.set_adapter(adapter);
+        }
+        cal
+    };
+    let gpu_cost = |cal: &Calibration| cal.cost(Kernel::Norm, Precision::F32, "gpu");
+    for (current, kept) in [
+        (Some(h100), true),
+        // The same GPU under another driver, another GPU, no GPU at all.
+        (
+            Some("NVIDIA H100 80GB HBM3 | Vulkan | NVIDIA 590.10"),
+            false,
+        ),
+        (
+            Some("llvmpipe (LLVM 15.0.6, 256 bits) | Vulkan | llvmpipe Mesa 22.3.6"),
+            false,
+        ),
+        (None, false),
+    ] {
+        let mut cal = measured(Some(h100));
+        cal.keep_gpu_costs_of(current);
+        assert_eq!(gpu_cost(&cal).is_some(), kept, "{current:?}");
+        assert!(
+            cal.cost(Kernel::Norm, Precision::F32, "simd").is_some(),
+            "CPU costs stay"
+        );
+    }
+    // A file without an adapter line (an older calibration) keeps no GPU costs.
+    let mut anonymous = measured(None);
+    assert!(gpu_cost(&anonymous).is_some());
+    anonymous.keep_gpu_costs_of(Some(h100));
+    assert!(gpu_cost(&anonymous).is_none());
 }
 
 #[test]

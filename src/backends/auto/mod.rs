@@ -80,11 +80,7 @@ impl Auto {
         let adapter = measured_gpu_link(&backends, &mut defaults);
         let (calibration, source) = match Calibration::load()? {
             Some(mut saved) => {
-                // A table measured on another GPU, or another driver, says nothing about
-                // this one: its GPU costs are dropped, the CPU's kept.
-                if saved.adapter() != adapter.as_deref() {
-                    saved.remove_backend("gpu");
-                }
+                saved.keep_gpu_costs_of(adapter.as_deref());
                 let path = Calibration::default_path().unwrap_or_default();
                 // Backends the file does not know keep their defaults.
                 defaults.merge(&saved);

@@ -198,6 +198,17 @@ impl Calibration {
         self.entries.retain(|e| e.backend != backend);
     }
 
+    /// Forgets the `gpu` costs unless they were measured on `adapter` (an
+    /// `AdapterSummary::identity`; `None` where this machine has no GPU): a table from
+    /// another GPU, or from the same GPU under another driver, says nothing about this one.
+    /// The CPU backends' costs stay.
+    pub fn keep_gpu_costs_of(&mut self, adapter: Option<&str>) {
+        if self.adapter.as_deref() != adapter || adapter.is_none() {
+            self.remove_backend("gpu");
+            self.adapter = None;
+        }
+    }
+
     /// Sets the fixed cost per call and the bus rate of every cost of `backend` (the
     /// measured link of a GPU), keeping its compute rates and points.
     pub fn set_link(&mut self, backend: &str, overhead: f64, transfer_rate: f64) {

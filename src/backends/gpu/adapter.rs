@@ -67,7 +67,9 @@ pub struct GpuOptions {
 
 impl GpuOptions {
     /// From `WGPU_BACKEND` (`vulkan`, `metal`, `dx12`, `gl`, comma-separated),
-    /// `WGPU_ADAPTER_NAME` and `WGPU_POWER_PREF` (`low`, `high`, `none`).
+    /// `WGPU_ADAPTER_NAME`, `WGPU_POWER_PREF` (`low`, `high`, `none`) and hpnum's own
+    /// `HPNUM_GPU_TRANSFERS` (`staging` or `mapped`: the [`TransferPath`]). Like wgpu's,
+    /// unrecognised values leave the default.
     pub fn from_env() -> Self {
         GpuOptions {
             backends: wgpu::Backends::from_env(),
@@ -75,6 +77,11 @@ impl GpuOptions {
                 .ok()
                 .filter(|s| !s.is_empty()),
             power_preference: wgpu::PowerPreference::from_env(),
+            transfer_path: match std::env::var("HPNUM_GPU_TRANSFERS").as_deref() {
+                Ok("staging") => Some(TransferPath::Staging),
+                Ok("mapped") => Some(TransferPath::MappedBuffers),
+                _ => None,
+            },
             ..GpuOptions::default()
         }
     }

@@ -241,6 +241,18 @@ pub(crate) struct Segment<'b> {
     pub len: usize,
 }
 
+impl Segment<'_> {
+    /// The host elements it holds.
+    fn host(&self) -> Range<usize> {
+        self.first..self.first + self.len
+    }
+
+    /// Its bytes, for elements of `element` bytes.
+    fn bytes(&self, element: usize) -> u64 {
+        (self.len * element) as u64
+    }
+}
+
 /// One chunk of a transfer.
 struct Chunk<'b> {
     buffer: &'b wgpu::Buffer,
@@ -377,23 +389,44 @@ pub(crate) fn create_filled<T: Pod>(
         })
         .collect();
     if mapped {
-        let mut gather = Vec::new();
-        for segment in &segments {
-            let bytes = (segment.len * size_of::<T>()) as u64;
-            if bytes > 0 {
-                let mut view = ctx.mapped_range_mut(segment.buffer, bytes)?;
-                source.write(
-                    segment.first..segment.first + segment.len,
-                    view.slice(..),
-                    &mut gather,
-                )?;
-            }
-            segment.buffer.unmap();
-        }
+        fill_mapped(ctx, &segments, source)?;
     } else {
         upload_staged(ctx, &segments, source)?;
     }
     Ok(buffers)
+}
+
+/// Maps every non-empty segment's buffer in `mode` and waits until all are mapped.
+fn map_all(
+    ctx: &Context,
+    segments: &[Segment<'_>],
+    mode: wgpu::MapMode,
+    element: usize,
+) -> Result<()> {
+    let states: Vec<MapState> = segments
+        .iter()
+        .filter(|s| s.len > 0)
+        .map(|s| ctx.capture(|| MapState::map(s.buffer, mode, 0..s.bytes(element))))
+        .collect::<Result<_>>()?;
+    ctx.wait_idle()?;
+    states.iter().try_for_each(|state| state.check(ctx))
+}
+
+/// Writes `source` into segments whose buffers are mapped for writing, and unmaps them.
+fn fill_mapped<T: Pod>(
+    ctx: &Context,
+    segments: &[Segment<'_>],
+    source: &Source<'_, T>,
+) -> Result<()> {
+    let mut gather = Vec::new();
+    for segment in segments {
+        if segment.len > 0 {
+            let mut view = ctx.mapped_range_mut(segment.buffer, segment.bytes(size_of::<T>()))?;
+            source.write(segment.host(), view.slice(..), &mut gather)?;
+        }
+        segment.buffer.unmap();
+    }
+    Ok(())
 }
 
 fn upload_mapped<T: Pod>(
@@ -401,31 +434,8 @@ fn upload_mapped<T: Pod>(
     segments: &[Segment<'_>],
     source: &Source<'_, T>,
 ) -> Result<()> {
-    let states: Vec<MapState> = segments
-        .iter()
-        .map(|s| {
-            let bytes = (s.len * size_of::<T>()) as u64;
-            ctx.capture(|| MapState::map(s.buffer, wgpu::MapMode::Write, 0..bytes.max(4)))
-        })
-        .collect::<Result<_>>()?;
-    ctx.wait_idle()?;
-    let mut gather = Vec::new();
-    for (segment, state) in segments.iter().zip(&states) {
-        state.check(ctx)?;
-        {
-            let bytes = (segment.len * size_of::<T>()) as u64;
-            let mut view = ctx.mapped_range_mut(segment.buffer, bytes.max(4))?;
-            if segment.len > 0 {
-                source.write(
-                    segment.first..segment.first + segment.len,
-                    view.slice(..bytes as usize),
-                    &mut gather,
-                )?;
-            }
-        }
-        segment.buffer.unmap();
-    }
-    Ok(())
+    map_all(ctx, segments, wgpu::MapMode::Write, size_of::<T>())?;
+    fill_mapped(ctx, segments, source)
 }
 
 fn download_mapped<T: Pod>(
@@ -433,25 +443,11 @@ fn download_mapped<T: Pod>(
     segments: &[Segment<'_>],
     sink: &mut Sink<'_, T>,
 ) -> Result<()> {
-    let states: Vec<MapState> = segments
-        .iter()
-        .map(|s| {
-            let bytes = (s.len * size_of::<T>()) as u64;
-            ctx.capture(|| MapState::map(s.buffer, wgpu::MapMode::Read, 0..bytes.max(4)))
-        })
-        .collect::<Result<_>>()?;
-    ctx.wait_idle()?;
-    for (segment, state) in segments.iter().zip(&states) {
-        state.check(ctx)?;
+    map_all(ctx, segments, wgpu::MapMode::Read, size_of::<T>())?;
+    for segment in segments.iter().filter(|s| s.len > 0) {
         {
-            let bytes = (segment.len * size_of::<T>()) as u64;
-            let view = ctx.mapped_range(segment.buffer, bytes.max(4))?;
-            if segment.len > 0 {
-                sink.read(
-                    segment.first..segment.first + segment.len,
-                    &view[..bytes as usize],
-                )?;
-            }
+            let view = ctx.mapped_range(segment.buffer, segment.bytes(size_of::<T>()))?;
+            sink.read(segment.host(), &view)?;
         }
         segment.buffer.unmap();
     }
