@@ -96,6 +96,31 @@ fn vectors_round_trip_across_chunk_and_binding_boundaries() {
 }
 
 #[test]
+fn long_transfers_split_over_threads_arrive_whole() {
+    let Some(_) = common::gpu() else { return };
+    // Above the 4 MiB from which host copies are split over threads (where the path does),
+    // with odd lengths: the parts end on 8-byte boundaries and the last one is shorter.
+    for path in [TransferPath::MappedBuffers, TransferPath::Staging] {
+        let gpu = Gpu::new(&GpuOptions {
+            transfer_path: Some(path),
+            ..GpuOptions::from_env()
+        })
+        .unwrap();
+        let grid = Array2::from_shape_fn((1001, 1003), |(r, c)| (r * 1003 + c) as f64);
+        let mut resident = gpu.upload_grid(grid.view()).unwrap();
+        assert_eq!(resident.download().unwrap(), grid, "{path:?}");
+        let other = grid.mapv(|x| -x);
+        resident.upload_from(other.view()).unwrap();
+        let mut back = Array2::<f64>::zeros((1001, 1003));
+        resident.download_into(back.view_mut()).unwrap();
+        assert_eq!(back, other, "{path:?} after upload_from");
+        let v = Array1::from_shape_fn(1_234_567, |i| i as f32);
+        let resident = gpu.upload_vector(v.view()).unwrap();
+        assert_eq!(resident.download().unwrap(), v, "{path:?} vector");
+    }
+}
+
+#[test]
 fn any_layout_goes_up_and_comes_down_in_place() {
     for gpu in paths() {
         let base = numbered(40, 30);

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use bytemuck::Pod;
 use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, s};
+use rayon::prelude::*;
 
 use super::adapter::TransferPath;
 use super::context::{Context, Submission};
@@ -41,6 +42,8 @@ const MIN_READBACK_BYTES: u64 = 64 << 10;
 pub(crate) struct StagingPool {
     chunk_bytes: u64,
     depth: usize,
+    /// Whether long host copies are split over the rayon pool's threads.
+    parallel: bool,
     /// `MAP_WRITE | COPY_SRC` buffers, each mapped and ready to be written.
     uploads: Pool<u64, wgpu::Buffer>,
     /// `MAP_READ | COPY_DST` buffers, unmapped and idle.
@@ -48,11 +51,13 @@ pub(crate) struct StagingPool {
 }
 
 impl StagingPool {
-    /// Chunks of `chunk_bytes` (a multiple of 16), `depth` of them in flight per transfer.
-    pub(crate) fn new(chunk_bytes: u64, depth: usize) -> Self {
+    /// Chunks of `chunk_bytes` (a multiple of 16), `depth` of them in flight per transfer,
+    /// host copies over several threads if `parallel`.
+    pub(crate) fn new(chunk_bytes: u64, depth: usize, parallel: bool) -> Self {
         StagingPool {
             chunk_bytes,
             depth: depth.max(1),
+            parallel,
             uploads: Pool::new(2 * depth.max(1)),
             readbacks: Pool::new(4 * depth.max(1)),
         }
@@ -99,7 +104,10 @@ impl<'a, T: Pod> Source<'a, T> {
             return Err(short_host_side());
         }
         match self {
-            Source::Slice(slice) => copy_into(out, bytemuck::cast_slice(&slice[range])),
+            Source::Slice(slice) => {
+                let mut out = out;
+                out.copy_from_slice(bytemuck::cast_slice(&slice[range]));
+            }
             Source::Rows(view) => {
                 let mut out = out;
                 for (row, cols, at) in row_pieces(range, view.ncols()) {
@@ -158,12 +166,13 @@ impl<'a, T: Pod> Sink<'a, T> {
         Sink::grid(view.insert_axis(Axis(0)))
     }
 
-    /// Elements `range` from `bytes` (their bytes, as mapped).
-    fn read(&mut self, range: Range<usize>, bytes: &[u8]) -> Result<()> {
+    /// Elements `range` from `bytes` (their bytes, as mapped), a long contiguous copy over
+    /// several threads if `parallel`.
+    fn read(&mut self, range: Range<usize>, bytes: &[u8], parallel: bool) -> Result<()> {
         match self {
             Sink::Slice(slice) => {
                 let out = slice.get_mut(range).ok_or_else(short_host_side)?;
-                copy_from(bytemuck::cast_slice_mut(out), bytes);
+                copy_from(bytemuck::cast_slice_mut(out), bytes, parallel);
             }
             Sink::Rows(view) => {
                 if range.end > view.len() {
@@ -211,20 +220,54 @@ fn row_pieces(
     })
 }
 
-/// `src` into mapped memory. One thread: wgpu's write-only view of mapped memory cannot be
-/// sent to another thread (its `Send` impl does not cover slices, wgpu 30).
-fn copy_into(out: wgpu::WriteOnly<'_, [u8]>, src: &[u8]) {
-    let mut out = out;
-    out.copy_from_slice(src);
+/// Writes the host elements `host` of `source` into `buffer`, mapped for writing from its
+/// byte 0. A long contiguous source is split over the rayon pool's threads (where the pool
+/// says so), each writing its part through a mapped view of its own: wgpu's write-only
+/// slice of one view cannot be sent to another thread (wgpu 30), but views of disjoint
+/// ranges of one buffer can.
+fn write_mapped<T: Pod>(
+    ctx: &Context,
+    buffer: &wgpu::Buffer,
+    host: Range<usize>,
+    source: &Source<'_, T>,
+    gather: &mut Vec<T>,
+) -> Result<()> {
+    let bytes = host.len() * size_of::<T>();
+    let threads = rayon::current_num_threads();
+    if let Source::Slice(slice) = source
+        && ctx.staging.parallel
+        && bytes >= PARALLEL_COPY_BYTES
+        && threads > 1
+    {
+        let src: &[u8] = bytemuck::cast_slice(slice.get(host).ok_or_else(short_host_side)?);
+        // Parts start on multiples of 8 bytes, as mapped views must (MAP_ALIGNMENT).
+        let part = bytes
+            .div_ceil(threads)
+            .max(PARALLEL_PIECE_BYTES)
+            .next_multiple_of(8);
+        let views = (0..bytes)
+            .step_by(part)
+            .map(|start| {
+                let range = start..(start + part).min(bytes);
+                let view = ctx.mapped_range_mut(buffer, range.start as u64..range.end as u64)?;
+                Ok((view, range))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        views
+            .into_par_iter()
+            .for_each(|(mut view, range)| view.copy_from_slice(&src[range]));
+        return Ok(());
+    }
+    let mut view = ctx.mapped_range_mut(buffer, 0..bytes as u64)?;
+    source.write(host, view.slice(..), gather)
 }
 
-/// Mapped memory into `dst`, over several threads when long.
-fn copy_from(dst: &mut [u8], src: &[u8]) {
-    if src.len() < PARALLEL_COPY_BYTES || rayon::current_num_threads() < 2 {
+/// Mapped memory into `dst`, over several threads when long and `parallel`.
+fn copy_from(dst: &mut [u8], src: &[u8], parallel: bool) {
+    if !parallel || src.len() < PARALLEL_COPY_BYTES || rayon::current_num_threads() < 2 {
         dst.copy_from_slice(src);
         return;
     }
-    use rayon::prelude::*;
     let piece = src
         .len()
         .div_ceil(rayon::current_num_threads())
@@ -421,8 +464,7 @@ fn fill_mapped<T: Pod>(
     let mut gather = Vec::new();
     for segment in segments {
         if segment.len > 0 {
-            let mut view = ctx.mapped_range_mut(segment.buffer, segment.bytes(size_of::<T>()))?;
-            source.write(segment.host(), view.slice(..), &mut gather)?;
+            write_mapped(ctx, segment.buffer, segment.host(), source, &mut gather)?;
         }
         segment.buffer.unmap();
     }
@@ -446,8 +488,8 @@ fn download_mapped<T: Pod>(
     map_all(ctx, segments, wgpu::MapMode::Read, size_of::<T>())?;
     for segment in segments.iter().filter(|s| s.len > 0) {
         {
-            let view = ctx.mapped_range(segment.buffer, segment.bytes(size_of::<T>()))?;
-            sink.read(segment.host(), &view)?;
+            let view = ctx.mapped_range(segment.buffer, 0..segment.bytes(size_of::<T>()))?;
+            sink.read(segment.host(), &view, ctx.staging.parallel)?;
         }
         segment.buffer.unmap();
     }
@@ -487,10 +529,7 @@ fn upload_staged<T: Pod>(
             }
         };
         let bytes = chunk.bytes::<T>();
-        {
-            let mut view = ctx.mapped_range_mut(&buffer, bytes)?;
-            source.write(chunk.host.clone(), view.slice(..), &mut gather)?;
-        }
+        write_mapped(ctx, &buffer, chunk.host.clone(), source, &mut gather)?;
         buffer.unmap();
         let mut encoder = ctx.encoder();
         encoder.copy_buffer_to_buffer(&buffer, 0, chunk.buffer, chunk.offset, bytes);
@@ -525,8 +564,8 @@ fn download_staged<T: Pod>(
         ctx.wait(done.submission)?;
         done.state.check(ctx)?;
         {
-            let view = ctx.mapped_range(&done.buffer, done.chunk.bytes::<T>())?;
-            sink.read(done.chunk.host.clone(), &view)?;
+            let view = ctx.mapped_range(&done.buffer, 0..done.chunk.bytes::<T>())?;
+            sink.read(done.chunk.host.clone(), &view, pool.parallel)?;
         }
         done.buffer.unmap();
         pool.readbacks.put(class, done.buffer);
@@ -632,7 +671,7 @@ impl<'c> Readback<'c> {
             .capture(|| MapState::map(&buffer, wgpu::MapMode::Read, 0..bytes))?;
         self.ctx.wait(submission)?;
         state.check(self.ctx)?;
-        let view = self.ctx.mapped_range(&buffer, bytes)?;
+        let view = self.ctx.mapped_range(&buffer, 0..bytes)?;
         Ok(Mapped {
             ctx: self.ctx,
             class: self.class,
