@@ -165,6 +165,28 @@ fn any_layout_goes_up_and_comes_down_in_place() {
 }
 
 #[test]
+fn julia_grids_larger_than_a_staging_chunk_come_back_whole() {
+    // With 64-byte chunks every grid takes the chunked download, not the one-submission
+    // read-back of small grids; bands of 4 KiB split the counts over several buffers.
+    for gpu in paths() {
+        let backend: &dyn hpnum::AnyBackend = &gpu;
+        for (cols, rows) in [(5, 3), (64, 64), (200, 150)] {
+            let params = JuliaParams::<f32>::new(BOOK_REGION, cols, rows, BOOK_C, 100).unwrap();
+            let want = Scalar.julia(&params).unwrap();
+            let (got, timings) = gpu.julia_timed(&params).unwrap();
+            let label = format!("{cols}×{rows} on {:?}", gpu.adapter().transfer_path);
+            common::assert_counts_close(backend, &got, &want, &label);
+            assert_eq!(
+                Backend::<f32>::julia(&gpu, &params).unwrap(),
+                got,
+                "{label}"
+            );
+            assert!(timings.download > Duration::ZERO, "{label}");
+        }
+    }
+}
+
+#[test]
 fn uploading_into_a_resident_grid_replaces_its_state() {
     for gpu in paths() {
         let params = DiffusionParams::book();

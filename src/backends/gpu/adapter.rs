@@ -14,8 +14,12 @@ pub enum TransferPath {
     /// discrete GPU's own memory.
     Staging,
     /// The data buffers themselves are mapped into the host's address space
-    /// (`MAPPABLE_PRIMARY_BUFFERS`): one copy instead of two where the device shares the
-    /// host's memory (software drivers, integrated GPUs).
+    /// (`MAPPABLE_PRIMARY_BUFFERS`): one copy instead of two where the device's memory is
+    /// the host's. The default only on software drivers, where it measured fastest: for a
+    /// buffer both mapped for reading and writing, wgpu's Vulkan backend prefers
+    /// device-local, host-visible memory, which on a discrete (and often an integrated) GPU
+    /// is write-combined, and the host reads it slowly. Staging keeps reads in cached
+    /// memory (wgpu gives read-back buffers `HOST_CACHED` memory).
     MappedBuffers,
 }
 

@@ -67,7 +67,8 @@ impl JuliaBuffers {
         let mut bands = Vec::new();
         for first_row in (0..rows).step_by(band_rows) {
             let n = band_rows.min(rows - first_row);
-            let counts = ctx.storage("julia counts", (n * cols * 4) as u64)?;
+            // Large grids come back through the transfer path, which may map it.
+            let counts = ctx.data_buffer("julia counts", (n * cols * 4) as u64, false)?;
             let dims = ctx.uniform("julia dims", &JuliaDims::default())?;
             let bind = ctx.bind(
                 pipeline,
