@@ -217,6 +217,46 @@ fn uploading_into_a_resident_grid_replaces_its_state() {
 }
 
 #[test]
+fn one_shot_calls_reuse_buffers_without_carrying_state_over() {
+    for gpu in paths() {
+        let params = DiffusionParams::book();
+        // Twice: with the buffers kept, then after they were released.
+        for _ in 0..2 {
+            for seed in [1.0f32, 7.0, 3.0] {
+                // Same shape each time: the second call onwards refills the first's buffers.
+                let init = numbered(21, 34).mapv(|x| (x * seed).sin().abs() * 1e-3);
+                let mut got = init.clone();
+                let mut want = init.clone();
+                for (backend, grid) in [
+                    (&gpu as &dyn hpnum::AnyBackend, &mut got),
+                    (&Scalar as &dyn hpnum::AnyBackend, &mut want),
+                ] {
+                    backend
+                        .diffuse(
+                            grid.view_mut(),
+                            Array2::zeros((21, 34)).view_mut(),
+                            &params,
+                            6,
+                        )
+                        .unwrap();
+                }
+                common::assert_grid_close(&gpu, &got, &want, 1e-6, "refilled grid");
+                let v = lcg_vector::<f64>(5_003, seed as u64).unwrap();
+                let (got, want) = (
+                    gpu.norm(v.view(), NormKind::L1).unwrap(),
+                    Scalar.norm(v.view(), NormKind::L1).unwrap(),
+                );
+                assert!(
+                    common::rel_err(got, want) < 1e-12,
+                    "refilled vector: {got} vs {want}"
+                );
+            }
+            gpu.release_cached();
+        }
+    }
+}
+
+#[test]
 fn timed_and_untimed_calls_compute_the_same() {
     let Some(_) = common::gpu() else { return };
     let gpu = Gpu::shared().unwrap();

@@ -13,14 +13,24 @@ use wgpu::util::DeviceExt;
 use super::adapter::{self, AdapterSummary, GpuOptions, TransferPath, WaitMode};
 use super::contract::{WORKGROUP_SIZE, WgslStruct};
 use super::errors::{self, Failure, device_error};
+use super::grid::Band;
 use super::julia::JuliaBuffers;
 use super::pipelines::{Entry, Pipelines, unsupported_f64};
 use super::pool::Pool;
 use super::probe::{DeviceLimits, TinyKernel};
 use super::staging::StagingPool;
 use super::timing::{ComputeClock, Stopwatch};
+use super::vector::Piece;
 use crate::backend::DeviceKind;
 use crate::{Error, Precision, Real, Result, memory};
+
+/// One-shot calls' grids and vectors kept per precision for the next call of that shape.
+const KEEP_PER_PRECISION: usize = 2;
+
+/// One-shot calls keep their device buffers only up to this size each: enough for the
+/// sizes where reallocating costs most of a call (an 8192² f32 grid and its partner, 10⁸
+/// f32 elements), not so much that a huge call pins the device's memory.
+pub(crate) const KEEP_AT_MOST_BYTES: u64 = 1 << 30;
 
 /// A dispatch's workgroup counts (x, y, z).
 pub(crate) type Workgroups = (u32, u32, u32);
@@ -41,6 +51,10 @@ pub(crate) struct Context {
     pub staging: StagingPool,
     /// Julia's buffers and bind groups for recently used shapes.
     pub julia: Pool<(Precision, usize, usize), JuliaBuffers>,
+    /// The bands of recent one-shot diffusion calls, by precision and shape.
+    pub grids: Pool<(Precision, usize, usize), Vec<Band>>,
+    /// The pieces of recent one-shot norm calls, by precision and length.
+    pub vectors: Pool<(Precision, usize), Vec<Piece>>,
     /// The device limits, measured on first request.
     pub device_limits: OnceLock<DeviceLimits>,
     /// The trivial kernel that measures the per-dispatch floor, built on first request.
@@ -89,6 +103,8 @@ impl Context {
         Ok(Context {
             staging: StagingPool::new(summary.staging_chunk_bytes, depth, parallel),
             julia: Pool::new(4),
+            grids: Pool::new(2 * KEEP_PER_PRECISION),
+            vectors: Pool::new(2 * KEEP_PER_PRECISION),
             device_limits: OnceLock::new(),
             tiny_kernel: OnceLock::new(),
             stopwatches: Pool::new(4),
@@ -432,6 +448,14 @@ impl Context {
         if let Some(watch) = watch {
             self.stopwatches.put((), watch);
         }
+    }
+
+    /// Drops every buffer kept for reuse: staging, one-shot calls' data, Julia's shapes.
+    pub(crate) fn release_cached(&self) {
+        self.staging.clear();
+        self.julia.clear();
+        self.grids.clear();
+        self.vectors.clear();
     }
 
     /// Nanoseconds per timestamp tick.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 
-use super::context::Context;
+use super::context::{Context, KEEP_AT_MOST_BYTES};
 use super::diffusion::DiffusionPlan;
 use super::staging::{self, Segment, Sink, Source};
 use crate::kernels::diffusion::DiffusionParams;
@@ -42,6 +42,14 @@ impl<T: Real> GpuGrid<T> {
     pub(crate) fn upload(ctx: &Arc<Context>, grid: ArrayView2<'_, T>) -> Result<Self> {
         ctx.pipelines(T::PRECISION)?;
         let (rows, cols) = grid.dim();
+        // A one-shot call of this shape left its buffers: refilling them costs a copy,
+        // allocating new ones also the allocation (and, on a software driver, a page
+        // fault per page).
+        if let Some(bands) = ctx.grids.take(&(T::PRECISION, rows, cols)) {
+            let mut resident = GpuGrid::from_bands(ctx, rows, cols, bands);
+            resident.upload_from(grid)?;
+            return Ok(resident);
+        }
         let row_bytes = (cols * size_of::<T>()) as u64;
         if row_bytes > ctx.summary.max_binding_bytes {
             return Err(Error::Unsupported {
@@ -73,7 +81,11 @@ impl<T: Real> GpuGrid<T> {
                 buffers: [buffer, scratch],
             });
         }
-        Ok(GpuGrid {
+        Ok(GpuGrid::from_bands(ctx, rows, cols, bands))
+    }
+
+    fn from_bands(ctx: &Arc<Context>, rows: usize, cols: usize, bands: Vec<Band>) -> Self {
+        GpuGrid {
             ctx: Arc::clone(ctx),
             rows,
             cols,
@@ -82,7 +94,17 @@ impl<T: Real> GpuGrid<T> {
             plan: None,
             transfers: Mutex::new(()),
             _element: PhantomData,
-        })
+        }
+    }
+
+    /// Keeps the grid's buffers for the next grid of this shape (one-shot calls do this;
+    /// a grid the caller drops frees its memory), unless they are large.
+    pub(crate) fn recycle(self) {
+        let bytes = 2 * memory::bytes_of::<T>(self.rows * self.cols);
+        if bytes <= u128::from(KEEP_AT_MOST_BYTES) {
+            let key = (T::PRECISION, self.rows, self.cols);
+            self.ctx.grids.put(key, self.bands);
+        }
     }
 
     /// `(rows, cols)`.

@@ -179,6 +179,14 @@ impl Gpu {
         probe::dispatch_round_trip(&self.ctx)
     }
 
+    /// Frees the device memory this device keeps for reuse: pooled staging buffers, the
+    /// buffers of recent one-shot calls (at most two grids and two vectors per precision,
+    /// each at most 1 GiB), and Julia's buffers for recent shapes (at most four, each at
+    /// most 64 MiB). Calls after it allocate again.
+    pub fn release_cached(&self) {
+        self.ctx.release_cached();
+    }
+
     /// Copies `grid` (any layout) to the device.
     ///
     /// # Errors
@@ -256,6 +264,7 @@ impl Gpu {
         let start = Instant::now();
         resident.download_into(grid)?;
         timings.download += start.elapsed();
+        resident.recycle();
         Ok(timings)
     }
 
@@ -273,6 +282,7 @@ impl Gpu {
         let upload = start.elapsed();
         let (value, mut timings) = norm::norm(&resident, kind, true)?;
         timings.upload = upload;
+        resident.recycle();
         Ok((value, timings))
     }
 }
@@ -320,10 +330,15 @@ impl<T: Real> Backend<T> for Gpu {
         }
         let mut resident = self.upload_grid(grid.view())?;
         resident.advance(params, steps)?;
-        resident.download_into(grid)
+        resident.download_into(grid)?;
+        resident.recycle();
+        Ok(())
     }
 
     fn norm(&self, v: ArrayView1<'_, T>, kind: NormKind) -> Result<T> {
-        self.upload_vector(v)?.norm(kind)
+        let resident = self.upload_vector(v)?;
+        let value = resident.norm(kind)?;
+        resident.recycle();
+        Ok(value)
     }
 }

@@ -26,6 +26,14 @@ impl<K: PartialEq, V> Pool<K, V> {
         Some(items.remove(at).1)
     }
 
+    /// Drops every item.
+    pub(crate) fn clear(&self) {
+        self.items
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
     /// Returns an item; the oldest one is dropped when the pool is full.
     pub(crate) fn put(&self, key: K, value: V) {
         let mut items = self.items.lock().unwrap_or_else(PoisonError::into_inner);

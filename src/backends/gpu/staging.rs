@@ -63,6 +63,12 @@ impl StagingPool {
         }
     }
 
+    /// Drops every pooled staging buffer.
+    pub(crate) fn clear(&self) {
+        self.uploads.clear();
+        self.readbacks.clear();
+    }
+
     fn chunk_elements<T>(&self) -> usize {
         (self.chunk_bytes as usize / size_of::<T>()).max(1)
     }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use ndarray::{Array1, ArrayView1, ArrayViewMut1};
 
-use super::context::Context;
+use super::context::{Context, KEEP_AT_MOST_BYTES};
 use super::norm::NormPlan;
 use super::staging::{self, Segment, Sink, Source};
 use crate::{Error, Real, Result, memory};
@@ -35,6 +35,12 @@ impl<T: Real> GpuVector<T> {
     pub(crate) fn upload(ctx: &Arc<Context>, v: ArrayView1<'_, T>) -> Result<Self> {
         ctx.pipelines(T::PRECISION)?;
         let len = v.len();
+        // A one-shot call of this length left its buffers (see `GpuGrid::upload`).
+        if let Some(pieces) = ctx.vectors.take(&(T::PRECISION, len)) {
+            let mut resident = GpuVector::from_pieces(ctx, len, pieces);
+            resident.upload_from(v)?;
+            return Ok(resident);
+        }
         ctx.check_device_bytes("vector on the GPU", memory::bytes_of::<T>(len), false)?;
         let per_piece = (ctx.summary.max_binding_bytes as usize / size_of::<T>()).max(1);
         let lens: Vec<usize> = (0..len)
@@ -55,14 +61,27 @@ impl<T: Real> GpuVector<T> {
                 }
             })
             .collect();
-        Ok(GpuVector {
+        Ok(GpuVector::from_pieces(ctx, len, pieces))
+    }
+
+    fn from_pieces(ctx: &Arc<Context>, len: usize, pieces: Vec<Piece>) -> Self {
+        GpuVector {
             ctx: Arc::clone(ctx),
             len,
             pieces,
             norm: Mutex::new(None),
             transfers: Mutex::new(()),
             _element: PhantomData,
-        })
+        }
+    }
+
+    /// Keeps the vector's buffers for the next vector of this length (one-shot calls do
+    /// this; a vector the caller drops frees its memory), unless they are large.
+    pub(crate) fn recycle(self) {
+        if memory::bytes_of::<T>(self.len) <= u128::from(KEEP_AT_MOST_BYTES) {
+            let key = (T::PRECISION, self.len);
+            self.ctx.vectors.put(key, self.pieces);
+        }
     }
 
     /// The number of elements.
