@@ -24,8 +24,9 @@ use super::vector::Piece;
 use crate::backend::DeviceKind;
 use crate::{Error, Precision, Real, Result, memory};
 
-/// One-shot calls' grids and vectors kept per precision for the next call of that shape.
-const KEEP_PER_PRECISION: usize = 2;
+/// How many one-shot calls' grids (and, apart, vectors) are kept for the next call of that
+/// precision and shape: the most recent ones.
+const KEEP_ONE_SHOT: usize = 4;
 
 /// One-shot calls keep their device buffers only up to this size each: enough for the
 /// sizes where reallocating costs most of a call (an 8192² f32 grid and its partner, 10⁸
@@ -103,8 +104,8 @@ impl Context {
         Ok(Context {
             staging: StagingPool::new(summary.staging_chunk_bytes, depth, parallel),
             julia: Pool::new(4),
-            grids: Pool::new(2 * KEEP_PER_PRECISION),
-            vectors: Pool::new(2 * KEEP_PER_PRECISION),
+            grids: Pool::new(KEEP_ONE_SHOT),
+            vectors: Pool::new(KEEP_ONE_SHOT),
             device_limits: OnceLock::new(),
             tiny_kernel: OnceLock::new(),
             stopwatches: Pool::new(4),

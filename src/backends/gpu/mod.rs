@@ -180,9 +180,9 @@ impl Gpu {
     }
 
     /// Frees the device memory this device keeps for reuse: pooled staging buffers, the
-    /// buffers of recent one-shot calls (at most two grids and two vectors per precision,
-    /// each at most 1 GiB), and Julia's buffers for recent shapes (at most four, each at
-    /// most 64 MiB). Calls after it allocate again.
+    /// buffers of recent one-shot calls (the four most recent grids and four most recent
+    /// vectors, each at most 1 GiB), and Julia's buffers for recent shapes (at most four,
+    /// each at most 64 MiB). Calls after it allocate again.
     pub fn release_cached(&self) {
         self.ctx.release_cached();
     }
