@@ -58,6 +58,27 @@ impl Setup<'_> {
         self.cpu.iter().chain(self.auto.iter())
     }
 
+    /// Keeps `flavour`'s median `seconds` at `size` (if it ran), with its throughput in
+    /// `amount` units (pixel-iterations, bytes) per second, and advances the progress bar.
+    fn record(
+        &self,
+        points: &mut Vec<Point>,
+        (size, workload, amount): (usize, Workload, f64),
+        flavour: &str,
+        seconds: Option<f64>,
+    ) {
+        if let Some(seconds) = seconds {
+            points.push(Point {
+                size,
+                workload,
+                flavour: flavour.into(),
+                seconds,
+                throughput: amount / seconds / 1e9,
+            });
+        }
+        self.bar.inc(1);
+    }
+
     /// Backends (and GPU flavours) timed per size, for the progress bar.
     pub fn per_size(&self) -> usize {
         self.cpu.len() + usize::from(self.auto.is_some()) + if self.gpu.is_some() { 3 } else { 0 }
@@ -126,17 +147,8 @@ where
         };
         let iterations = pixel_iterations(&counts) as f64;
         let workload = Workload::julia(&params);
-        let mut add = |flavour: &str, seconds: Option<f64>| {
-            if let Some(seconds) = seconds {
-                points.push(Point {
-                    size: width,
-                    workload,
-                    flavour: flavour.into(),
-                    seconds,
-                    throughput: iterations / seconds / 1e9,
-                });
-            }
-            s.bar.inc(1);
+        let mut add = |flavour: &str, seconds| {
+            s.record(&mut points, (width, workload, iterations), flavour, seconds);
         };
         for b in s.hosts() {
             add(b.name(), median(s.repeats, || timed(|| b.julia(&params))));
@@ -170,17 +182,13 @@ where
         };
         let mut scratch = Array2::zeros((n, n));
         let workload = Workload::diffusion::<T>(n, n, STEPS);
-        let mut add = |flavour: &str, seconds: Option<f64>| {
-            if let Some(seconds) = seconds {
-                points.push(Point {
-                    size: n,
-                    workload,
-                    flavour: flavour.into(),
-                    seconds,
-                    throughput: workload.memory_bytes / seconds / 1e9,
-                });
-            }
-            s.bar.inc(1);
+        let mut add = |flavour: &str, seconds| {
+            s.record(
+                &mut points,
+                (n, workload, workload.memory_bytes),
+                flavour,
+                seconds,
+            );
         };
         for b in s.hosts() {
             add(
@@ -240,17 +248,13 @@ where
             continue;
         };
         let workload = Workload::norm::<T>(n);
-        let mut add = |flavour: &str, seconds: Option<f64>| {
-            if let Some(seconds) = seconds {
-                points.push(Point {
-                    size: n,
-                    workload,
-                    flavour: flavour.into(),
-                    seconds,
-                    throughput: workload.memory_bytes / seconds / 1e9,
-                });
-            }
-            s.bar.inc(1);
+        let mut add = |flavour: &str, seconds| {
+            s.record(
+                &mut points,
+                (n, workload, workload.memory_bytes),
+                flavour,
+                seconds,
+            );
         };
         for b in s.hosts() {
             add(

@@ -138,9 +138,8 @@ pub(crate) fn step<T: Real>(
             && let Some(w) = &watch
         {
             let mut rb = Readback::new(&ctx, w.bytes())?;
-            let (buffer, offset) = rb.reserve(w.bytes())?;
-            w.resolve(&mut encoder, buffer, offset);
-            readback = Some((rb, offset as usize));
+            let at = rb.timestamps(&mut encoder, w)?;
+            readback = Some((rb, at));
         }
         last = Some(ctx.submit(encoder)?);
         grid.current = (grid.current + n) % 2;

@@ -176,14 +176,10 @@ pub(crate) fn julia<T: Real>(
     let small = count_bytes <= ctx.summary.staging_chunk_bytes;
     let watch_bytes = watch.as_ref().map_or(0, |w| w.bytes());
     let mut readback = Readback::new(ctx, watch_bytes + if small { count_bytes } else { 0 })?;
-    let ticks_at = match &watch {
-        Some(w) => {
-            let (buffer, offset) = readback.reserve(w.bytes())?;
-            w.resolve(&mut encoder, buffer, offset);
-            Some(offset as usize)
-        }
-        None => None,
-    };
+    let ticks_at = watch
+        .as_ref()
+        .map(|w| readback.timestamps(&mut encoder, w))
+        .transpose()?;
     let mut band_at = Vec::new();
     if small {
         for band in &buffers.bands {

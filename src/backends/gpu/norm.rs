@@ -177,14 +177,10 @@ fn reduce<T: Real>(
     let watch_bytes = watch.as_ref().map_or(0, |w| w.bytes());
     let mut readback = Readback::new(ctx, 2 * element as u64 + watch_bytes)?;
     let pair_at = readback.copy(&mut encoder, &plan.result, 0, 2 * element as u64)?;
-    let ticks_at = match &watch {
-        Some(w) => {
-            let (buffer, offset) = readback.reserve(w.bytes())?;
-            w.resolve(&mut encoder, buffer, offset);
-            Some(offset as usize)
-        }
-        None => None,
-    };
+    let ticks_at = watch
+        .as_ref()
+        .map(|w| readback.timestamps(&mut encoder, w))
+        .transpose()?;
     let submission = ctx.submit(encoder)?;
     let mapped = readback.finish(submission)?;
     let read = |at: usize| -> Result<T> {

@@ -274,11 +274,10 @@ fn best_pass(
         record(&mut encoder, watch.next_pass());
     }
     let mut readback = Readback::new(ctx, watch.bytes())?;
-    let (buffer, offset) = readback.reserve(watch.bytes())?;
-    watch.resolve(&mut encoder, buffer, offset);
+    let at = readback.timestamps(&mut encoder, &watch)?;
     let submission = ctx.submit(encoder)?;
     let mapped = readback.finish(submission)?;
-    let times = watch.each(&mapped[offset as usize..], ctx.timestamp_period())?;
+    let times = watch.each(&mapped[at..], ctx.timestamp_period())?;
     drop(mapped);
     ctx.return_stopwatch(Some(watch));
     Ok(times.into_iter().min().unwrap_or(Duration::MAX))

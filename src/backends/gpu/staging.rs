@@ -26,6 +26,7 @@ use super::adapter::TransferPath;
 use super::context::{Context, Submission};
 use super::errors::device_error;
 use super::pool::Pool;
+use super::timing::Stopwatch;
 use crate::Result;
 
 /// Host copies at least this long are split over the rayon pool's threads.
@@ -659,6 +660,18 @@ impl<'c> Readback<'c> {
     ) -> Result<usize> {
         let (buffer, offset) = self.reserve(bytes)?;
         encoder.copy_buffer_to_buffer(source, source_offset, buffer, offset, bytes);
+        Ok(offset as usize)
+    }
+
+    /// Records the resolution of `watch`'s timed passes into this read-back and returns
+    /// where their ticks will be in the mapped result.
+    pub(crate) fn timestamps(
+        &mut self,
+        encoder: &mut wgpu::CommandEncoder,
+        watch: &Stopwatch,
+    ) -> Result<usize> {
+        let (buffer, offset) = self.reserve(watch.bytes())?;
+        watch.resolve(encoder, buffer, offset);
         Ok(offset as usize)
     }
 
