@@ -58,25 +58,26 @@ impl Setup<'_> {
         self.cpu.iter().chain(self.auto.iter())
     }
 
-    /// Keeps `flavour`'s median `seconds` at `size` (if it ran), with its throughput in
-    /// `amount` units (pixel-iterations, bytes) per second, and advances the progress bar.
-    fn record(
-        &self,
-        points: &mut Vec<Point>,
+    /// What keeps each flavour's median seconds at `size` (if it ran) in `points`, with its
+    /// throughput in `amount` units (pixel-iterations, bytes) per second, and advances the
+    /// progress bar.
+    fn recorder<'p>(
+        &'p self,
+        points: &'p mut Vec<Point>,
         (size, workload, amount): (usize, Workload, f64),
-        flavour: &str,
-        seconds: Option<f64>,
-    ) {
-        if let Some(seconds) = seconds {
-            points.push(Point {
-                size,
-                workload,
-                flavour: flavour.into(),
-                seconds,
-                throughput: amount / seconds / 1e9,
-            });
+    ) -> impl FnMut(&str, Option<f64>) + 'p {
+        move |flavour, seconds| {
+            if let Some(seconds) = seconds {
+                points.push(Point {
+                    size,
+                    workload,
+                    flavour: flavour.into(),
+                    seconds,
+                    throughput: amount / seconds / 1e9,
+                });
+            }
+            self.bar.inc(1);
         }
-        self.bar.inc(1);
     }
 
     /// Backends (and GPU flavours) timed per size, for the progress bar.
@@ -147,9 +148,7 @@ where
         };
         let iterations = pixel_iterations(&counts) as f64;
         let workload = Workload::julia(&params);
-        let mut add = |flavour: &str, seconds| {
-            s.record(&mut points, (width, workload, iterations), flavour, seconds);
-        };
+        let mut add = s.recorder(&mut points, (width, workload, iterations));
         for b in s.hosts() {
             add(b.name(), median(s.repeats, || timed(|| b.julia(&params))));
         }
@@ -182,14 +181,7 @@ where
         };
         let mut scratch = Array2::zeros((n, n));
         let workload = Workload::diffusion::<T>(n, n, STEPS);
-        let mut add = |flavour: &str, seconds| {
-            s.record(
-                &mut points,
-                (n, workload, workload.memory_bytes),
-                flavour,
-                seconds,
-            );
-        };
+        let mut add = s.recorder(&mut points, (n, workload, workload.memory_bytes));
         for b in s.hosts() {
             add(
                 b.name(),
@@ -248,14 +240,7 @@ where
             continue;
         };
         let workload = Workload::norm::<T>(n);
-        let mut add = |flavour: &str, seconds| {
-            s.record(
-                &mut points,
-                (n, workload, workload.memory_bytes),
-                flavour,
-                seconds,
-            );
-        };
+        let mut add = s.recorder(&mut points, (n, workload, workload.memory_bytes));
         for b in s.hosts() {
             add(
                 b.name(),

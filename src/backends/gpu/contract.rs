@@ -162,24 +162,29 @@ mod tests {
     use crate::Precision;
     use crate::backends::gpu::Shader;
 
+    /// naga's parse of `shader` in `precision`, its errors as text.
+    fn parse(shader: Shader, precision: Precision) -> Result<naga::Module, String> {
+        let source = shader.source(precision);
+        naga::front::wgsl::parse_str(&source).map_err(|e| e.emit_to_string(&source))
+    }
+
     /// naga's layout of `S` in `shader` (offsets as WGSL's uniform rules give them).
-    fn naga_fields<S: WgslStruct>(shader: Shader) -> Vec<(String, usize)> {
-        let source = shader.source(Precision::F32);
-        let module = naga::front::wgsl::parse_str(&source).expect("shader parses");
+    fn naga_fields<S: WgslStruct>(shader: Shader) -> Result<Vec<(String, usize)>, String> {
+        let module = parse(shader, Precision::F32)?;
         let (_, ty) = module
             .types
             .iter()
             .find(|(_, ty)| ty.name.as_deref() == Some(S::NAME))
-            .unwrap_or_else(|| panic!("{} is declared in {shader:?}", S::NAME));
+            .ok_or_else(|| format!("{} is not declared in {shader:?}", S::NAME))?;
         match &ty.inner {
             naga::TypeInner::Struct { members, span } => {
                 assert_eq!(*span as usize, size_of::<S>(), "{} size", S::NAME);
-                members
+                Ok(members
                     .iter()
                     .map(|m| (m.name.clone().unwrap_or_default(), m.offset as usize))
-                    .collect()
+                    .collect())
             }
-            other => panic!("{} is not a struct: {other:?}", S::NAME),
+            other => Err(format!("{} is not a struct: {other:?}", S::NAME)),
         }
     }
 
@@ -191,29 +196,32 @@ mod tests {
     }
 
     #[test]
-    fn host_and_shader_layouts_agree() {
+    fn host_and_shader_layouts_agree() -> Result<(), String> {
         for shader in Shader::ALL {
-            assert_eq!(naga_fields::<JuliaDims>(shader), rust_fields::<JuliaDims>());
             assert_eq!(
-                naga_fields::<DiffusionDims>(shader),
+                naga_fields::<JuliaDims>(shader)?,
+                rust_fields::<JuliaDims>()
+            );
+            assert_eq!(
+                naga_fields::<DiffusionDims>(shader)?,
                 rust_fields::<DiffusionDims>()
             );
-            assert_eq!(naga_fields::<NormJob>(shader), rust_fields::<NormJob>());
-            assert_eq!(naga_fields::<NormCall>(shader), rust_fields::<NormCall>());
-            assert_eq!(naga_fields::<ProbeJob>(shader), rust_fields::<ProbeJob>());
+            assert_eq!(naga_fields::<NormJob>(shader)?, rust_fields::<NormJob>());
+            assert_eq!(naga_fields::<NormCall>(shader)?, rust_fields::<NormCall>());
+            assert_eq!(naga_fields::<ProbeJob>(shader)?, rust_fields::<ProbeJob>());
         }
+        Ok(())
     }
 
     #[test]
-    fn constants_reach_the_shaders_with_the_hosts_values() {
-        let source = Shader::Norm.source(Precision::F64);
-        let module = naga::front::wgsl::parse_str(&source).expect("shader parses");
+    fn constants_reach_the_shaders_with_the_hosts_values() -> Result<(), String> {
+        let module = parse(Shader::Norm, Precision::F64)?;
         for (name, value) in CONSTANTS {
             let (_, constant) = module
                 .constants
                 .iter()
                 .find(|(_, c)| c.name.as_deref() == Some(name))
-                .unwrap_or_else(|| panic!("{name} is declared"));
+                .ok_or_else(|| format!("{name} is not declared"))?;
             let expression = &module.global_expressions[constant.init];
             assert_eq!(
                 *expression,
@@ -223,8 +231,7 @@ mod tests {
         }
         // The entry points' workgroup size is the constant, not a number of their own.
         for shader in Shader::ALL {
-            let module = naga::front::wgsl::parse_str(&shader.source(Precision::F32)).unwrap();
-            for entry in &module.entry_points {
+            for entry in &parse(shader, Precision::F32)?.entry_points {
                 assert_eq!(
                     entry.workgroup_size,
                     [WORKGROUP_SIZE, 1, 1],
@@ -233,5 +240,6 @@ mod tests {
                 );
             }
         }
+        Ok(())
     }
 }
