@@ -1,57 +1,92 @@
 // Norm reductions as a tree: each workgroup reduces its block of the input to one
-// (sum, max |x|) pair; the host runs `combine` over those pairs until one is left.
-// The host prepends `alias real = f32;` (or f64) and the shared contract: WORKGROUP_SIZE,
-// NORM_ELEMENTS_PER_INVOCATION, the SUMMAND_* codes and `struct NormJob`, `struct NormCall`
-// (src/backends/gpu/contract.rs).
+// NormPartial; `combine` reduces those partials until one is left, which the host finishes
+// (src/backends/gpu/norm.rs). The host prepends `alias real = f32;` (or f64), the shared
+// contract (WORKGROUP_SIZE, NORM_LOADS_PER_INVOCATION, NORM_PARTIALS_PER_INVOCATION,
+// REALS_PER_VEC4, the SUMMAND_* codes, `struct NormJob`, `struct NormCall`; see
+// src/backends/gpu/contract.rs) and the bit-level view of `real` (shaders/bits/).
 //
-// Each invocation adds NORM_ELEMENTS_PER_INVOCATION values in sequence, then the workgroup
-// halves its partials in shared memory: pairwise summation, with the accuracy that implies.
+// The numerical contract holds on every conforming driver, including one that flushes
+// subnormals and assumes that no NaN or ∞ occurs:
+// - every value is classified by its bits: the largest magnitude is an integer maximum of
+//   the magnitude bits (NaN-sticky: NaN bits lie above ∞'s), and NaN and ±∞ never enter a
+//   sum; the host turns a NaN or ∞ maximum into the norm's NaN or ∞;
+// - subnormal inputs of L1 are summed apart, in units of the smallest subnormal (exact
+//   integers, normal floats); the scaled sum of squares builds x · 2^-shift from the bits;
+//   a plain square of a subnormal is below the smallest subnormal, zero on any device.
+// Accuracy is pairwise-class: an invocation sums a bounded run of values in sequence
+// (NORM_LOADS_PER_INVOCATION 16-byte loads), then the workgroup's tree and the levels of
+// `combine` add the partials pairwise.
 
-// Which elements this dispatch reads and where its partials go.
+// What a workgroup of any level produces: Σ summand over normal values, Σ of subnormal
+// values in units of the smallest subnormal (L1 only), and the largest magnitude's bits.
+struct NormPartial {
+    sum: real,
+    tiny: real,
+    amax: real_bits,
+}
+
+// Which loads (or partials) this dispatch reads and where its partials go.
 @group(0) @binding(0) var<uniform> job: NormJob;
-@group(0) @binding(1) var<storage, read> scale: array<real, 1>;
-@group(0) @binding(2) var<storage, read> input: array<real>;
-@group(0) @binding(3) var<storage, read_write> partials: array<vec2<real>>;
-@group(0) @binding(4) var<storage, read> previous: array<vec2<real>>;
+// The vector, as 16-byte loads (the host pads each piece with zeros to a whole load;
+// zeros add nothing to any norm).
+@group(0) @binding(2) var<storage, read> input: array<vec4<u32>>;
+@group(0) @binding(3) var<storage, read_write> partials: array<NormPartial>;
+@group(0) @binding(4) var<storage, read> previous: array<NormPartial>;
 // What every dispatch of the call sums.
 @group(0) @binding(5) var<uniform> call: NormCall;
 
 var<workgroup> shared_sum: array<real, WORKGROUP_SIZE>;
-var<workgroup> shared_max: array<real, WORKGROUP_SIZE>;
+var<workgroup> shared_tiny: array<real, WORKGROUP_SIZE>;
+var<workgroup> shared_amax: array<real_bits, WORKGROUP_SIZE>;
 
-// NaN-sticky maximum: max() itself may return either operand when one is NaN.
-// `x <= x` is false only for NaN, with IEEE ordered comparisons.
-fn sticky_max(m: real, a: real) -> real {
-    if (!(m <= m)) {
-        return m;
-    }
-    if (!(a <= a)) {
-        return a;
-    }
-    return max(m, a);
+fn empty_partial() -> NormPartial {
+    return NormPartial(real(0.0), real(0.0), real_bits());
 }
 
-fn summand(x: real) -> real {
+// Adds one input value, given by its bits, to an invocation's partial.
+fn add_value(acc: NormPartial, bits: real_bits) -> NormPartial {
+    var out = acc;
+    let m = magnitude_bits(bits);
+    out.amax = larger_magnitude(out.amax, m);
+    // An integer test: no driver may fold it. NaN and ∞ are the maximum's business.
+    if (!is_finite_magnitude(m)) {
+        return out;
+    }
+    let subnormal = is_subnormal_magnitude(m);
     switch call.summand {
         case SUMMAND_ABS: {
-            return abs(x);
+            if (subnormal) {
+                out.tiny = out.tiny + subnormal_units(m);
+            } else {
+                out.sum = out.sum + normal_magnitude(m);
+            }
         }
         case SUMMAND_SQUARE: {
-            return x * x;
+            if (!subnormal) {
+                let a = normal_magnitude(m);
+                out.sum = out.sum + a * a;
+            }
         }
         default: {
-            let y = x / scale[0];
-            return y * y;
+            // SUMMAND_SCALED_SQUARE: (x · 2^-shift)², shift from the host's L∞.
+            let y = scaled_magnitude(m, bitcast<i32>(call.shift));
+            out.sum = out.sum + y * y;
         }
     }
+    return out;
 }
 
-// Combines every invocation's (sum, max) into the workgroup's partial. Each entry point
-// only differs in what it reads; the loops stay apart because a helper reading both
-// `input` and `previous` would put both bindings into both entry points' layouts.
-fn reduce_workgroup(local: u32, group: u32, sum: real, m: real) {
-    shared_sum[local] = sum;
-    shared_max[local] = m;
+fn merge(a: NormPartial, b: NormPartial) -> NormPartial {
+    return NormPartial(a.sum + b.sum, a.tiny + b.tiny, larger_magnitude(a.amax, b.amax));
+}
+
+// Combines every invocation's partial into the workgroup's. The entry points differ only
+// in what they read; a helper reading both `input` and `previous` would put both bindings
+// into both entry points' layouts.
+fn reduce_workgroup(local: u32, group: u32, mine: NormPartial) {
+    shared_sum[local] = mine.sum;
+    shared_tiny[local] = mine.tiny;
+    shared_amax[local] = mine.amax;
     var width = WORKGROUP_SIZE / 2u;
     loop {
         if (width == 0u) {
@@ -60,12 +95,14 @@ fn reduce_workgroup(local: u32, group: u32, sum: real, m: real) {
         workgroupBarrier();
         if (local < width) {
             shared_sum[local] = shared_sum[local] + shared_sum[local + width];
-            shared_max[local] = sticky_max(shared_max[local], shared_max[local + width]);
+            shared_tiny[local] = shared_tiny[local] + shared_tiny[local + width];
+            shared_amax[local] = larger_magnitude(shared_amax[local], shared_amax[local + width]);
         }
         width = width / 2u;
     }
     if (local == 0u) {
-        partials[job.first_partial + group] = vec2<real>(shared_sum[0], shared_max[0]);
+        partials[job.first_partial + group] =
+            NormPartial(shared_sum[0], shared_tiny[0], shared_amax[0]);
     }
 }
 
@@ -76,18 +113,19 @@ fn leaves(
     @builtin(local_invocation_index) local: u32,
 ) {
     let group = wg.y * groups.x + wg.x;
-    let base = group * WORKGROUP_SIZE * NORM_ELEMENTS_PER_INVOCATION;
-    var sum = real(0.0);
-    var m = real(0.0);
-    for (var k = 0u; k < NORM_ELEMENTS_PER_INVOCATION; k = k + 1u) {
+    let base = group * WORKGROUP_SIZE * NORM_LOADS_PER_INVOCATION;
+    var acc = empty_partial();
+    // Consecutive invocations read consecutive 16-byte loads: every load is coalesced.
+    for (var k = 0u; k < NORM_LOADS_PER_INVOCATION; k = k + 1u) {
         let i = base + k * WORKGROUP_SIZE + local;
         if (i < job.len) {
-            let x = input[job.first_input + i];
-            sum = sum + summand(x);
-            m = sticky_max(m, abs(x));
+            let load = input[job.first_input + i];
+            for (var lane = 0u; lane < REALS_PER_VEC4; lane = lane + 1u) {
+                acc = add_value(acc, real_bits_in(load, lane));
+            }
         }
     }
-    reduce_workgroup(local, group, sum, m);
+    reduce_workgroup(local, group, acc);
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -97,16 +135,13 @@ fn combine(
     @builtin(local_invocation_index) local: u32,
 ) {
     let group = wg.y * groups.x + wg.x;
-    let base = group * WORKGROUP_SIZE * NORM_ELEMENTS_PER_INVOCATION;
-    var sum = real(0.0);
-    var m = real(0.0);
-    for (var k = 0u; k < NORM_ELEMENTS_PER_INVOCATION; k = k + 1u) {
+    let base = group * WORKGROUP_SIZE * NORM_PARTIALS_PER_INVOCATION;
+    var acc = empty_partial();
+    for (var k = 0u; k < NORM_PARTIALS_PER_INVOCATION; k = k + 1u) {
         let i = base + k * WORKGROUP_SIZE + local;
         if (i < job.len) {
-            let p = previous[job.first_input + i];
-            sum = sum + p.x;
-            m = sticky_max(m, p.y);
+            acc = merge(acc, previous[job.first_input + i]);
         }
     }
-    reduce_workgroup(local, group, sum, m);
+    reduce_workgroup(local, group, acc);
 }

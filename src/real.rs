@@ -21,6 +21,14 @@ impl Precision {
             Precision::F64 => "f64",
         }
     }
+
+    /// Bytes of one value: 4 or 8.
+    pub const fn bytes(self) -> usize {
+        match self {
+            Precision::F32 => 4,
+            Precision::F64 => 8,
+        }
+    }
 }
 
 impl Display for Precision {

@@ -268,3 +268,208 @@ fn rayon_gives_the_same_bits_at_any_thread_count() {
         }
     }
 }
+
+/// Positions that straddle every boundary of the GPU's reduction: a 16-byte load (4 f32 or
+/// 2 f64), an invocation's run (8 loads), a workgroup's block (256 invocations) and the
+/// vector's ends. Each special value is tried at each of them in a vector of that length.
+fn block_edges(n: usize) -> Vec<usize> {
+    let mut at = vec![
+        0, 1, 2, 3, 4, 5, 15, 16, 31, 32, 33, 4095, 4096, 8191, 8192, 8193,
+    ];
+    at.extend([n / 2, n - 2, n - 1]);
+    at.retain(|&p| p < n);
+    at.sort_unstable();
+    at.dedup();
+    at
+}
+
+fn special_values_everywhere<T: Real>(bits: &[u64], to_t: impl Fn(u64) -> T)
+where
+    dyn hpnum::AnyBackend: Backend<T>,
+{
+    let n = 2 * 8192 + 7;
+    for backend in common::backends() {
+        let b = backend.as_ref();
+        if !common::supports::<T>(b) {
+            continue;
+        }
+        for &pattern in bits {
+            let special = to_t(pattern);
+            for at in block_edges(n) {
+                let mut v = Array1::<T>::from_elem(n, T::from_f64(0.5));
+                v[at] = special;
+                for kind in NormKind::ALL {
+                    let got = b.norm(v.view(), kind).unwrap();
+                    if special.is_nan() {
+                        assert!(
+                            got.is_nan(),
+                            "{} {kind} NaN {pattern:#x} at {at}",
+                            common::label(b)
+                        );
+                    } else {
+                        assert_eq!(
+                            got,
+                            T::infinity(),
+                            "{} {kind} {special} at {at}",
+                            common::label(b)
+                        );
+                    }
+                }
+                // With an infinity elsewhere as well, NaN still wins.
+                if special.is_nan() {
+                    v[(at + n / 3) % n] = T::neg_infinity();
+                    for kind in NormKind::ALL {
+                        let got = b.norm(v.view(), kind).unwrap();
+                        assert!(got.is_nan(), "{} {kind} NaN and -inf", common::label(b));
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn nan_payloads_and_infinities_at_every_block_edge() {
+    // Quiet and signalling NaNs, either sign, smallest and largest payloads; ±∞.
+    special_values_everywhere::<f32>(
+        &[
+            0x7fc0_0000,
+            0xffc0_0001,
+            0x7f80_0001,
+            0xffff_ffff,
+            0x7f80_0000,
+            0xff80_0000,
+        ],
+        |b| f32::from_bits(b as u32),
+    );
+    special_values_everywhere::<f64>(
+        &[
+            0x7ff8_0000_0000_0000,
+            0xfff0_0000_0000_0001,
+            0x7ff0_0000_0000_0001,
+            0x7ff0_0001_0000_0000,
+            0x7ff0_0000_0000_0000,
+            0xfff0_0000_0000_0000,
+        ],
+        f64::from_bits,
+    );
+}
+
+/// Zeros of both signs with subnormals of every size (the smallest, the largest, and in
+/// between) scattered over the block edges: L1 and L∞ are exact (sums of subnormals round
+/// nothing), L2 is within rounding, the book's L2² is 0 (every square is below the smallest
+/// subnormal), on every backend, whatever the device does with subnormal arithmetic.
+fn subnormals_everywhere<T: Real>(unit_bits: &[u64], to_t: impl Fn(u64) -> T, l2_tol: f64)
+where
+    dyn hpnum::AnyBackend: Backend<T>,
+{
+    let n = 2 * 8192 + 7;
+    let mut v = Array1::<T>::from_elem(n, T::zero());
+    for (i, x) in v.iter_mut().enumerate() {
+        if i % 3 == 0 {
+            *x = -T::zero();
+        }
+    }
+    let mut units = 0u128;
+    let mut largest = 0u64;
+    let mut squares = 0f64; // Σ k², exactly (k < 2⁵², few terms: well within f64's 2¹⁰²³)
+    for (j, at) in block_edges(n).into_iter().enumerate() {
+        // The listed patterns once each, then small ones: the total stays below 2^(p-1)
+        // units, so that the exact sum is representable.
+        let k = unit_bits.get(j).copied().unwrap_or(j as u64);
+        let negative = j % 2 == 1;
+        let x = to_t(k);
+        v[at] = if negative { -x } else { x };
+        units += u128::from(k);
+        largest = largest.max(k);
+        squares += (k as f64) * (k as f64);
+    }
+    let smallest = T::min_positive_value() * T::epsilon();
+    let want_l1 = T::from_f64(units as f64) * smallest;
+    let want_linf = to_t(largest);
+    let want_l2 = squares.sqrt() * smallest.as_f64();
+    for backend in common::backends() {
+        let b = backend.as_ref();
+        if !common::supports::<T>(b) {
+            continue;
+        }
+        let name = common::label(b);
+        assert_eq!(
+            b.norm(v.view(), NormKind::L1).unwrap(),
+            want_l1,
+            "{name} L1"
+        );
+        assert_eq!(
+            b.norm(v.view(), NormKind::LInf).unwrap(),
+            want_linf,
+            "{name} L∞"
+        );
+        assert_eq!(
+            b.norm(v.view(), NormKind::L2Squared).unwrap(),
+            T::zero(),
+            "{name} L2²"
+        );
+        let l2 = b.norm(v.view(), NormKind::L2).unwrap().as_f64();
+        assert!(
+            common::rel_err(l2, want_l2) <= l2_tol,
+            "{name} L2 {l2:e} vs {want_l2:e}"
+        );
+        // Signed zeros alone: every norm is +0.
+        let zeros = Array1::<T>::from_elem(33, -T::zero());
+        for kind in NormKind::ALL {
+            let got = b.norm(zeros.view(), kind).unwrap();
+            assert_eq!(got.as_f64().to_bits(), 0, "{name} {kind} of -0.0");
+        }
+    }
+}
+
+#[test]
+fn subnormals_reach_l1_l2_and_linf_exactly() {
+    // The bit patterns of subnormals are their values in units of the smallest one; the
+    // largest subnormal comes first.
+    subnormals_everywhere::<f32>(
+        &[0x7f_ffff, 1, 12345, 0x40_0000, 7],
+        |k| f32::from_bits(k as u32),
+        1e-6,
+    );
+    subnormals_everywhere::<f64>(
+        &[0xf_ffff_ffff_ffff, 1, 0x4_0000_0000_0000, 123_456_789, 3],
+        f64::from_bits,
+        1e-14,
+    );
+}
+
+/// L∞ is a maximum of magnitudes: exact, and decided by the last bit even where values
+/// differ only there (in f64, only in the low word of the bits).
+#[test]
+fn linf_is_decided_by_every_bit() {
+    let n = 3 * 8192 + 1;
+    for backend in common::backends() {
+        let b = backend.as_ref();
+        for at in block_edges(n) {
+            // Every value shares the high word; the largest differs in the lowest bits.
+            let mut v = Array1::from_shape_fn(n, |i| {
+                f64::from_bits(0x4000_0000_0000_0000 + (i as u64 % 4096))
+            });
+            v[at] = -f64::from_bits(0x4000_0000_ffff_ffff);
+            let want = f64::from_bits(0x4000_0000_ffff_ffff);
+            if common::supports::<f64>(b) {
+                assert_eq!(
+                    b.norm(v.view(), NormKind::LInf).unwrap(),
+                    want,
+                    "{} f64 at {at}",
+                    common::label(b)
+                );
+            }
+            let mut v =
+                Array1::from_shape_fn(n, |i| f32::from_bits(0x4000_0000 + (i as u32 % 4096)));
+            v[at] = -f32::from_bits(0x4000_ffff);
+            assert_eq!(
+                b.norm(v.view(), NormKind::LInf).unwrap(),
+                f32::from_bits(0x4000_ffff),
+                "{} f32 at {at}",
+                common::label(b)
+            );
+        }
+    }
+}

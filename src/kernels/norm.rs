@@ -96,12 +96,15 @@ pub fn l2_underflow_threshold<T: Real>() -> T {
 }
 
 /// L2 from the vector's L∞ (`amax`) and its plain sum of squares (`sum_sq`, only computed
-/// when needed), falling back to a sum of squares scaled by `amax` when the plain one
-/// overflowed or would underflow. Shared by the backends, which differ only in how they sum.
+/// when needed), falling back to `scaled_l2` when the plain sum overflowed or would
+/// underflow. `scaled_l2(amax)` computes L2 on the vector scaled by `amax` (or by a power of
+/// two near it), where no square can overflow: the CPU backends return
+/// `amax · √Σ (vᵢ/amax)²`, the GPU `2ˢ · √Σ (vᵢ·2⁻ˢ)²` with `2ˢ ≤ amax < 2ˢ⁺¹`, built from
+/// the bits. Shared by the backends, which differ only in how they sum.
 pub fn l2_from_parts<T: Real>(
     amax: T,
     sum_sq: impl FnOnce() -> T,
-    scaled_sum_sq: impl FnOnce(T) -> T,
+    scaled_l2: impl FnOnce(T) -> T,
 ) -> T {
     // NaN, 0 (including the empty vector) and +∞ are their own L2.
     if amax.is_nan() || amax == T::zero() || amax.is_infinite() {
@@ -113,9 +116,14 @@ pub fn l2_from_parts<T: Real>(
             return s.sqrt();
         }
     }
-    // Each (vᵢ/amax)² ≤ 1, so the sum cannot overflow; the quotient rounds once per element,
-    // which costs about one ulp of the result, not the sum's range.
-    amax * scaled_sum_sq(amax).sqrt()
+    scaled_l2(amax)
+}
+
+/// `amax · √Σ (vᵢ/amax)²`, given that sum: each (vᵢ/amax)² ≤ 1, so the sum cannot overflow;
+/// the quotient rounds once per element, which costs about one ulp of the result, not the
+/// sum's range.
+pub fn l2_scaled_by_amax<T: Real>(amax: T, scaled_sum_sq: T) -> T {
+    amax * scaled_sum_sq.sqrt()
 }
 
 /// The scalar reference for every [`NormKind`], on a view of any stride.
@@ -128,10 +136,11 @@ pub fn reference<T: Real>(v: ArrayView1<'_, T>, kind: NormKind) -> T {
             reference(v, NormKind::LInf),
             || pairwise_sum(v, |x| x * x),
             |amax| {
-                pairwise_sum(v, |x| {
+                let scaled = pairwise_sum(v, |x| {
                     let y = x / amax;
                     y * y
-                })
+                });
+                l2_scaled_by_amax(amax, scaled)
             },
         ),
     }

@@ -9,6 +9,8 @@
 
 use std::fmt::Write as _;
 
+use crate::Precision;
+
 /// A `#[repr(C)]` struct of `u32` fields whose WGSL declaration is generated from the Rust
 /// one, so that the two cannot disagree (a unit test checks naga's layout against Rust's).
 pub(crate) trait WgslStruct: bytemuck::Pod {
@@ -61,8 +63,11 @@ macro_rules! wgsl_constants {
 wgsl_constants! {
     /// Invocations per workgroup in every entry point (`@workgroup_size(WORKGROUP_SIZE)`).
     pub(crate) const WORKGROUP_SIZE = 256;
-    /// Input elements each norm invocation sums in sequence before the workgroup's tree.
-    pub(crate) const NORM_ELEMENTS_PER_INVOCATION = 8;
+    /// 16-byte loads (4 f32 or 2 f64 values) each norm invocation sums in sequence before
+    /// the workgroup's tree: bounded, so that accuracy stays pairwise-class at any length.
+    pub(crate) const NORM_LOADS_PER_INVOCATION = 8;
+    /// Partials each invocation of a norm's `combine` level merges before the tree.
+    pub(crate) const NORM_PARTIALS_PER_INVOCATION = 8;
     /// `NormCall::summand`: |x|.
     pub(crate) const SUMMAND_ABS = 0;
     /// `NormCall::summand`: x².
@@ -75,9 +80,22 @@ wgsl_constants! {
     pub(crate) const PROBE_VEC4_PER_INVOCATION = 8;
 }
 
-/// Elements one norm workgroup reduces.
-pub(crate) const NORM_ELEMENTS_PER_WORKGROUP: usize =
-    (WORKGROUP_SIZE * NORM_ELEMENTS_PER_INVOCATION) as usize;
+/// 16-byte loads one norm `leaves` workgroup reduces.
+pub(crate) const NORM_LOADS_PER_WORKGROUP: usize =
+    (WORKGROUP_SIZE * NORM_LOADS_PER_INVOCATION) as usize;
+
+/// Partials one norm `combine` workgroup reduces.
+pub(crate) const NORM_PARTIALS_PER_WORKGROUP: usize =
+    (WORKGROUP_SIZE * NORM_PARTIALS_PER_INVOCATION) as usize;
+
+/// Bytes of one shader load of the vector (`vec4<u32>`); a vector piece is padded with
+/// zeros to a whole number of them.
+pub(crate) const LOAD_BYTES: usize = 16;
+
+/// Values of `precision` in one load: the shaders' `REALS_PER_VEC4`.
+pub(crate) const fn reals_per_load(precision: Precision) -> usize {
+    LOAD_BYTES / precision.bytes()
+}
 
 wgsl_struct! {
     /// One Julia dispatch: a band of rows of the output.
@@ -125,6 +143,9 @@ wgsl_struct! {
     pub(crate) struct NormCall {
         /// One of `SUMMAND_ABS`, `SUMMAND_SQUARE`, `SUMMAND_SCALED_SQUARE`.
         summand,
+        /// For `SUMMAND_SCALED_SQUARE`: the values are scaled by 2^-shift (an `i32`, as its
+        /// two's-complement bits; the shader `bitcast`s it back).
+        shift,
     }
 }
 
@@ -138,12 +159,17 @@ wgsl_struct! {
     }
 }
 
-/// The WGSL declarations of every constant and struct above.
-pub(crate) fn prelude() -> String {
+/// The WGSL declarations of every constant and struct above, for shaders in `precision`.
+pub(crate) fn prelude(precision: Precision) -> String {
     let mut out = String::new();
     for (name, value) in CONSTANTS {
         let _ = writeln!(out, "const {name}: u32 = {value}u;");
     }
+    let _ = writeln!(
+        out,
+        "const REALS_PER_VEC4: u32 = {}u;",
+        reals_per_load(precision)
+    );
     for declaration in [
         JuliaDims::wgsl(),
         DiffusionDims::wgsl(),
@@ -159,7 +185,6 @@ pub(crate) fn prelude() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Precision;
     use crate::backends::gpu::Shader;
 
     /// naga's parse of `shader` in `precision`, its errors as text.

@@ -1,5 +1,6 @@
 //! Norms on the GPU: the tree reduction of `shaders/norm.wgsl`, every level in one
-//! submission. A vector's first norm builds its partial buffers and bind groups; every later
+//! submission, finished on the host (NaN and ∞ from the bits of the largest magnitude, the
+//! subnormal part of L1 joined to the rest). A vector's first norm builds its partial buffers and bind groups; every later
 //! call rewrites only what it sums (and the scale) when that changed, and brings its result
 //! and timestamps back with its one wait.
 
@@ -7,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use super::context::{Context, Workgroups};
 use super::contract::{
-    NORM_ELEMENTS_PER_INVOCATION, NORM_ELEMENTS_PER_WORKGROUP, NormCall, NormJob, SUMMAND_ABS,
-    SUMMAND_SCALED_SQUARE, SUMMAND_SQUARE,
+    NORM_LOADS_PER_INVOCATION, NORM_LOADS_PER_WORKGROUP, NORM_PARTIALS_PER_INVOCATION,
+    NORM_PARTIALS_PER_WORKGROUP, NormCall, NormJob, SUMMAND_ABS, SUMMAND_SCALED_SQUARE,
+    SUMMAND_SQUARE, reals_per_load,
 };
 use super::errors::device_error;
 use super::pipelines::Entry;
@@ -19,71 +21,68 @@ use crate::kernels::norm::{NormKind, l2_from_parts};
 use crate::{Error, Real, Result};
 
 /// A vector's reduction: its dispatches, their buffers, and the per-call parameters.
-pub(crate) struct NormPlan<T> {
+pub(crate) struct NormPlan {
     call: wgpu::Buffer,
     /// The `NormCall` the buffer holds.
     written: NormCall,
-    scale: wgpu::Buffer,
-    /// The scale the buffer holds.
-    scale_value: T,
     dispatches: Vec<(Entry, wgpu::BindGroup, Workgroups)>,
-    /// The last level: one (sum, max) pair.
+    /// The last level: one `NormPartial`.
     result: wgpu::Buffer,
     /// Job uniforms and intermediate levels, kept alive with the bind groups.
     _buffers: Vec<wgpu::Buffer>,
 }
 
-impl<T: Real> NormPlan<T> {
-    fn new(ctx: &Context, v: &GpuVector<T>) -> Result<Self> {
+/// Bytes of the shader's `NormPartial` in `T`: sum, tiny and the magnitude bits, each as
+/// wide as `T` (12 bytes for f32, 24 for f64, as WGSL lays it out).
+fn partial_bytes<T: Real>() -> usize {
+    3 * size_of::<T>()
+}
+
+impl NormPlan {
+    fn new<T: Real>(ctx: &Context, v: &GpuVector<T>) -> Result<Self> {
         let leaves = ctx.pipeline::<T>(Entry::NormLeaves)?;
         let combine = ctx.pipeline::<T>(Entry::NormCombine)?;
-        let pair = 2 * size_of::<T>() as u64;
         let call = ctx.uniform("norm call", &NormCall::default())?;
-        let scale = ctx.storage_with("norm scale", &[T::one()])?;
         let mut buffers = Vec::new();
         let mut dispatches = Vec::new();
+        let loads_of = |len: usize| len.div_ceil(reals_per_load(T::PRECISION));
 
-        // Level 0: every piece's workgroups write their (sum, max) pairs side by side.
+        // Level 0: every piece's workgroups write their partials side by side.
         let count: usize = v
             .pieces
             .iter()
-            .map(|p| p.len.div_ceil(NORM_ELEMENTS_PER_WORKGROUP))
+            .map(|p| loads_of(p.len).div_ceil(NORM_LOADS_PER_WORKGROUP))
             .sum();
-        let mut level = partials(ctx, count, pair)?;
+        let mut level = partials::<T>(ctx, count)?;
         let mut first_partial = 0;
         for piece in &v.pieces {
+            let loads = loads_of(piece.len);
             let job = ctx.uniform(
                 "norm job",
                 &NormJob {
-                    len: piece.len as u32,
+                    len: loads as u32,
                     first_partial: first_partial as u32,
                     first_input: 0,
                 },
             )?;
             let group = ctx.bind(
                 leaves,
-                &[
-                    (0, &job),
-                    (1, &scale),
-                    (2, &piece.buffer),
-                    (3, &level),
-                    (5, &call),
-                ],
+                &[(0, &job), (2, &piece.buffer), (3, &level), (5, &call)],
             )?;
-            let invocations = piece.len.div_ceil(NORM_ELEMENTS_PER_INVOCATION as usize);
+            let invocations = loads.div_ceil(NORM_LOADS_PER_INVOCATION as usize);
             dispatches.push((
                 Entry::NormLeaves,
                 group,
                 ctx.workgroups(invocations as u64)?,
             ));
             buffers.push(job);
-            first_partial += piece.len.div_ceil(NORM_ELEMENTS_PER_WORKGROUP);
+            first_partial += loads.div_ceil(NORM_LOADS_PER_WORKGROUP);
         }
-        // Then combine levels until one pair is left.
+        // Then combine levels until one partial is left.
         let mut count = count;
         while count > 1 {
-            let next_count = count.div_ceil(NORM_ELEMENTS_PER_WORKGROUP);
-            let next = partials(ctx, next_count, pair)?;
+            let next_count = count.div_ceil(NORM_PARTIALS_PER_WORKGROUP);
+            let next = partials::<T>(ctx, next_count)?;
             let job = ctx.uniform(
                 "norm job",
                 &NormJob {
@@ -93,7 +92,7 @@ impl<T: Real> NormPlan<T> {
                 },
             )?;
             let group = ctx.bind(combine, &[(0, &job), (3, &next), (4, &level)])?;
-            let invocations = count.div_ceil(NORM_ELEMENTS_PER_INVOCATION as usize);
+            let invocations = count.div_ceil(NORM_PARTIALS_PER_INVOCATION as usize);
             dispatches.push((
                 Entry::NormCombine,
                 group,
@@ -106,8 +105,6 @@ impl<T: Real> NormPlan<T> {
         Ok(NormPlan {
             call,
             written: NormCall::default(),
-            scale,
-            scale_value: T::one(),
             dispatches,
             result: level,
             _buffers: buffers,
@@ -115,9 +112,9 @@ impl<T: Real> NormPlan<T> {
     }
 }
 
-/// A buffer of `count` (sum, max) pairs, within one binding.
-fn partials(ctx: &Context, count: usize, pair: u64) -> Result<wgpu::Buffer> {
-    let bytes = count as u64 * pair;
+/// A buffer of `count` partials, within one binding.
+fn partials<T: Real>(ctx: &Context, count: usize) -> Result<wgpu::Buffer> {
+    let bytes = (count * partial_bytes::<T>()) as u64;
     if bytes > ctx.summary.max_binding_bytes {
         return Err(Error::Unsupported {
             backend: "gpu".into(),
@@ -127,14 +124,62 @@ fn partials(ctx: &Context, count: usize, pair: u64) -> Result<wgpu::Buffer> {
     ctx.storage("norm partials", bytes)
 }
 
-/// Σ summand(x) and max |x| (NaN-sticky) of the whole vector, and the device time of the
+/// What the shader's reduction of the whole vector gives.
+#[derive(Debug, Clone, Copy)]
+struct Reduced<T> {
+    /// Σ summand over the normal values (every finite value for the scaled square).
+    sum: T,
+    /// Σ of the subnormal magnitudes in units of the smallest subnormal (L1 only).
+    tiny: T,
+    /// The largest magnitude, from its bits: NaN if any value is NaN, else +∞ if any is
+    /// infinite.
+    amax: T,
+}
+
+impl<T: Real> Reduced<T> {
+    /// The norm's NaN or +∞ when the vector holds one, exactly as the CPU backends give it.
+    fn special(&self) -> Option<T> {
+        (!self.amax.is_finite()).then_some(self.amax)
+    }
+
+    /// Σ |x|: the normal and the subnormal parts, joined on the host (IEEE arithmetic, so
+    /// the product keeps its subnormal bits).
+    fn l1(&self) -> T {
+        self.special()
+            .unwrap_or_else(|| self.sum + self.tiny * smallest_subnormal::<T>())
+    }
+}
+
+/// 2⁻¹⁴⁹ in f32, 2⁻¹⁰⁷⁴ in f64: the unit of `Reduced::tiny`.
+fn smallest_subnormal<T: Real>() -> T {
+    T::min_positive_value() * T::epsilon()
+}
+
+/// The `s` with `2ˢ ≤ x < 2ˢ⁺¹`, for a finite `x > 0` (subnormal included).
+fn binary_exponent(x: f64) -> i32 {
+    let bits = x.to_bits();
+    match (bits >> 52) as i32 {
+        0 => 63 - bits.leading_zeros() as i32 - 1074,
+        biased => biased - 1023,
+    }
+}
+
+/// 2ˢ as an f64, exactly, for `-1074 ≤ s ≤ 1023`.
+fn power_of_two(s: i32) -> f64 {
+    if s >= -1022 {
+        f64::from_bits(((s + 1023) as u64) << 52)
+    } else {
+        f64::from_bits(1u64 << (s + 1074))
+    }
+}
+
+/// Runs the reduction with `call` and returns what it gives, and the device time of the
 /// reduction where the adapter has timestamps.
 fn reduce<T: Real>(
     v: &GpuVector<T>,
-    summand: u32,
-    scale: T,
+    call: NormCall,
     timed: bool,
-) -> Result<((T, T), Option<Duration>)> {
+) -> Result<(Reduced<T>, Option<Duration>)> {
     let ctx = &v.ctx;
     let mut guard = v
         .norm
@@ -145,19 +190,13 @@ fn reduce<T: Real>(
         None => NormPlan::new(ctx, v)?,
     };
     let plan = guard.insert(plan);
-    let call = NormCall { summand };
-    ctx.capture(|| {
-        if plan.written != call {
+    if plan.written != call {
+        ctx.capture(|| {
             ctx.queue
-                .write_buffer(&plan.call, 0, bytemuck::bytes_of(&call));
-            plan.written = call;
-        }
-        if plan.scale_value.as_f64().to_bits() != scale.as_f64().to_bits() {
-            ctx.queue
-                .write_buffer(&plan.scale, 0, bytemuck::bytes_of(&scale));
-            plan.scale_value = scale;
-        }
-    })?;
+                .write_buffer(&plan.call, 0, bytemuck::bytes_of(&call))
+        })?;
+        plan.written = call;
+    }
 
     let mut watch = if timed { ctx.stopwatch()? } else { None };
     let mut encoder = ctx.encoder();
@@ -174,29 +213,36 @@ fn reduce<T: Real>(
         }
     }
     let element = size_of::<T>();
+    let bytes = partial_bytes::<T>() as u64;
     let watch_bytes = watch.as_ref().map_or(0, |w| w.bytes());
-    let mut readback = Readback::new(ctx, 2 * element as u64 + watch_bytes)?;
-    let pair_at = readback.copy(&mut encoder, &plan.result, 0, 2 * element as u64)?;
+    let mut readback = Readback::new(ctx, bytes + watch_bytes)?;
+    let partial_at = readback.copy(&mut encoder, &plan.result, 0, bytes)?;
     let ticks_at = watch
         .as_ref()
         .map(|w| readback.timestamps(&mut encoder, w))
         .transpose()?;
     let submission = ctx.submit(encoder)?;
     let mapped = readback.finish(submission)?;
-    let read = |at: usize| -> Result<T> {
+    // Each field is as wide as `T`; the magnitude's bits read as a `T` are |x| itself.
+    let read = |field: usize| -> Result<T> {
+        let at = partial_at + field * element;
         mapped
             .get(at..at + element)
             .map(bytemuck::pod_read_unaligned)
             .ok_or_else(|| device_error("the norm's result was not read back"))
     };
-    let pair = (read(pair_at)?, read(pair_at + element)?);
+    let reduced = Reduced {
+        sum: read(0)?,
+        tiny: read(1)?,
+        amax: read(2)?,
+    };
     let device_time = match (&watch, ticks_at) {
         (Some(w), Some(at)) => Some(w.elapsed(&mapped[at..], ctx.timestamp_period())?),
         _ => None,
     };
     drop(mapped);
     ctx.return_stopwatch(watch);
-    Ok((pair, device_time))
+    Ok((reduced, device_time))
 }
 
 /// The norm `kind` of a resident vector, with the semantics of [`crate::kernels::norm`];
@@ -214,39 +260,46 @@ pub(crate) fn norm<T: Real>(
     let mut timings = GpuTimings::new(clock);
     let start = Instant::now();
     let mut device = Duration::ZERO;
-    let mut run = |summand, scale| {
-        let (pair, time) = reduce(v, summand, scale, timed)?;
+    let mut run = |summand, shift: i32| {
+        let call = NormCall {
+            summand,
+            // Two's complement: the shader reads it back with `bitcast<i32>`.
+            shift: shift as u32,
+        };
+        let (reduced, time) = reduce(v, call, timed)?;
         device += time.unwrap_or_default();
-        Ok::<_, crate::Error>(pair)
+        Ok::<_, crate::Error>(reduced)
     };
     let value = if v.is_empty() {
         T::zero()
     } else {
         match kind {
-            NormKind::L1 => run(SUMMAND_ABS, T::one())?.0,
-            NormKind::L2Squared => run(SUMMAND_SQUARE, T::one())?.0,
-            NormKind::LInf => run(SUMMAND_ABS, T::one())?.1,
+            NormKind::L1 => run(SUMMAND_ABS, 0)?.l1(),
+            NormKind::L2Squared => {
+                let r = run(SUMMAND_SQUARE, 0)?;
+                r.special().unwrap_or(r.sum)
+            }
+            NormKind::LInf => run(SUMMAND_ABS, 0)?.amax,
             NormKind::L2 => {
-                let (sum, amax) = run(SUMMAND_SQUARE, T::one())?;
-                if sum.is_nan() {
-                    T::nan()
-                } else {
-                    // The shared L2 logic decides whether the scaled pass runs (a second
-                    // submission and wait, only for vectors whose squares overflow or
-                    // underflow); its closures cannot fail, so a device error is carried
-                    // out beside it.
-                    let mut scaled = Ok(T::zero());
-                    let l2 = l2_from_parts(
-                        amax,
-                        || sum,
-                        |amax| {
-                            scaled = run(SUMMAND_SCALED_SQUARE, amax).map(|(s, _)| s);
-                            *scaled.as_ref().unwrap_or(&T::nan())
-                        },
-                    );
-                    scaled?;
-                    l2
-                }
+                let r = run(SUMMAND_SQUARE, 0)?;
+                // The shared L2 logic decides whether the scaled pass runs (a second
+                // submission and wait, only for vectors whose squares overflow or
+                // underflow); its closures cannot fail, so a device error is carried out
+                // beside it. The scale is the power of two at or below L∞, so scaling is
+                // exact and done on the bits (subnormal inputs survive any device).
+                let mut scaled = Ok(T::zero());
+                let l2 = l2_from_parts(
+                    r.amax,
+                    || r.sum,
+                    |amax| {
+                        let shift = binary_exponent(amax.as_f64());
+                        scaled = run(SUMMAND_SCALED_SQUARE, shift)
+                            .map(|s| T::from_f64(power_of_two(shift)) * s.sum.sqrt());
+                        *scaled.as_ref().unwrap_or(&T::nan())
+                    },
+                );
+                scaled?;
+                l2
             }
         }
     };

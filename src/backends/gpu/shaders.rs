@@ -43,14 +43,25 @@ impl Shader {
         }
     }
 
+    /// Whether the shader classifies values by their bits (`shaders/bits/`).
+    fn uses_bits(self) -> bool {
+        matches!(self, Shader::Norm)
+    }
+
     /// The complete WGSL for `precision`: the shaders are written against an alias `real`,
-    /// which this defines, and against the shared constants and uniform structs, which this
-    /// declares. f64 needs the device feature `SHADER_F64`.
+    /// which this defines, against the shared constants and uniform structs, which this
+    /// declares, and (norms) against the bit-level view of `real` in `shaders/bits/`.
+    /// f64 needs the device feature `SHADER_F64`.
     pub fn source(self, precision: Precision) -> String {
+        let bits = match (self.uses_bits(), precision) {
+            (false, _) => "",
+            (true, Precision::F32) => include_str!("../../../shaders/bits/f32.wgsl"),
+            (true, Precision::F64) => include_str!("../../../shaders/bits/f64.wgsl"),
+        };
         format!(
-            "alias real = {};\n{}{}",
+            "alias real = {};\n{}{bits}{}",
             precision.name(),
-            super::contract::prelude(),
+            super::contract::prelude(precision),
             self.body()
         )
     }

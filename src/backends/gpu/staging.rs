@@ -24,6 +24,7 @@ use rayon::prelude::*;
 
 use super::adapter::TransferPath;
 use super::context::{Context, Submission};
+use super::contract::LOAD_BYTES;
 use super::errors::device_error;
 use super::pool::Pool;
 use super::timing::Stopwatch;
@@ -423,7 +424,11 @@ pub(crate) fn create_filled<T: Pod>(
     let mapped = ctx.summary.transfer_path == TransferPath::MappedBuffers;
     let mut buffers = Vec::with_capacity(lens.len());
     for &len in lens {
-        buffers.push(ctx.data_buffer(what, (len * size_of::<T>()) as u64, mapped)?);
+        // Whole shader loads: the norm shader reads 16 bytes at a time, and the padding
+        // (zeroed by wgpu, never written by a transfer) adds nothing to a norm. The binding
+        // limit is a multiple of 16, so a piece within it stays within it.
+        let bytes = (len * size_of::<T>()).next_multiple_of(LOAD_BYTES);
+        buffers.push(ctx.data_buffer(what, bytes as u64, mapped)?);
     }
     let mut first = 0;
     let segments: Vec<Segment<'_>> = buffers

@@ -25,7 +25,7 @@ pub struct GpuVector<T: Real> {
     pub(crate) pieces: Vec<Piece>,
     /// The reduction's buffers and bind groups, built by the first norm; the lock also
     /// keeps two threads' norms of this vector from interleaving their parameters.
-    pub(crate) norm: Mutex<Option<NormPlan<T>>>,
+    pub(crate) norm: Mutex<Option<NormPlan>>,
     /// Serialises transfers of this vector: two mappings of one buffer at once would fail.
     transfers: Mutex<()>,
     _element: PhantomData<T>,

@@ -9,7 +9,7 @@
 use pulp::{Simd as Isa, WithSimd};
 
 use super::element::SimdReal;
-use crate::kernels::norm::{NormKind, l2_from_parts, max_magnitude};
+use crate::kernels::norm::{NormKind, l2_from_parts, l2_scaled_by_amax, max_magnitude};
 
 /// Accumulators per leaf.
 const ACCUMULATORS: usize = 4;
@@ -195,8 +195,8 @@ impl Reducer {
                     p.amax,
                     || p.sum,
                     |amax| {
-                        self.tree(x, Summand::ScaledSquare(amax), false, leaf_len)
-                            .sum
+                        let scaled = self.tree(x, Summand::ScaledSquare(amax), false, leaf_len);
+                        l2_scaled_by_amax(amax, scaled.sum)
                     },
                 )
             }
