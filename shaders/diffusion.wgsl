@@ -1,6 +1,7 @@
 // One explicit-Euler diffusion step with periodic boundaries, one invocation per cell.
-// The host prepends `alias real = f32;` (or f64) and the shared contract: WORKGROUP_SIZE and
-// `struct DiffusionDims` (src/backends/gpu/contract.rs).
+// The host prepends `alias real = f32;` (or f64), the shared contract (WORKGROUP_SIZE,
+// `struct DiffusionDims`; src/backends/gpu/contract.rs) and shaders/bits/ (for `rounded`,
+// which keeps a driver from fusing `t * coefficient` into the final add).
 //
 // The grid may be stored as several bands of rows (one buffer each) when it exceeds the
 // device's largest storage binding: `src` is this band, and the rows just above and below
@@ -12,8 +13,8 @@
 @group(0) @binding(1) var<storage, read> above: array<real>;
 @group(0) @binding(2) var<storage, read> below: array<real>;
 @group(0) @binding(3) var<storage, read_write> dst: array<real>;
-// D·dt.
-@group(0) @binding(4) var<storage, read> coefficient: array<real, 1>;
+// D·dt, and 1.0 for `rounded`.
+@group(0) @binding(4) var<storage, read> coefficient: array<real, 2>;
 @group(0) @binding(5) var<uniform> dims: DiffusionDims;
 
 // One workgroup covers WORKGROUP_SIZE consecutive cells of one row, so that loads and
@@ -48,11 +49,12 @@ fn main(
     // Periodic in the row, without a division.
     let left = src[select(i - 1u, i + cols - 1u, col == 0u)];
     let right = src[select(i + 1u, i + 1u - cols, col + 1u == cols)];
-    var t = -4.0 * g;
-    t = t + up;
-    t = t + down;
-    t = t + left;
-    t = t + right;
-    t = t * coefficient[0];
-    dst[i] = t + g;
+    // -4·g is exact, so fusing it with the first add changes nothing; t · D·dt is not.
+    let t0 = -4.0 * g;
+    let t1 = t0 + up;
+    let t2 = t1 + down;
+    let t3 = t2 + left;
+    let t4 = t3 + right;
+    let t5 = rounded(t4 * coefficient[0], coefficient[1]);
+    dst[i] = t5 + g;
 }

@@ -1,13 +1,14 @@
 // Julia set escape counts, one invocation per pixel.
-// The host prepends `alias real = f32;` (or f64) and the shared contract: WORKGROUP_SIZE and
-// `struct JuliaDims` (src/backends/gpu/contract.rs).
-// Same operations as hpnum::kernels::julia::escape_count; a driver may still fuse a
-// multiply and an add, so a few boundary pixels can differ from the CPU backends.
+// The host prepends `alias real = f32;` (or f64), the shared contract (WORKGROUP_SIZE,
+// `struct JuliaDims`; src/backends/gpu/contract.rs) and shaders/bits/ (for `rounded`).
+// Same operations as hpnum::kernels::julia::escape_count, each product rounded before it
+// is added (`rounded`): a driver may not fuse them, which would change boundary pixels
+// (an H100 gave 33219848 for the book's f32 33222988).
 
 @group(0) @binding(0) var<storage, read> xs: array<real>;
 @group(0) @binding(1) var<storage, read> ys: array<real>;
-// c_re, c_im.
-@group(0) @binding(2) var<storage, read> constant: array<real, 2>;
+// c_re, c_im, and 1.0 for `rounded`.
+@group(0) @binding(2) var<storage, read> constant: array<real, 3>;
 @group(0) @binding(3) var<uniform> dims: JuliaDims;
 @group(0) @binding(4) var<storage, read_write> counts: array<u32>;
 
@@ -30,18 +31,22 @@ fn main(
     var im = ys[dims.first_row + row];
     let c_re = constant[0];
     let c_im = constant[1];
+    let one = constant[2];
     var n = 0u;
     loop {
         if (n >= dims.max_iter) {
             break;
         }
-        let re2 = re * re;
-        let im2 = im * im;
+        let re2 = rounded(re * re, one);
+        let im2 = rounded(im * im, one);
         if (!(re2 + im2 < 4.0)) {
             break;
         }
         let new_re = (re2 - im2) + c_re;
-        im = (re * im + im * re) + c_im;
+        // re·im + im·re: the two products are the same number (IEEE multiplication
+        // commutes), so one is rounded and added to itself.
+        let re_im = rounded(re * im, one);
+        im = (re_im + re_im) + c_im;
         re = new_re;
         n = n + 1u;
     }

@@ -3,6 +3,7 @@
 // so that the loads cannot be optimised away), `arithmetic` runs PROBE_CHAINS independent
 // multiply-then-add chains per invocation in the shader's `real` (no fma(), as the kernels
 // use none; a driver may still contract them, as it may in the kernels).
+// `subnormals` asks whether the device keeps subnormal numbers.
 // The host prepends `alias real = f32;` (or f64) and the shared contract: WORKGROUP_SIZE,
 // PROBE_CHAINS and `struct ProbeJob` (src/backends/gpu/contract.rs).
 
@@ -71,4 +72,18 @@ fn arithmetic(
         total = total + x[c];
     }
     sink[at.x] = total;
+}
+
+// Whether the device keeps subnormals in `real` arithmetic (WGSL allows flushing them to
+// zero). sink[0..4] holds the smallest normal, 0.25, a quarter of the smallest normal (a
+// subnormal) and 1, read at run time so that nothing folds; sink[4..7] receive a
+// subnormal product of normal operands, a product with a subnormal operand and a sum of
+// subnormals. The host compares their bits with IEEE's.
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn subnormals(@builtin(local_invocation_index) local: u32) {
+    if (local == 0u) {
+        sink[4] = sink[0] * sink[1];
+        sink[5] = sink[2] * sink[3];
+        sink[6] = sink[2] + sink[2];
+    }
 }

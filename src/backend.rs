@@ -38,6 +38,11 @@ pub struct Capabilities {
     pub isa: String,
     /// How many threads it uses on the host (1 for the scalar and SIMD backends).
     pub threads: usize,
+    /// The precisions in which its arithmetic keeps subnormal numbers (IEEE 754's gradual
+    /// underflow). In the others a subnormal operand or result may become zero, as WGSL
+    /// allows a GPU driver to do: diffusion cells that fall below the smallest normal
+    /// become 0 there. Norms keep subnormals on every device (they work on the bits).
+    pub keeps_subnormals: Vec<Precision>,
 }
 
 impl Capabilities {
@@ -49,12 +54,18 @@ impl Capabilities {
             device_name: format!("{} CPU", std::env::consts::ARCH),
             isa: isa.into(),
             threads,
+            keeps_subnormals: vec![Precision::F32, Precision::F64],
         }
     }
 
     /// Whether `precision` is among [`Capabilities::precisions`].
     pub fn supports(&self, precision: Precision) -> bool {
         self.precisions.contains(&precision)
+    }
+
+    /// Whether `precision` is among [`Capabilities::keeps_subnormals`].
+    pub fn keeps_subnormals_in(&self, precision: Precision) -> bool {
+        self.keeps_subnormals.contains(&precision)
     }
 }
 

@@ -56,3 +56,12 @@ fn scaled_magnitude(m: real_bits, shift: i32) -> real {
     let exponent = select(biased - 150, -149, biased == 0);
     return ldexp(f32(significand), exponent - shift);
 }
+
+// `x`, rounded as it is, hidden from the compiler's fusing of multiplies and adds: WGSL
+// lets a driver contract `a * b + c` into one fused operation (one rounding instead of
+// two), and naga cannot forbid it (no SPIR-V `NoContraction`). `one` is 1.0 loaded at run
+// time; its bits XOR those of 1.0 are a zero the compiler cannot know, and an integer OR
+// with it is an operation no float contraction can look through.
+fn rounded(x: real, one: real) -> real {
+    return bitcast<f32>(bitcast<u32>(x) | (bitcast<u32>(one) ^ 0x3f800000u));
+}

@@ -64,3 +64,13 @@ fn scaled_magnitude(m: real_bits, shift: i32) -> real {
 fn normal_magnitude(m: real_bits) -> real {
     return scaled_magnitude(m, 0);
 }
+
+// `x`, rounded as it is, hidden from the compiler's fusing of multiplies and adds (see
+// bits/f32.wgsl). WGSL has no 32-bit view of an f64 without SHADER_INT64 (naga's
+// `bitcast` of an f64 is a u64), so the product is multiplied by `one`, 1.0 loaded at run
+// time: exact, and a contraction of the following add can only fuse this multiply by
+// one, which rounds the same. A compiler that also reassociated `(a * b) * one` could still
+// fuse; none is known to.
+fn rounded(x: real, one: real) -> real {
+    return x * one;
+}

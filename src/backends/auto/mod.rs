@@ -219,6 +219,9 @@ impl Describe for Auto {
         let mut caps = Capabilities::cpu("auto", 1);
         caps.precisions
             .retain(|p| self.capabilities.iter().any(|c| c.supports(*p)));
+        // Auto may choose any of its backends: subnormals are kept only where all keep them.
+        caps.keeps_subnormals
+            .retain(|p| self.capabilities.iter().all(|c| c.keeps_subnormals_in(*p)));
         caps.threads = self
             .capabilities
             .iter()

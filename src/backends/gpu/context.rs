@@ -17,7 +17,7 @@ use super::grid::Band;
 use super::julia::JuliaBuffers;
 use super::pipelines::{Entry, Pipelines, unsupported_f64};
 use super::pool::Pool;
-use super::probe::{DeviceLimits, TinyKernel};
+use super::probe::{self, DeviceLimits, TinyKernel};
 use super::staging::StagingPool;
 use super::timing::{ComputeClock, Stopwatch};
 use super::vector::Piece;
@@ -60,6 +60,9 @@ pub(crate) struct Context {
     pub device_limits: OnceLock<DeviceLimits>,
     /// The trivial kernel that measures the per-dispatch floor, built on first request.
     pub tiny_kernel: OnceLock<TinyKernel>,
+    /// The precisions whose arithmetic keeps subnormals on this device (probed when it
+    /// opens; WGSL allows a driver to flush them).
+    pub keeps_subnormals: Vec<Precision>,
     f32_pipelines: Pipelines,
     f64_pipelines: Option<Pipelines>,
     stopwatches: Pool<(), Stopwatch>,
@@ -101,7 +104,7 @@ impl Context {
         // (docs/performance.md).
         let parallel = !(summary.device == DeviceKind::SoftwareGpu
             && summary.transfer_path == TransferPath::Staging);
-        Ok(Context {
+        let mut ctx = Context {
             staging: StagingPool::new(summary.staging_chunk_bytes, depth, parallel),
             julia: Pool::new(4),
             grids: Pool::new(KEEP_ONE_SHOT),
@@ -116,7 +119,10 @@ impl Context {
             f32_pipelines,
             f64_pipelines,
             lost,
-        })
+            keeps_subnormals: Vec::new(),
+        };
+        ctx.keeps_subnormals = probe::subnormals_kept(&ctx)?;
+        Ok(ctx)
     }
 
     /// The pipeline of `entry` in `T`'s precision, or `Unsupported` without f64.
@@ -254,7 +260,10 @@ impl Context {
         self.buffer_with(
             what,
             bytemuck::cast_slice(data),
-            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+            // COPY_SRC: a probe reads its results back from the same small buffer.
+            wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_DST
+                | wgpu::BufferUsages::COPY_SRC,
         )
     }
 

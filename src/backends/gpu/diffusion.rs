@@ -34,7 +34,8 @@ pub(crate) struct DiffusionPlan<T> {
 impl<T: Real> DiffusionPlan<T> {
     fn new(ctx: &Context, grid: &GpuGrid<T>, value: T) -> Result<Self> {
         let pipeline = ctx.pipeline::<T>(Entry::Diffusion)?;
-        let coefficient = ctx.storage_with("diffusion coefficient", &[value])?;
+        // D·dt and 1.0 (the shader's `rounded` needs a one it cannot fold).
+        let coefficient = ctx.storage_with("diffusion coefficient", &[value, T::one()])?;
         let count = grid.bands.len();
         let mut dims = Vec::with_capacity(count);
         for (b, band) in grid.bands.iter().enumerate() {

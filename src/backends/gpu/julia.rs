@@ -62,7 +62,8 @@ impl JuliaBuffers {
 
         let xs = ctx.storage("julia xs", (cols * size_of::<T>()) as u64)?;
         let ys = ctx.storage("julia ys", (rows * size_of::<T>()) as u64)?;
-        let constant = ctx.storage("julia c", 2 * size_of::<T>() as u64)?;
+        // c_re, c_im and 1.0 (the shader's `rounded` needs a one it cannot fold).
+        let constant = ctx.storage("julia c", 3 * size_of::<T>() as u64)?;
         let band_rows = (max_pixels / cols).clamp(1, rows);
         let mut bands = Vec::new();
         for first_row in (0..rows).step_by(band_rows) {
@@ -121,7 +122,7 @@ pub(crate) fn julia<T: Real>(
 
     let start = Instant::now();
     let (c_re, c_im) = params.c();
-    let constant = [c_re, c_im];
+    let constant = [c_re, c_im, T::one()];
     let (xs, ys, c): (&[u8], &[u8], &[u8]) = (
         bytemuck::cast_slice(params.xs()),
         bytemuck::cast_slice(params.ys()),

@@ -304,6 +304,7 @@ impl Describe for Gpu {
             device_name: format!("{} ({}, {})", summary.name, summary.api, summary.driver),
             isa: "wgsl".into(),
             threads: 1,
+            keeps_subnormals: self.ctx.keeps_subnormals.clone(),
         }
     }
 }

@@ -26,8 +26,8 @@ pub(crate) struct NormPlan {
     /// The `NormCall` the buffer holds.
     written: NormCall,
     dispatches: Vec<(Entry, wgpu::BindGroup, Workgroups)>,
-    /// The last level: one `NormPartial`.
-    result: wgpu::Buffer,
+    /// Each piece's last level: one `NormPartial`.
+    results: Vec<wgpu::Buffer>,
     /// Job uniforms and intermediate levels, kept alive with the bind groups.
     _buffers: Vec<wgpu::Buffer>,
 }
@@ -47,21 +47,18 @@ impl NormPlan {
         let mut dispatches = Vec::new();
         let loads_of = |len: usize| len.div_ceil(reals_per_load(T::PRECISION));
 
-        // Level 0: every piece's workgroups write their partials side by side.
-        let count: usize = v
-            .pieces
-            .iter()
-            .map(|p| loads_of(p.len).div_ceil(NORM_LOADS_PER_WORKGROUP))
-            .sum();
-        let mut level = partials::<T>(ctx, count)?;
-        let mut first_partial = 0;
+        // Each piece is reduced to one partial by its own tree (so that no level outgrows
+        // one binding however many pieces there are); the host merges the pieces'.
+        let mut results = Vec::with_capacity(v.pieces.len());
         for piece in &v.pieces {
             let loads = loads_of(piece.len);
+            let mut count = loads.div_ceil(NORM_LOADS_PER_WORKGROUP);
+            let mut level = partials::<T>(ctx, count)?;
             let job = ctx.uniform(
                 "norm job",
                 &NormJob {
                     len: loads as u32,
-                    first_partial: first_partial as u32,
+                    first_partial: 0,
                     first_input: 0,
                 },
             )?;
@@ -76,37 +73,36 @@ impl NormPlan {
                 ctx.workgroups(invocations as u64)?,
             ));
             buffers.push(job);
-            first_partial += loads.div_ceil(NORM_LOADS_PER_WORKGROUP);
-        }
-        // Then combine levels until one partial is left.
-        let mut count = count;
-        while count > 1 {
-            let next_count = count.div_ceil(NORM_PARTIALS_PER_WORKGROUP);
-            let next = partials::<T>(ctx, next_count)?;
-            let job = ctx.uniform(
-                "norm job",
-                &NormJob {
-                    len: count as u32,
-                    first_partial: 0,
-                    first_input: 0,
-                },
-            )?;
-            let group = ctx.bind(combine, &[(0, &job), (3, &next), (4, &level)])?;
-            let invocations = count.div_ceil(NORM_PARTIALS_PER_INVOCATION as usize);
-            dispatches.push((
-                Entry::NormCombine,
-                group,
-                ctx.workgroups(invocations as u64)?,
-            ));
-            buffers.push(job);
-            buffers.push(std::mem::replace(&mut level, next));
-            count = next_count;
+            // Then combine levels until one partial is left.
+            while count > 1 {
+                let next_count = count.div_ceil(NORM_PARTIALS_PER_WORKGROUP);
+                let next = partials::<T>(ctx, next_count)?;
+                let job = ctx.uniform(
+                    "norm job",
+                    &NormJob {
+                        len: count as u32,
+                        first_partial: 0,
+                        first_input: 0,
+                    },
+                )?;
+                let group = ctx.bind(combine, &[(0, &job), (3, &next), (4, &level)])?;
+                let invocations = count.div_ceil(NORM_PARTIALS_PER_INVOCATION as usize);
+                dispatches.push((
+                    Entry::NormCombine,
+                    group,
+                    ctx.workgroups(invocations as u64)?,
+                ));
+                buffers.push(job);
+                buffers.push(std::mem::replace(&mut level, next));
+                count = next_count;
+            }
+            results.push(level);
         }
         Ok(NormPlan {
             call,
             written: NormCall::default(),
             dispatches,
-            result: level,
+            results,
             _buffers: buffers,
         })
     }
@@ -215,8 +211,12 @@ fn reduce<T: Real>(
     let element = size_of::<T>();
     let bytes = partial_bytes::<T>() as u64;
     let watch_bytes = watch.as_ref().map_or(0, |w| w.bytes());
-    let mut readback = Readback::new(ctx, bytes + watch_bytes)?;
-    let partial_at = readback.copy(&mut encoder, &plan.result, 0, bytes)?;
+    let mut readback = Readback::new(ctx, bytes * plan.results.len() as u64 + watch_bytes)?;
+    let partials_at = plan
+        .results
+        .iter()
+        .map(|result| readback.copy(&mut encoder, result, 0, bytes))
+        .collect::<Result<Vec<usize>>>()?;
     let ticks_at = watch
         .as_ref()
         .map(|w| readback.timestamps(&mut encoder, w))
@@ -224,18 +224,27 @@ fn reduce<T: Real>(
     let submission = ctx.submit(encoder)?;
     let mapped = readback.finish(submission)?;
     // Each field is as wide as `T`; the magnitude's bits read as a `T` are |x| itself.
-    let read = |field: usize| -> Result<T> {
-        let at = partial_at + field * element;
+    let read = |at: usize, field: usize| -> Result<T> {
+        let at = at + field * element;
         mapped
             .get(at..at + element)
             .map(bytemuck::pod_read_unaligned)
             .ok_or_else(|| device_error("the norm's result was not read back"))
     };
-    let reduced = Reduced {
-        sum: read(0)?,
-        tiny: read(1)?,
-        amax: read(2)?,
+    let mut reduced = Reduced {
+        sum: T::zero(),
+        tiny: T::zero(),
+        amax: T::zero(),
     };
+    for at in partials_at {
+        let amax: T = read(at, 2)?;
+        reduced.sum = reduced.sum + read(at, 0)?;
+        reduced.tiny = reduced.tiny + read(at, 1)?;
+        // Magnitudes compare as their bits, NaN above ∞ (as in the shader).
+        if amax.as_f64().to_bits() > reduced.amax.as_f64().to_bits() {
+            reduced.amax = amax;
+        }
+    }
     let device_time = match (&watch, ticks_at) {
         (Some(w), Some(at)) => Some(w.elapsed(&mapped[at..], ctx.timestamp_period())?),
         _ => None,

@@ -16,10 +16,11 @@ pub(crate) enum Entry {
     ProbeCopy,
     ProbeRead,
     ProbeArithmetic,
+    ProbeSubnormals,
 }
 
 impl Entry {
-    const ALL: [Entry; 7] = [
+    const ALL: [Entry; 8] = [
         Entry::Julia,
         Entry::Diffusion,
         Entry::NormLeaves,
@@ -27,6 +28,7 @@ impl Entry {
         Entry::ProbeCopy,
         Entry::ProbeRead,
         Entry::ProbeArithmetic,
+        Entry::ProbeSubnormals,
     ];
 
     /// The shader and the entry point's name in it.
@@ -39,6 +41,7 @@ impl Entry {
             Entry::ProbeCopy => (Shader::Probe, "stream_copy"),
             Entry::ProbeRead => (Shader::Probe, "stream_read"),
             Entry::ProbeArithmetic => (Shader::Probe, "arithmetic"),
+            Entry::ProbeSubnormals => (Shader::Probe, "subnormals"),
         }
     }
 }

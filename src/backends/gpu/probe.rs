@@ -282,3 +282,61 @@ fn best_pass(
     ctx.return_stopwatch(Some(watch));
     Ok(times.into_iter().min().unwrap_or(Duration::MAX))
 }
+
+/// The precisions in which this device's arithmetic keeps subnormal numbers: one
+/// workgroup of `subnormals` per precision, its three results compared bit for bit with
+/// IEEE 754's. (wgpu cannot ask Vulkan for `VK_KHR_shader_float_controls`'
+/// `DenormPreserve`, so what the driver does by default is what hpnum gets.)
+pub(crate) fn subnormals_kept(ctx: &Context) -> Result<Vec<Precision>> {
+    let mut kept = Vec::new();
+    if keeps_subnormals::<f32>(ctx)? {
+        kept.push(Precision::F32);
+    }
+    if ctx.summary.f64 && keeps_subnormals::<f64>(ctx)? {
+        kept.push(Precision::F64);
+    }
+    Ok(kept)
+}
+
+fn keeps_subnormals<T: Real>(ctx: &Context) -> Result<bool> {
+    let pipeline = ctx.pipeline::<T>(Entry::ProbeSubnormals)?;
+    let normal = T::min_positive_value();
+    let quarter = T::from_f64(0.25);
+    let subnormal = normal * quarter; // IEEE on the host
+    let one = T::one();
+    let inputs = [
+        normal,
+        quarter,
+        subnormal,
+        one,
+        T::zero(),
+        T::zero(),
+        T::zero(),
+        T::zero(),
+    ];
+    let sink = ctx.storage_with("subnormal probe", &inputs)?;
+    let group = ctx.bind(pipeline, &[(3, &sink)])?;
+    let mut encoder = ctx.encoder();
+    {
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("subnormal probe"),
+            timestamp_writes: None,
+        });
+        pass.set_pipeline(pipeline);
+        pass.set_bind_group(0, &group, &[]);
+        pass.dispatch_workgroups(1, 1, 1);
+    }
+    let element = size_of::<T>();
+    let mut readback = Readback::new(ctx, 3 * element as u64)?;
+    let at = readback.copy(&mut encoder, &sink, 4 * element as u64, 3 * element as u64)?;
+    let mapped = readback.finish(ctx.submit(encoder)?)?;
+    let got: Vec<T> = mapped[at..at + 3 * element]
+        .chunks_exact(element)
+        .map(bytemuck::pod_read_unaligned)
+        .collect();
+    let want = [subnormal, subnormal, subnormal + subnormal];
+    Ok(got
+        .iter()
+        .zip(want)
+        .all(|(g, w)| g.as_f64().to_bits() == w.as_f64().to_bits()))
+}

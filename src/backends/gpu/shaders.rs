@@ -12,7 +12,8 @@ pub enum Shader {
     Diffusion,
     /// `shaders/norm.wgsl`: tree reductions (`leaves`, `combine`).
     Norm,
-    /// `shaders/probe.wgsl`: the device's limits (`stream_copy`, `stream_read`, `arithmetic`).
+    /// `shaders/probe.wgsl`: the device's limits (`stream_copy`, `stream_read`, `arithmetic`)
+    /// and whether it keeps subnormals (`subnormals`).
     Probe,
 }
 
@@ -39,18 +40,19 @@ impl Shader {
         match self {
             Shader::Julia | Shader::Diffusion => &["main"],
             Shader::Norm => &["leaves", "combine"],
-            Shader::Probe => &["stream_copy", "stream_read", "arithmetic"],
+            Shader::Probe => &["stream_copy", "stream_read", "arithmetic", "subnormals"],
         }
     }
 
-    /// Whether the shader classifies values by their bits (`shaders/bits/`).
+    /// Whether the shader uses the bit-level view of `real` (`shaders/bits/`): the norms
+    /// classify values by it, Julia and diffusion keep products from being fused.
     fn uses_bits(self) -> bool {
-        matches!(self, Shader::Norm)
+        !matches!(self, Shader::Probe)
     }
 
     /// The complete WGSL for `precision`: the shaders are written against an alias `real`,
     /// which this defines, against the shared constants and uniform structs, which this
-    /// declares, and (norms) against the bit-level view of `real` in `shaders/bits/`.
+    /// declares, and against the bit-level view of `real` in `shaders/bits/`.
     /// f64 needs the device feature `SHADER_F64`.
     pub fn source(self, precision: Precision) -> String {
         let bits = match (self.uses_bits(), precision) {
@@ -84,5 +86,84 @@ mod tests {
                 assert_eq!(size, "@workgroup_size(WORKGROUP_SIZE)", "{shader:?}");
             }
         }
+    }
+
+    /// Whether `e` is a float literal whose product is exact in any precision (±2ᵏ).
+    fn is_power_of_two_literal(e: &naga::Expression) -> bool {
+        let value = match e {
+            naga::Expression::Literal(naga::Literal::F32(v)) => f64::from(*v),
+            naga::Expression::Literal(naga::Literal::F64(v))
+            | naga::Expression::Literal(naga::Literal::AbstractFloat(v)) => *v,
+            _ => return false,
+        };
+        value != 0.0 && value.abs().log2().fract() == 0.0
+    }
+
+    /// A compiler may fuse `a * b + c` into one rounding (WGSL allows it, naga cannot
+    /// forbid it), which changes Julia's boundary pixels and diffusion's last bits. The
+    /// kernels pass every product that an add or subtract consumes through `rounded` (an
+    /// opaque operation), except products by ±2ᵏ, which are exact: this walks naga's IR of
+    /// both precisions and finds any other product feeding an add.
+    #[test]
+    fn no_product_reaches_an_add_unrounded() -> Result<(), String> {
+        use crate::Precision;
+        for shader in [Shader::Julia, Shader::Diffusion] {
+            for precision in [Precision::F32, Precision::F64] {
+                let source = shader.source(precision);
+                let module =
+                    naga::front::wgsl::parse_str(&source).map_err(|e| e.emit_to_string(&source))?;
+                let info = naga::valid::Validator::new(
+                    naga::valid::ValidationFlags::all(),
+                    naga::valid::Capabilities::all(),
+                )
+                .validate(&module)
+                .map_err(|e| format!("{shader:?} {precision}: {e:?}"))?;
+                let functions = module
+                    .entry_points
+                    .iter()
+                    .enumerate()
+                    .map(|(i, e)| (e.name.as_str(), &e.function, info.get_entry_point(i)))
+                    .chain(
+                        module
+                            .functions
+                            .iter()
+                            .map(|(h, f)| (f.name.as_deref().unwrap_or("?"), f, &info[h])),
+                    );
+                for (name, function, function_info) in functions {
+                    let exprs = &function.expressions;
+                    let is_float = |h: naga::Handle<naga::Expression>| {
+                        function_info[h].ty.inner_with(&module.types).scalar_kind()
+                            == Some(naga::ScalarKind::Float)
+                    };
+                    let unrounded_product = |h: naga::Handle<naga::Expression>| match &exprs[h] {
+                        naga::Expression::Binary {
+                            op: naga::BinaryOperator::Multiply,
+                            left,
+                            right,
+                        } => {
+                            is_float(h)
+                                && !is_power_of_two_literal(&exprs[*left])
+                                && !is_power_of_two_literal(&exprs[*right])
+                        }
+                        _ => false,
+                    };
+                    for (_, e) in exprs.iter() {
+                        if let naga::Expression::Binary {
+                            op: naga::BinaryOperator::Add | naga::BinaryOperator::Subtract,
+                            left,
+                            right,
+                        } = e
+                        {
+                            assert!(
+                                !unrounded_product(*left) && !unrounded_product(*right),
+                                "{shader:?} {precision} `{name}`: a product feeds an add \
+                                 without `rounded`"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }
