@@ -45,6 +45,11 @@ struct Args {
     #[arg(long)]
     no_cpu: bool,
 
+    /// Steps per GPU dispatch (temporal blocking, K): 1 steps through device memory every
+    /// step; K ≥ 2 steps tiles in workgroup memory K times per dispatch (same bits).
+    #[arg(long, default_value_t = 1, value_parser = common::positive)]
+    steps_per_dispatch: usize,
+
     /// Where to write the heat map.
     #[arg(long, default_value = "out/gpu_diffusion.png")]
     out: PathBuf,
@@ -64,6 +69,7 @@ fn run_gpu<T: Real>(gpu: &Gpu, args: &Args) -> hpnum::Result<GpuRun> {
     let start = Instant::now();
     let mut resident = gpu.upload_grid(grid.view())?;
     timings.upload = start.elapsed();
+    resident.set_steps_per_dispatch(args.steps_per_dispatch)?;
 
     // Steps in chunks so the progress bar moves; each chunk is many steps per submission.
     let chunks = if args.readback_every_step {

@@ -250,3 +250,67 @@ fn many_threads_share_one_device() {
         }
     });
 }
+
+/// Temporal blocking (K steps per dispatch on tiles in workgroup memory) gives the bits of
+/// K single steps for every K, on shapes smaller and larger than a tile, odd and prime,
+/// with step counts that leave a remainder, in both precisions; K = 0, K beyond the tile
+/// and K ≥ 2 on a grid split into bands are typed errors.
+fn temporal_blocking_is_bit_identical<T: hpnum::Real>(gpu: &Gpu) {
+    let params = DiffusionParams::<T>::book();
+    let max = hpnum::backends::gpu::GpuGrid::<T>::max_steps_per_dispatch();
+    for (rows, cols) in [(1, 1), (3, 5), (17, 64), (64, 17), (70, 131), (200, 97)] {
+        // A grid with structure at every scale: the book's initial blob and a ramp.
+        let init = Array2::from_shape_fn((rows, cols), |(r, c)| {
+            T::from_f64(((r * 31 + c * 17) % 23) as f64 / 7.0 + if r == c { 1e3 } else { 0.0 })
+        });
+        let steps = 23;
+        let mut single = gpu.upload_grid(init.view()).unwrap();
+        single.set_steps_per_dispatch(1).unwrap();
+        single.advance(&params, steps).unwrap();
+        let want = single.download().unwrap();
+        for k in [2, 3, 4, 7, max] {
+            let mut blocked = gpu.upload_grid(init.view()).unwrap();
+            blocked.set_steps_per_dispatch(k).unwrap();
+            assert_eq!(blocked.steps_per_dispatch(), k);
+            // In pieces, so that calls start mid-way through a block.
+            blocked.advance(&params, 5).unwrap();
+            blocked.step(&params, steps - 5).unwrap();
+            let got = blocked.download().unwrap();
+            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert_eq!(
+                    g.as_f64().to_bits(),
+                    w.as_f64().to_bits(),
+                    "{} {rows}×{cols} K={k}: cell {i}",
+                    T::PRECISION
+                );
+            }
+        }
+        let mut grid = gpu.upload_grid(init.view()).unwrap();
+        assert!(matches!(
+            grid.set_steps_per_dispatch(0),
+            Err(hpnum::Error::InvalidParameter { .. })
+        ));
+        assert!(matches!(
+            grid.set_steps_per_dispatch(max + 1),
+            Err(hpnum::Error::InvalidParameter { .. })
+        ));
+    }
+}
+
+#[test]
+fn temporal_blocking_gives_the_bits_of_single_steps() {
+    let Some(backend) = common::gpu() else { return };
+    let gpu = Gpu::shared().unwrap();
+    temporal_blocking_is_bit_identical::<f32>(&gpu);
+    if common::supports::<f64>(backend.as_ref()) {
+        temporal_blocking_is_bit_identical::<f64>(&gpu);
+    }
+    // A grid in several bands runs K = 1 only.
+    let Some(cramped) = cramped() else { return };
+    let init = Array2::<f32>::ones((64, 64));
+    let mut banded = cramped.upload_grid(init.view()).unwrap();
+    assert!(matches!(
+        banded.set_steps_per_dispatch(4),
+        Err(hpnum::Error::Unsupported { .. })
+    ));
+}

@@ -67,13 +67,20 @@ pub struct GpuOptions {
     /// [`DEFAULT_SPIN`], which measured faster than blocking on small calls; see
     /// `docs/performance.md`).
     pub wait: Option<WaitMode>,
+    /// Diffusion steps per dispatch (temporal blocking, K): `None` or 1 runs one step per
+    /// dispatch; K ≥ 2 steps tiles of the grid K times in workgroup memory per dispatch
+    /// (bit-identical results; grids within one storage binding; at most 31 in f32, 22 in
+    /// f64, larger values are clamped). Each grid can change it
+    /// ([`super::GpuGrid::set_steps_per_dispatch`]).
+    pub diffusion_steps_per_dispatch: Option<u32>,
 }
 
 impl GpuOptions {
     /// From `WGPU_BACKEND` (`vulkan`, `metal`, `dx12`, `gl`, comma-separated),
     /// `WGPU_ADAPTER_NAME`, `WGPU_POWER_PREF` (`low`, `high`, `none`) and hpnum's own
-    /// `HPNUM_GPU_TRANSFERS` (`staging` or `mapped`: the [`TransferPath`]). Like wgpu's,
-    /// unrecognised values leave the default.
+    /// `HPNUM_GPU_TRANSFERS` (`staging` or `mapped`: the [`TransferPath`]) and
+    /// `HPNUM_GPU_DIFFUSION_K` (steps per diffusion dispatch). Like wgpu's, unrecognised
+    /// values leave the default.
     pub fn from_env() -> Self {
         GpuOptions {
             backends: wgpu::Backends::from_env(),
@@ -86,6 +93,10 @@ impl GpuOptions {
                 Ok("mapped") => Some(TransferPath::MappedBuffers),
                 _ => None,
             },
+            diffusion_steps_per_dispatch: std::env::var("HPNUM_GPU_DIFFUSION_K")
+                .ok()
+                .and_then(|k| k.parse().ok())
+                .filter(|&k| k >= 1),
             ..GpuOptions::default()
         }
     }
@@ -115,6 +126,9 @@ pub struct AdapterSummary {
     pub staging_chunk_bytes: u64,
     /// How the host waits for the device.
     pub wait: WaitMode,
+    /// Diffusion steps per dispatch that new grids start with (see
+    /// [`GpuOptions::diffusion_steps_per_dispatch`]).
+    pub diffusion_steps_per_dispatch: u32,
 }
 
 impl AdapterSummary {
@@ -235,6 +249,7 @@ async fn open_async(options: &GpuOptions) -> Result<Opened> {
         wait: options
             .wait
             .unwrap_or(WaitMode::SpinThenBlock(DEFAULT_SPIN)),
+        diffusion_steps_per_dispatch: options.diffusion_steps_per_dispatch.unwrap_or(1).max(1),
     };
     let mut limits = limits;
     if let Some(cap) = options.max_workgroups_per_dimension {

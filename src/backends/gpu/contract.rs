@@ -92,6 +92,21 @@ pub(crate) const NORM_PARTIALS_PER_WORKGROUP: usize =
 /// zeros to a whole number of them.
 pub(crate) const LOAD_BYTES: usize = 16;
 
+/// Cells per side of the temporally blocked diffusion's tile in workgroup memory: the
+/// largest square within WebGPU's guaranteed 16 KiB of workgroup storage (64² f32, 45² f64).
+pub(crate) const fn tile_side(precision: Precision) -> u32 {
+    match precision {
+        Precision::F32 => 64,
+        Precision::F64 => 45,
+    }
+}
+
+/// The most steps one tiled dispatch can take in `precision`: a tile must keep at least
+/// one interior cell per side.
+pub(crate) const fn max_tile_steps(precision: Precision) -> u32 {
+    (tile_side(precision) - 1) / 2
+}
+
 /// Values of `precision` in one load: the shaders' `REALS_PER_VEC4`.
 pub(crate) const fn reals_per_load(precision: Precision) -> usize {
     LOAD_BYTES / precision.bytes()
@@ -123,6 +138,22 @@ wgsl_struct! {
         above_row,
         /// The row of the `below` binding just below the band's last row.
         below_row,
+    }
+}
+
+wgsl_struct! {
+    /// One temporally blocked diffusion dispatch (`tiled`): `steps` steps of a one-band
+    /// grid, each workgroup stepping a tile of `TILE_SIDE`² cells whose inner
+    /// `interior`² it writes back (`interior = TILE_SIDE - 2·steps`).
+    pub(crate) struct DiffusionTile {
+        /// Cells per row.
+        cols,
+        /// Rows of the grid.
+        rows,
+        /// Steps per dispatch (K), also the halo's width.
+        steps,
+        /// Cells per side of the part of a tile that is written back.
+        interior,
     }
 }
 
@@ -170,9 +201,18 @@ pub(crate) fn prelude(precision: Precision) -> String {
         "const REALS_PER_VEC4: u32 = {}u;",
         reals_per_load(precision)
     );
+    let side = tile_side(precision);
+    let _ = writeln!(out, "const TILE_SIDE: u32 = {side}u;");
+    let _ = writeln!(out, "const TILE_CELLS: u32 = {}u;", side * side);
+    let _ = writeln!(
+        out,
+        "const TILE_CELLS_PER_INVOCATION: u32 = {}u;",
+        (side * side).div_ceil(WORKGROUP_SIZE)
+    );
     for declaration in [
         JuliaDims::wgsl(),
         DiffusionDims::wgsl(),
+        DiffusionTile::wgsl(),
         NormJob::wgsl(),
         NormCall::wgsl(),
         ProbeJob::wgsl(),
@@ -230,6 +270,10 @@ mod tests {
             assert_eq!(
                 naga_fields::<DiffusionDims>(shader)?,
                 rust_fields::<DiffusionDims>()
+            );
+            assert_eq!(
+                naga_fields::<DiffusionTile>(shader)?,
+                rust_fields::<DiffusionTile>()
             );
             assert_eq!(naga_fields::<NormJob>(shader)?, rust_fields::<NormJob>());
             assert_eq!(naga_fields::<NormCall>(shader)?, rust_fields::<NormCall>());

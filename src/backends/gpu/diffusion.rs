@@ -7,13 +7,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::context::{Context, Workgroups};
-use super::contract::DiffusionDims;
+use super::contract::{DiffusionDims, DiffusionTile, max_tile_steps, tile_side};
 use super::grid::GpuGrid;
 use super::pipelines::Entry;
 use super::staging::Readback;
 use super::timing::MAX_TIMED_PASSES;
 use crate::kernels::diffusion::DiffusionParams;
-use crate::{Real, Result};
+use crate::{Error, Real, Result};
 
 /// Cell-steps per submission: bounds the work of one submission so that a long run never
 /// trips an operating system's GPU watchdog (a couple of seconds on some desktops), even
@@ -29,6 +29,65 @@ pub(crate) struct DiffusionPlan<T> {
     dispatches: [Vec<(wgpu::BindGroup, Workgroups)>; 2],
     /// The bands' dims, kept alive with the bind groups that use them.
     _dims: Vec<wgpu::Buffer>,
+    /// The temporally blocked dispatch for the K last used, built when K changes.
+    tiled: Option<TiledPlan>,
+}
+
+/// K steps per dispatch on a one-band grid: the `tiled` entry point's bind groups per
+/// parity, and its workgroups (one per tile).
+struct TiledPlan {
+    steps: usize,
+    dispatches: [wgpu::BindGroup; 2],
+    workgroups: Workgroups,
+    _tile: wgpu::Buffer,
+}
+
+impl TiledPlan {
+    fn new<T: Real>(
+        ctx: &Context,
+        grid: &GpuGrid<T>,
+        coefficient: &wgpu::Buffer,
+        steps: usize,
+    ) -> Result<Self> {
+        let pipeline = ctx.pipeline::<T>(Entry::DiffusionTiled)?;
+        let interior = tile_side(T::PRECISION) as usize - 2 * steps;
+        let tile = ctx.uniform(
+            "diffusion tile",
+            &DiffusionTile {
+                cols: grid.cols as u32,
+                rows: grid.rows as u32,
+                steps: steps as u32,
+                interior: interior as u32,
+            },
+        )?;
+        let band = &grid.bands[0];
+        let bind = |parity: usize| {
+            ctx.bind(
+                pipeline,
+                &[
+                    (0, &band.buffers[parity]),
+                    (3, &band.buffers[1 - parity]),
+                    (4, coefficient),
+                    (6, &tile),
+                ],
+            )
+        };
+        let dispatches = [bind(0)?, bind(1)?];
+        let (x, y) = (grid.cols.div_ceil(interior), grid.rows.div_ceil(interior));
+        let max = ctx.limits.max_compute_workgroups_per_dimension as usize;
+        if x > max || y > max {
+            return Err(Error::Unsupported {
+                backend: "gpu".into(),
+                what: format!("{y} × {x} tiles in one dispatch"),
+            });
+        }
+        Ok(TiledPlan {
+            steps,
+            dispatches,
+            workgroups: (x as u32, y as u32, 1),
+            _tile: tile,
+        })
+    }
 }
 
 impl<T: Real> DiffusionPlan<T> {
@@ -74,6 +133,7 @@ impl<T: Real> DiffusionPlan<T> {
             value,
             dispatches,
             _dims: dims,
+            tiled: None,
         })
     }
 }
@@ -94,11 +154,12 @@ pub(crate) fn step<T: Real>(
     let ctx = Arc::clone(&grid.ctx);
     let pipeline = ctx.pipeline::<T>(Entry::Diffusion)?;
     let value = params.coefficient();
-    let plan = match grid.plan.take() {
+    // Taken out while stepping (the grid's buffers are read beside it) and put back
+    // after; a failed call leaves it to be rebuilt.
+    let mut plan = match grid.plan.take() {
         Some(plan) => plan,
         None => DiffusionPlan::new(&ctx, grid, value)?,
     };
-    let plan = grid.plan.insert(plan);
     // Rewritten only when it changed (by bits: exactly what the buffer holds).
     if plan.value.as_f64().to_bits() != value.as_f64().to_bits() {
         ctx.capture(|| {
@@ -108,10 +169,27 @@ pub(crate) fn step<T: Real>(
         plan.value = value;
     }
 
+    // Temporal blocking where asked for and possible (one band); K = 1 otherwise.
+    let k = if grid.bands.len() == 1 {
+        grid.steps_per_dispatch
+            .clamp(1, max_tile_steps(T::PRECISION) as usize)
+    } else {
+        1
+    };
+    if k > 1 && plan.tiled.as_ref().is_none_or(|t| t.steps != k) {
+        plan.tiled = Some(TiledPlan::new(&ctx, grid, &plan.coefficient, k)?);
+    }
+    let tiled = plan.tiled.as_ref().filter(|_| k > 1);
+    let tiled_pipeline = match tiled {
+        Some(_) => Some(ctx.pipeline::<T>(Entry::DiffusionTiled)?),
+        None => None,
+    };
+
     let start = Instant::now();
     let per_submission = (CELL_STEPS_PER_SUBMISSION / (grid.rows * grid.cols))
         .max(steps.div_ceil(MAX_TIMED_PASSES as usize))
-        .max(1);
+        .max(1)
+        .next_multiple_of(k);
     let mut watch = if timed { ctx.stopwatch()? } else { None };
     let mut readback = None;
     let mut done = 0;
@@ -125,12 +203,28 @@ pub(crate) fn step<T: Real>(
                 label: Some("diffusion"),
                 timestamp_writes,
             });
-            pass.set_pipeline(pipeline);
-            for s in 0..n {
-                for (group, (x, y, z)) in &plan.dispatches[(grid.current + s) % 2] {
-                    pass.set_bind_group(0, group, &[]);
-                    pass.dispatch_workgroups(*x, *y, *z);
+            // Every dispatch reads one buffer of each band and writes the other, whether
+            // it takes one step or K.
+            let mut left = n;
+            while left > 0 {
+                match (tiled, tiled_pipeline) {
+                    (Some(t), Some(p)) if left >= t.steps => {
+                        pass.set_pipeline(p);
+                        pass.set_bind_group(0, &t.dispatches[grid.current], &[]);
+                        let (x, y, z) = t.workgroups;
+                        pass.dispatch_workgroups(x, y, z);
+                        left -= t.steps;
+                    }
+                    _ => {
+                        pass.set_pipeline(pipeline);
+                        for (group, (x, y, z)) in &plan.dispatches[grid.current] {
+                            pass.set_bind_group(0, group, &[]);
+                            pass.dispatch_workgroups(*x, *y, *z);
+                        }
+                        left -= 1;
+                    }
                 }
+                grid.current = 1 - grid.current;
             }
         }
         done += n;
@@ -143,8 +237,8 @@ pub(crate) fn step<T: Real>(
             readback = Some((rb, at));
         }
         last = Some(ctx.submit(encoder)?);
-        grid.current = (grid.current + n) % 2;
     }
+    grid.plan = Some(plan);
     let elapsed = match (readback, last, &watch) {
         (Some((rb, at)), Some(last), Some(w)) => {
             let mapped = rb.finish(last)?;

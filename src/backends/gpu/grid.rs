@@ -33,6 +33,8 @@ pub struct GpuGrid<T: Real> {
     pub(crate) current: usize,
     /// Bind groups and parameters for stepping, built by the first step.
     pub(crate) plan: Option<DiffusionPlan<T>>,
+    /// Steps per dispatch (temporal blocking), 1 for one step per dispatch.
+    pub(crate) steps_per_dispatch: usize,
     /// Serialises transfers of this grid: two mappings of one buffer at once would fail.
     transfers: Mutex<()>,
     _element: PhantomData<T>,
@@ -92,6 +94,7 @@ impl<T: Real> GpuGrid<T> {
             bands,
             current: 0,
             plan: None,
+            steps_per_dispatch: ctx.summary.diffusion_steps_per_dispatch as usize,
             transfers: Mutex::new(()),
             _element: PhantomData,
         }
@@ -176,6 +179,49 @@ impl<T: Real> GpuGrid<T> {
     /// [`Error::Device`] if the device fails.
     pub fn advance(&mut self, params: &DiffusionParams<T>, steps: usize) -> Result<()> {
         super::diffusion::step(self, params, steps, false).map(|_| ())
+    }
+
+    /// Sets how many steps one dispatch takes (temporal blocking, K): 1 runs one step per
+    /// dispatch through device memory; K ≥ 2 loads tiles of the grid with a K-cell halo into
+    /// workgroup memory and steps them K times before writing back, trading redundant
+    /// halo work for K times less memory traffic. Results are bit-identical for every K.
+    /// Which K is fastest depends on the device; `gpu_diffusion --steps-per-dispatch` and
+    /// the bench's `diffusion-k` rows measure it.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for 0 or more than [`GpuGrid::max_steps_per_dispatch`];
+    /// [`Error::Unsupported`] for K ≥ 2 on a grid stored in several bands (larger than one
+    /// storage binding), where only K = 1 runs.
+    pub fn set_steps_per_dispatch(&mut self, k: usize) -> Result<()> {
+        let max = Self::max_steps_per_dispatch();
+        if k == 0 || k > max {
+            return Err(Error::invalid(
+                "steps_per_dispatch",
+                format!("{k} is not between 1 and {max} for {}", T::PRECISION),
+            ));
+        }
+        if k > 1 && self.bands.len() > 1 {
+            return Err(Error::Unsupported {
+                backend: "gpu".into(),
+                what: format!(
+                    "{k} steps per dispatch on a grid in {} bands (larger than one binding)",
+                    self.bands.len()
+                ),
+            });
+        }
+        self.steps_per_dispatch = k;
+        Ok(())
+    }
+
+    /// Steps one dispatch takes ([`GpuGrid::set_steps_per_dispatch`]).
+    pub fn steps_per_dispatch(&self) -> usize {
+        self.steps_per_dispatch
+    }
+
+    /// The most steps one dispatch can take in `T`: the tile in workgroup memory (64² cells
+    /// in f32, 45² in f64) must keep an interior: 31 in f32, 22 in f64.
+    pub fn max_steps_per_dispatch() -> usize {
+        super::contract::max_tile_steps(T::PRECISION) as usize
     }
 
     fn check_shape(&self, what: &'static str, dim: (usize, usize)) -> Result<()> {

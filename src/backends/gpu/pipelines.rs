@@ -11,6 +11,7 @@ use crate::{Error, Precision, Result};
 pub(crate) enum Entry {
     Julia,
     Diffusion,
+    DiffusionTiled,
     NormLeaves,
     NormCombine,
     ProbeCopy,
@@ -20,9 +21,10 @@ pub(crate) enum Entry {
 }
 
 impl Entry {
-    const ALL: [Entry; 8] = [
+    const ALL: [Entry; 9] = [
         Entry::Julia,
         Entry::Diffusion,
+        Entry::DiffusionTiled,
         Entry::NormLeaves,
         Entry::NormCombine,
         Entry::ProbeCopy,
@@ -36,6 +38,7 @@ impl Entry {
         match self {
             Entry::Julia => (Shader::Julia, "main"),
             Entry::Diffusion => (Shader::Diffusion, "main"),
+            Entry::DiffusionTiled => (Shader::Diffusion, "tiled"),
             Entry::NormLeaves => (Shader::Norm, "leaves"),
             Entry::NormCombine => (Shader::Norm, "combine"),
             Entry::ProbeCopy => (Shader::Probe, "stream_copy"),

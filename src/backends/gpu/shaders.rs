@@ -8,7 +8,8 @@ use crate::Precision;
 pub enum Shader {
     /// `shaders/julia.wgsl`: escape counts, one invocation per pixel.
     Julia,
-    /// `shaders/diffusion.wgsl`: one diffusion step, one invocation per cell.
+    /// `shaders/diffusion.wgsl`: one diffusion step, one invocation per cell (`main`), or
+    /// several steps on tiles in workgroup memory (`tiled`).
     Diffusion,
     /// `shaders/norm.wgsl`: tree reductions (`leaves`, `combine`).
     Norm,
@@ -38,7 +39,8 @@ impl Shader {
     /// The entry points the shader defines.
     pub fn entry_points(self) -> &'static [&'static str] {
         match self {
-            Shader::Julia | Shader::Diffusion => &["main"],
+            Shader::Julia => &["main"],
+            Shader::Diffusion => &["main", "tiled"],
             Shader::Norm => &["leaves", "combine"],
             Shader::Probe => &["stream_copy", "stream_read", "arithmetic", "subnormals"],
         }
