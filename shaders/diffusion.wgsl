@@ -69,10 +69,11 @@ fn main(
 
 var<workgroup> cells: array<real, TILE_CELLS>;
 
-// x mod n for a possibly negative x, as an index.
-fn wrap(x: i32, n: i32) -> u32 {
-    let m = x % n;
-    return u32(select(m, m + n, m < 0));
+// x mod n for x ≥ -k, as an index: shifted by a multiple of n to be non-negative first,
+// because GLSL leaves `%` of a negative operand undefined (GL gave wrong cells with a
+// signed remainder here).
+fn wrap(x: i32, n: i32, k: i32) -> u32 {
+    return u32(x + n * (k / n + 1)) % u32(n);
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -91,8 +92,8 @@ fn tiled(
     for (var j = 0u; j < TILE_CELLS_PER_INVOCATION; j = j + 1u) {
         let at = i32(local + j * WORKGROUP_SIZE);
         if (at < side * side) {
-            let row = wrap(first_row + at / side, rows);
-            let col = wrap(first_col + at % side, cols);
+            let row = wrap(first_row + at / side, rows, k);
+            let col = wrap(first_col + at % side, cols, k);
             cells[at] = src[row * tile.cols + col];
         }
     }

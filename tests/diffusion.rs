@@ -64,11 +64,14 @@ fn book_case_bit_for_bit_in_both_precisions() {
     for backend in common::backends() {
         let mut g64 = book_initial_grid::<f64>(64, 64).unwrap();
         let mut g32 = book_initial_grid::<f32>(64, 64).unwrap();
-        run(backend.as_ref(), &mut g64, 100);
-        run(backend.as_ref(), &mut g32, 100);
         let b = backend.as_ref();
-        common::assert_grid_close(b, &g64, &want64, F64_ROUNDING, "book case f64");
+        run(b, &mut g32, 100);
         common::assert_grid_close(b, &g32, &want32, F32_ROUNDING, "book case f32");
+        if !common::supports::<f64>(b) {
+            continue;
+        }
+        run(b, &mut g64, 100);
+        common::assert_grid_close(b, &g64, &want64, F64_ROUNDING, "book case f64");
         if common::exact(b) {
             assert_eq!(g64[[28, 28]], 0.0016107323054391494);
             assert_eq!(g64[[60, 60]], 1.9955672247447885e-23);
@@ -127,7 +130,7 @@ fn every_shape_roll_accepts_matches_the_numpy_formulation() {
         for _ in 0..7 {
             want = numpy_step(&want, coefficient);
         }
-        for backend in common::backends() {
+        for backend in common::backends_for::<f64>() {
             let mut got = init.clone();
             run(backend.as_ref(), &mut got, 7);
             let what = format!("{rows}×{cols}");
@@ -141,7 +144,7 @@ fn non_contiguous_and_reversed_views_give_the_same_bits() {
     let base = book_initial_grid::<f64>(40, 36).unwrap();
     let mut want = base.clone();
     run(&hpnum::Scalar, &mut want, 9);
-    for backend in common::backends() {
+    for backend in common::backends_for::<f64>() {
         let params = DiffusionParams::book();
         // Every other column of a wider array, and a transposed layout.
         let mut wide = Array2::<f64>::zeros((40, 72));
@@ -208,7 +211,7 @@ fn zero_steps_empty_grids_and_zero_coefficient_leave_the_grid() {
 
 #[test]
 fn nan_and_infinity_spread_one_cell_per_step() {
-    for backend in common::backends() {
+    for backend in common::backends_for::<f64>() {
         let mut g = Array2::<f64>::zeros((5, 5));
         g[[2, 2]] = f64::NAN;
         g[[0, 0]] = f64::INFINITY;
@@ -358,14 +361,16 @@ fn errors_are_typed_never_panics() {
 fn mass_is_conserved_over_long_runs() {
     let n = 128;
     for backend in common::backends() {
-        let mut g = book_initial_grid::<f64>(n, n).unwrap();
-        let mass0: f64 = g.sum();
-        run(backend.as_ref(), &mut g, 500);
-        assert!(
-            common::rel_err(g.sum(), mass0) < 1e-13,
-            "{}",
-            common::label(backend.as_ref())
-        );
+        if common::supports::<f64>(backend.as_ref()) {
+            let mut g = book_initial_grid::<f64>(n, n).unwrap();
+            let mass0: f64 = g.sum();
+            run(backend.as_ref(), &mut g, 500);
+            assert!(
+                common::rel_err(g.sum(), mass0) < 1e-13,
+                "{}",
+                common::label(backend.as_ref())
+            );
+        }
         let mut g = book_initial_grid::<f32>(n, n).unwrap();
         let mass0 = g.iter().map(|&x| f64::from(x)).sum::<f64>();
         run(backend.as_ref(), &mut g, 500);

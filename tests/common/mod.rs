@@ -26,6 +26,15 @@ pub fn backends() -> Vec<Arc<dyn AnyBackend>> {
     all
 }
 
+/// The backends of [`backends`] that compute in `T` (a GPU on GL or Metal has no f64; its
+/// `Error::Unsupported` is tested in tests/gpu.rs).
+pub fn backends_for<T: Real>() -> Vec<Arc<dyn AnyBackend>> {
+    backends()
+        .into_iter()
+        .filter(|b| supports::<T>(b.as_ref()))
+        .collect()
+}
+
 /// The GPU backend, if an adapter opens. With `HPNUM_REQUIRE_GPU=1` (as CI sets) a missing
 /// adapter fails the test; otherwise the GPU cases are skipped with a message saying why.
 #[cfg(feature = "gpu")]

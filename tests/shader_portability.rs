@@ -1,0 +1,175 @@
+//! Every shader, in both precisions and every entry point, translated by naga (the
+//! compiler wgpu itself uses) to each API's language: SPIR-V for Vulkan (read back and
+//! validated again), MSL for Metal, HLSL for DX12 and GLSL for GL. What a language cannot
+//! express (f64 in MSL and GLSL ES) must fail validation for that target, and the GPU
+//! backend reports it as `Error::Unsupported` there (wgpu offers no `SHADER_F64` on those
+//! APIs; see `f64_without_the_feature_is_unsupported` in tests/gpu.rs).
+
+#![cfg(feature = "gpu")]
+
+use hpnum::Precision;
+use hpnum::backends::gpu::Shader;
+use naga::valid::{Capabilities, ValidationFlags, Validator};
+
+/// The module of `shader` in `precision`, and its validation for a target that supports
+/// `capabilities` (an error where the target cannot express the shader).
+fn module_for(
+    shader: Shader,
+    precision: Precision,
+    capabilities: Capabilities,
+) -> (naga::Module, Result<naga::valid::ModuleInfo, String>) {
+    let source = shader.source(precision);
+    let module = naga::front::wgsl::parse_str(&source)
+        .unwrap_or_else(|e| panic!("{shader:?} {precision}: {}", e.emit_to_string(&source)));
+    let info = Validator::new(ValidationFlags::all(), capabilities)
+        .validate(&module)
+        .map_err(|e| format!("{e:?}"));
+    (module, info)
+}
+
+fn all_entry_points() -> impl Iterator<Item = (Shader, Precision, &'static str)> {
+    Shader::ALL.into_iter().flat_map(|shader| {
+        [Precision::F32, Precision::F64]
+            .into_iter()
+            .flat_map(move |precision| {
+                shader
+                    .entry_points()
+                    .iter()
+                    .map(move |&entry| (shader, precision, entry))
+            })
+    })
+}
+
+#[test]
+fn every_entry_point_translates_to_spirv_and_validates_again() {
+    let mut count = 0;
+    for (shader, precision, entry) in all_entry_points() {
+        let (module, info) =
+            module_for(shader, precision, naga::back::spv::supported_capabilities());
+        let info = info.unwrap_or_else(|e| panic!("{shader:?} {precision}: {e}"));
+        let words = naga::back::spv::write_vec(
+            &module,
+            &info,
+            &naga::back::spv::Options::default(),
+            Some(&naga::back::spv::PipelineOptions {
+                shader_stage: naga::ShaderStage::Compute,
+                entry_point: entry.into(),
+            }),
+        )
+        .unwrap_or_else(|e| panic!("{shader:?} {precision} {entry}: {e}"));
+        let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        let back = naga::front::spv::parse_u8_slice(&bytes, &naga::front::spv::Options::default())
+            .unwrap_or_else(|e| panic!("{shader:?} {precision} {entry}: SPIR-V read back: {e}"));
+        Validator::new(ValidationFlags::all(), Capabilities::all())
+            .validate(&back)
+            .unwrap_or_else(|e| {
+                panic!("{shader:?} {precision} {entry}: SPIR-V revalidated: {e:?}")
+            });
+        assert!(back.entry_points.iter().any(|e| e.name == entry));
+        count += 1;
+    }
+    assert!(count >= 2 * 9, "{count} entry points translated");
+}
+
+#[test]
+fn f32_translates_to_msl_hlsl_and_glsl_and_f64_where_the_language_has_it() {
+    for (shader, precision, entry) in all_entry_points() {
+        let what = format!("{shader:?} {precision} {entry}");
+
+        // Metal: MSL has no double.
+        let (module, info) =
+            module_for(shader, precision, naga::back::msl::supported_capabilities());
+        match (precision, info) {
+            (Precision::F64, Err(_)) => {}
+            (Precision::F64, Ok(_)) => panic!("{what}: MSL cannot express f64, yet it validated"),
+            (Precision::F32, Err(e)) => panic!("{what} for Metal: {e}"),
+            (Precision::F32, Ok(info)) => {
+                let options = naga::back::msl::Options {
+                    lang_version: (2, 1),
+                    fake_missing_bindings: true,
+                    ..Default::default()
+                };
+                let pipeline = naga::back::msl::PipelineOptions {
+                    entry_point: Some((naga::ShaderStage::Compute, entry.into())),
+                    ..Default::default()
+                };
+                let (msl, _) = naga::back::msl::write_string(&module, &info, &options, &pipeline)
+                    .unwrap_or_else(|e| panic!("{what} to MSL: {e}"));
+                assert!(msl.contains("kernel void"), "{what}: no kernel in the MSL");
+            }
+        }
+
+        // DX12: HLSL (shader model 6) has double.
+        let (module, info) = module_for(
+            shader,
+            precision,
+            naga::back::hlsl::supported_capabilities(),
+        );
+        let info = info.unwrap_or_else(|e| panic!("{what} for DX12: {e}"));
+        let options = naga::back::hlsl::Options {
+            shader_model: naga::back::hlsl::ShaderModel::V6_0,
+            fake_missing_bindings: true,
+            ..Default::default()
+        };
+        let pipeline = naga::back::hlsl::PipelineOptions {
+            entry_point: Some((naga::ShaderStage::Compute, entry.into())),
+        };
+        let mut hlsl = String::new();
+        naga::back::hlsl::Writer::new(&mut hlsl, &options, &pipeline)
+            .write(&module, &info, None)
+            .unwrap_or_else(|e| panic!("{what} to HLSL: {e}"));
+        assert!(hlsl.contains("[numthreads(256, 1, 1)]"), "{what}: {hlsl}");
+
+        // GL: GLSL ES 3.10 (what wgpu's GL backend runs compute shaders on) has no double.
+        let (module, info) = module_for(
+            shader,
+            precision,
+            naga::back::glsl::supported_capabilities(),
+        );
+        match (precision, info) {
+            (Precision::F64, Err(_)) => {}
+            (Precision::F64, Ok(info)) => {
+                // Validated: the GLSL ES writer itself must refuse it.
+                let mut glsl = String::new();
+                let options = naga::back::glsl::Options::default();
+                let pipeline = glsl_pipeline(entry);
+                let written = naga::back::glsl::Writer::new(
+                    &mut glsl,
+                    &module,
+                    &info,
+                    &options,
+                    &pipeline,
+                    naga::proc::BoundsCheckPolicies::default(),
+                )
+                .and_then(|mut w| w.write());
+                assert!(written.is_err(), "{what}: GLSL ES cannot express f64");
+            }
+            (Precision::F32, Err(e)) => panic!("{what} for GL: {e}"),
+            (Precision::F32, Ok(info)) => {
+                let mut glsl = String::new();
+                let options = naga::back::glsl::Options::default();
+                let pipeline = glsl_pipeline(entry);
+                naga::back::glsl::Writer::new(
+                    &mut glsl,
+                    &module,
+                    &info,
+                    &options,
+                    &pipeline,
+                    naga::proc::BoundsCheckPolicies::default(),
+                )
+                .and_then(|mut w| w.write())
+                .unwrap_or_else(|e| panic!("{what} to GLSL: {e}"));
+                assert!(glsl.starts_with("#version 310 es"), "{what}");
+                assert!(glsl.contains("local_size_x = 256"), "{what}");
+            }
+        }
+    }
+}
+
+fn glsl_pipeline(entry: &str) -> naga::back::glsl::PipelineOptions {
+    naga::back::glsl::PipelineOptions {
+        shader_stage: naga::ShaderStage::Compute,
+        entry_point: entry.into(),
+        multiview: None,
+    }
+}
