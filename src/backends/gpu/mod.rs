@@ -14,8 +14,14 @@
 //!   A call on resident data builds nothing and waits once.
 //! - Data larger than the device's largest storage binding is split into bands (grids) or
 //!   pieces (vectors); dispatches larger than 65 535 workgroups per dimension use two.
-//! - A shader compiler may fuse a multiply and an add, so results can differ from the CPU
-//!   backends in the last bits (diffusion, norms) or on a few boundary pixels (Julia).
+//! - The shaders hold the CPU's numerical contract on any conforming driver, which WGSL
+//!   lets assume no NaN/∞, flush subnormals and fuse multiplies with adds: norms classify
+//!   values by their bits (`shaders/bits/`), Julia's and diffusion's products are rounded
+//!   before they are added. Diffusion's own arithmetic keeps subnormals only where the
+//!   device does ([`crate::Capabilities::keeps_subnormals`]). Norm sums are ordered
+//!   differently from the CPU's, so they agree within rounding, not bit for bit.
+//! - Diffusion can take several steps per dispatch on tiles in workgroup memory
+//!   ([`GpuGrid::set_steps_per_dispatch`]), bit-identical to single steps.
 //! - [`Gpu::device_limits`] and [`Gpu::bus_rates`] measure the yardsticks: device copy and
 //!   read bandwidth, peak arithmetic, transfer rates and the per-call floor.
 //!
