@@ -130,35 +130,15 @@ fn f32_translates_to_msl_hlsl_and_glsl_and_f64_where_the_language_has_it() {
             (Precision::F64, Err(_)) => {}
             (Precision::F64, Ok(info)) => {
                 // Validated: the GLSL ES writer itself must refuse it.
-                let mut glsl = String::new();
-                let options = naga::back::glsl::Options::default();
-                let pipeline = glsl_pipeline(entry);
-                let written = naga::back::glsl::Writer::new(
-                    &mut glsl,
-                    &module,
-                    &info,
-                    &options,
-                    &pipeline,
-                    naga::proc::BoundsCheckPolicies::default(),
-                )
-                .and_then(|mut w| w.write());
-                assert!(written.is_err(), "{what}: GLSL ES cannot express f64");
+                assert!(
+                    write_glsl(&module, &info, entry).is_err(),
+                    "{what}: GLSL ES cannot express f64"
+                );
             }
             (Precision::F32, Err(e)) => panic!("{what} for GL: {e}"),
             (Precision::F32, Ok(info)) => {
-                let mut glsl = String::new();
-                let options = naga::back::glsl::Options::default();
-                let pipeline = glsl_pipeline(entry);
-                naga::back::glsl::Writer::new(
-                    &mut glsl,
-                    &module,
-                    &info,
-                    &options,
-                    &pipeline,
-                    naga::proc::BoundsCheckPolicies::default(),
-                )
-                .and_then(|mut w| w.write())
-                .unwrap_or_else(|e| panic!("{what} to GLSL: {e}"));
+                let glsl = write_glsl(&module, &info, entry)
+                    .unwrap_or_else(|e| panic!("{what} to GLSL: {e}"));
                 assert!(glsl.starts_with("#version 310 es"), "{what}");
                 assert!(glsl.contains("local_size_x = 256"), "{what}");
             }
@@ -166,10 +146,27 @@ fn f32_translates_to_msl_hlsl_and_glsl_and_f64_where_the_language_has_it() {
     }
 }
 
-fn glsl_pipeline(entry: &str) -> naga::back::glsl::PipelineOptions {
-    naga::back::glsl::PipelineOptions {
+/// `entry` of `module` as GLSL ES 3.10, the version wgpu's GL backend runs compute on.
+fn write_glsl(
+    module: &naga::Module,
+    info: &naga::valid::ModuleInfo,
+    entry: &str,
+) -> Result<String, naga::back::glsl::Error> {
+    let mut glsl = String::new();
+    let options = naga::back::glsl::Options::default();
+    let pipeline = naga::back::glsl::PipelineOptions {
         shader_stage: naga::ShaderStage::Compute,
         entry_point: entry.into(),
         multiview: None,
-    }
+    };
+    naga::back::glsl::Writer::new(
+        &mut glsl,
+        module,
+        info,
+        &options,
+        &pipeline,
+        naga::proc::BoundsCheckPolicies::default(),
+    )?
+    .write()?;
+    Ok(glsl)
 }
