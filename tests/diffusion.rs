@@ -72,7 +72,7 @@ fn book_case_bit_for_bit_in_both_precisions() {
         }
         run(b, &mut g64, 100);
         common::assert_grid_close(b, &g64, &want64, F64_ROUNDING, "book case f64");
-        if common::exact(b) {
+        if common::exact::<f64>(b) {
             assert_eq!(g64[[28, 28]], 0.0016107323054391494);
             assert_eq!(g64[[60, 60]], 1.9955672247447885e-23);
         }

@@ -48,15 +48,13 @@ fn the_books_case_sums_exactly() {
         let b = backend.as_ref();
         let c32 = backend.julia(&p32).unwrap();
         common::assert_counts_close(b, &c32, &want32, "book case f32");
-        if common::exact(b) {
-            assert_eq!(sum(&c32), 33_222_988, "{} f32", common::label(b));
-        }
+        // The book's f32 value on every backend, the GPU included (an H100 gave 33219848
+        // before the shader kept the driver from fusing multiplies and adds).
+        assert_eq!(sum(&c32), 33_222_988, "{} f32", common::label(b));
         if common::supports::<f64>(b) {
             let c64 = backend.julia(&p64).unwrap();
             common::assert_counts_close(b, &c64, &want64, "book case f64");
-            if common::exact(b) {
-                assert_eq!(sum(&c64), 33_219_980, "{} f64", common::label(b));
-            }
+            assert_eq!(sum(&c64), 33_219_980, "{} f64", common::label(b));
         }
     }
 }
@@ -94,8 +92,10 @@ fn rectangular_regions_and_odd_sizes_agree_with_the_reference_on_every_backend()
         for backend in common::backends() {
             let b = backend.as_ref();
             let what = format!("{cols}×{rows}");
-            common::assert_counts_close(b, &backend.julia(&p64).unwrap(), &want64, &what);
             common::assert_counts_close(b, &backend.julia(&p32).unwrap(), &want32, &what);
+            if common::supports::<f64>(b) {
+                common::assert_counts_close(b, &backend.julia(&p64).unwrap(), &want64, &what);
+            }
         }
     }
 }
@@ -105,14 +105,21 @@ fn escape_counts_match_hand_computed_points() {
     // z = 0 with c = 0 never escapes; z = 2 escapes before the first iteration; z = 1.5
     // (|z|² = 2.25 < 4) iterates once to 1.5² + c.
     let p = JuliaParams::<f64>::from_axes(vec![0.0, 2.0, 1.5], vec![0.0], (0.0, 0.0), 10).unwrap();
+    let p32 =
+        JuliaParams::<f32>::from_axes(vec![0.0, 2.0, 1.5], vec![0.0], (0.0, 0.0), 10).unwrap();
     for backend in common::backends() {
-        let counts = backend.julia(&p).unwrap();
-        assert_eq!(
-            counts.as_slice().unwrap(),
-            &[10, 0, 1],
-            "{}",
-            common::label(backend.as_ref())
-        );
+        let mut counts = vec![backend.julia(&p32).unwrap()];
+        if common::supports::<f64>(backend.as_ref()) {
+            counts.push(backend.julia(&p).unwrap());
+        }
+        for counts in counts {
+            assert_eq!(
+                counts.as_slice().unwrap(),
+                &[10, 0, 1],
+                "{}",
+                common::label(backend.as_ref())
+            );
+        }
     }
 }
 
@@ -121,10 +128,14 @@ fn zero_iterations_and_empty_axes() {
     let p = JuliaParams::<f64>::book(64, 0).unwrap();
     let empty_x = JuliaParams::<f32>::from_axes(vec![], vec![0.0, 1.0], BOOK_C, 5).unwrap();
     let empty_y = JuliaParams::<f64>::from_axes(vec![0.5], vec![], BOOK_C, 5).unwrap();
+    let p32 = JuliaParams::<f32>::book(64, 0).unwrap();
     for backend in common::backends() {
-        assert!(backend.julia(&p).unwrap().iter().all(|&n| n == 0));
+        assert!(backend.julia(&p32).unwrap().iter().all(|&n| n == 0));
         assert_eq!(backend.julia(&empty_x).unwrap().dim(), (2, 0));
-        assert_eq!(backend.julia(&empty_y).unwrap().dim(), (0, 1));
+        if common::supports::<f64>(backend.as_ref()) {
+            assert!(backend.julia(&p).unwrap().iter().all(|&n| n == 0));
+            assert_eq!(backend.julia(&empty_y).unwrap().dim(), (0, 1));
+        }
     }
 }
 
@@ -186,7 +197,11 @@ fn an_orbit_that_escapes_and_returns_stays_escaped() {
     );
     for backend in common::backends() {
         let b = backend.as_ref();
-        for got in [backend.julia(&p64).unwrap(), backend.julia(&p32).unwrap()] {
+        let mut runs = vec![backend.julia(&p32).unwrap()];
+        if common::supports::<f64>(b) {
+            runs.push(backend.julia(&p64).unwrap());
+        }
+        for got in runs {
             assert_eq!(got.len(), 37);
             let escaped: Vec<u32> = got.iter().step_by(2).copied().collect();
             assert!(
@@ -195,11 +210,13 @@ fn an_orbit_that_escapes_and_returns_stays_escaped() {
                 common::label(b)
             );
         }
-        common::assert_counts_close(
-            b,
-            &backend.julia(&p64).unwrap(),
-            &want64,
-            "escape and return",
-        );
+        if common::supports::<f64>(b) {
+            common::assert_counts_close(
+                b,
+                &backend.julia(&p64).unwrap(),
+                &want64,
+                "escape and return",
+            );
+        }
     }
 }
