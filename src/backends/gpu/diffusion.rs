@@ -22,6 +22,8 @@ const CELL_STEPS_PER_SUBMISSION: usize = 1 << 26;
 
 /// What stepping a grid needs on the device, built once per grid.
 pub(crate) struct DiffusionPlan<T> {
+    /// The one-step entry point: `quads` where rows are whole quads, else `main`.
+    entry: Entry,
     coefficient: wgpu::Buffer,
     /// The D·dt the buffer holds.
     value: T,
@@ -92,7 +94,13 @@ impl TiledPlan {
 
 impl<T: Real> DiffusionPlan<T> {
     fn new(ctx: &Context, grid: &GpuGrid<T>, value: T) -> Result<Self> {
-        let pipeline = ctx.pipeline::<T>(Entry::Diffusion)?;
+        // Four cells per invocation where rows are whole quads: 16-byte loads and stores.
+        let (entry, base, invocations_per_row) = if grid.cols % 4 == 0 {
+            (Entry::DiffusionQuads, 7, grid.cols / 4)
+        } else {
+            (Entry::Diffusion, 0, grid.cols)
+        };
+        let pipeline = ctx.pipeline::<T>(entry)?;
         // D·dt and 1.0 (the shader's `rounded` needs a one it cannot fold).
         let coefficient = ctx.storage_with("diffusion coefficient", &[value, T::one()])?;
         let count = grid.bands.len();
@@ -117,18 +125,22 @@ impl<T: Real> DiffusionPlan<T> {
                 let group = ctx.bind(
                     pipeline,
                     &[
-                        (0, &band.buffers[parity]),
-                        (1, &above.buffers[parity]),
-                        (2, &below.buffers[parity]),
-                        (3, &band.buffers[1 - parity]),
+                        (base, &band.buffers[parity]),
+                        (base + 1, &above.buffers[parity]),
+                        (base + 2, &below.buffers[parity]),
+                        (base + 3, &band.buffers[1 - parity]),
                         (4, &coefficient),
                         (5, &dims[b]),
                     ],
                 )?;
-                dispatches.push((group, ctx.workgroups_2d(grid.cols, band.rows)?));
+                dispatches.push((
+                    group,
+                    ctx.workgroups_2d(invocations_per_row, band.rows)?,
+                ));
             }
         }
         Ok(DiffusionPlan {
+            entry,
             coefficient,
             value,
             dispatches,
@@ -152,7 +164,6 @@ pub(crate) fn step<T: Real>(
         return Ok(Duration::ZERO);
     }
     let ctx = Arc::clone(&grid.ctx);
-    let pipeline = ctx.pipeline::<T>(Entry::Diffusion)?;
     let value = params.coefficient();
     // Taken out while stepping (the grid's buffers are read beside it) and put back
     // after; a failed call leaves it to be rebuilt.
@@ -179,6 +190,7 @@ pub(crate) fn step<T: Real>(
     if k > 1 && plan.tiled.as_ref().is_none_or(|t| t.steps != k) {
         plan.tiled = Some(TiledPlan::new(&ctx, grid, &plan.coefficient, k)?);
     }
+    let pipeline = ctx.pipeline::<T>(plan.entry)?;
     let tiled = plan.tiled.as_ref().filter(|_| k > 1);
     let tiled_pipeline = match tiled {
         Some(_) => Some(ctx.pipeline::<T>(Entry::DiffusionTiled)?),

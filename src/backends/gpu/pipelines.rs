@@ -11,6 +11,7 @@ use crate::{Error, Precision, Result};
 pub(crate) enum Entry {
     Julia,
     Diffusion,
+    DiffusionQuads,
     DiffusionTiled,
     NormLeaves,
     NormCombine,
@@ -21,9 +22,10 @@ pub(crate) enum Entry {
 }
 
 impl Entry {
-    const ALL: [Entry; 9] = [
+    const ALL: [Entry; 10] = [
         Entry::Julia,
         Entry::Diffusion,
+        Entry::DiffusionQuads,
         Entry::DiffusionTiled,
         Entry::NormLeaves,
         Entry::NormCombine,
@@ -38,6 +40,7 @@ impl Entry {
         match self {
             Entry::Julia => (Shader::Julia, "main"),
             Entry::Diffusion => (Shader::Diffusion, "main"),
+            Entry::DiffusionQuads => (Shader::Diffusion, "quads"),
             Entry::DiffusionTiled => (Shader::Diffusion, "tiled"),
             Entry::NormLeaves => (Shader::Norm, "leaves"),
             Entry::NormCombine => (Shader::Norm, "combine"),

@@ -8,8 +8,9 @@ use crate::Precision;
 pub enum Shader {
     /// `shaders/julia.wgsl`: escape counts, one invocation per pixel.
     Julia,
-    /// `shaders/diffusion.wgsl`: one diffusion step, one invocation per cell (`main`), or
-    /// several steps on tiles in workgroup memory (`tiled`).
+    /// `shaders/diffusion.wgsl`: one diffusion step, one invocation per cell (`main`) or per
+    /// four cells of a row (`quads`), or several steps on tiles in workgroup memory
+    /// (`tiled`).
     Diffusion,
     /// `shaders/norm.wgsl`: tree reductions (`leaves`, `combine`).
     Norm,
@@ -40,7 +41,7 @@ impl Shader {
     pub fn entry_points(self) -> &'static [&'static str] {
         match self {
             Shader::Julia => &["main"],
-            Shader::Diffusion => &["main", "tiled"],
+            Shader::Diffusion => &["main", "quads", "tiled"],
             Shader::Norm => &["leaves", "combine"],
             Shader::Probe => &["stream_copy", "stream_read", "arithmetic", "subnormals"],
         }
