@@ -95,7 +95,7 @@ impl TiledPlan {
 impl<T: Real> DiffusionPlan<T> {
     fn new(ctx: &Context, grid: &GpuGrid<T>, value: T) -> Result<Self> {
         // Four cells per invocation where rows are whole quads: 16-byte loads and stores.
-        let (entry, base, invocations_per_row) = if grid.cols % 4 == 0 {
+        let (entry, base, invocations_per_row) = if grid.cols.is_multiple_of(4) {
             (Entry::DiffusionQuads, 7, grid.cols / 4)
         } else {
             (Entry::Diffusion, 0, grid.cols)
@@ -133,10 +133,7 @@ impl<T: Real> DiffusionPlan<T> {
                         (5, &dims[b]),
                     ],
                 )?;
-                dispatches.push((
-                    group,
-                    ctx.workgroups_2d(invocations_per_row, band.rows)?,
-                ));
+                dispatches.push((group, ctx.workgroups_2d(invocations_per_row, band.rows)?));
             }
         }
         Ok(DiffusionPlan {
