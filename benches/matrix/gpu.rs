@@ -269,6 +269,26 @@ fn diffusion<T: Real>(c: &mut Criterion, rec: &Recorder, gpu: &Gpu) {
                 .map(|_| resident.step(&params, 2).unwrap_or_default())
                 .sum()
         });
+        // Temporal blocking: K steps per dispatch on tiles in workgroup memory, counted as
+        // K steps' traffic, so that a rate above the copy bandwidth is what blocking buys.
+        for k in [4usize, 8] {
+            if resident.set_steps_per_dispatch(k).is_err() {
+                continue;
+            }
+            let bytes = Workload::diffusion::<T>(n, n, k).memory_bytes as u64;
+            row(
+                &format!("gpu-resident-k{k}"),
+                Work::Bytes(bytes),
+                &mut |iters| {
+                    (0..iters)
+                        .map(|_| resident.step(&params, k).unwrap_or_default())
+                        .sum()
+                },
+            );
+        }
+        if resident.set_steps_per_dispatch(1).is_err() {
+            continue;
+        }
         row("gpu-upload", Work::Transfer(grid_bytes), &mut |iters| {
             let start = Instant::now();
             for _ in 0..iters {

@@ -6,7 +6,7 @@
 //!   barrier) per step, nothing allocated per step. Grids larger than the caches take
 //!   several steps per fork-join instead (temporal blocking): each band is copied with a
 //!   K-row halo into a cache-sized tile, stepped K times there and its interior written
-//!   back, bit-identical to K single steps (see [`CacheTiles`]; measured in
+//!   back, bit-identical to K single steps (`CacheTiles`; measured in
 //!   docs/performance.md).
 //! - Norms: the SIMD backend's pairwise tree with its top levels forked, so the result is
 //!   the same bits whatever the thread count.
