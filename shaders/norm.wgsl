@@ -3,7 +3,10 @@
 // (src/backends/gpu/norm.rs). The host prepends `alias real = f32;` (or f64), the shared
 // contract (WORKGROUP_SIZE, NORM_LOADS_PER_INVOCATION, NORM_PARTIALS_PER_INVOCATION,
 // REALS_PER_VEC4, the SUMMAND_* codes, `struct NormJob`, `struct NormCall`; see
-// src/backends/gpu/contract.rs) and the bit-level view of `real` (shaders/bits/).
+// src/backends/gpu/contract.rs) and the bit-level view of `real` (shaders/bits/), and
+// appends the workgroup's reduction, `struct Lane` and `fn reduce_workgroup`: a tree in
+// workgroup memory (shaders/norm/tree.wgsl) or subgroup operations where the device has
+// them (shaders/norm/subgroups.wgsl).
 //
 // The numerical contract holds on every conforming driver, including one that flushes
 // subnormals and assumes that no NaN or ∞ occurs:
@@ -35,83 +38,48 @@ struct NormPartial {
 // What every dispatch of the call sums.
 @group(0) @binding(5) var<uniform> call: NormCall;
 
-var<workgroup> shared_sum: array<real, WORKGROUP_SIZE>;
-var<workgroup> shared_tiny: array<real, WORKGROUP_SIZE>;
-var<workgroup> shared_amax: array<real_bits, WORKGROUP_SIZE>;
-
 fn empty_partial() -> NormPartial {
     return NormPartial(real(0.0), real(0.0), real_bits());
 }
 
-// Adds one input value, given by its bits, to an invocation's partial.
+// Adds one input value, given by its bits, to an invocation's partial. Integer tests
+// decide what counts (no driver may fold them), and selects, not branches, apply them.
 fn add_value(acc: NormPartial, bits: real_bits) -> NormPartial {
-    var out = acc;
     let m = magnitude_bits(bits);
-    out.amax = larger_magnitude(out.amax, m);
-    // An integer test: no driver may fold it. NaN and ∞ are the maximum's business.
-    if (!is_finite_magnitude(m)) {
-        return out;
-    }
+    // NaN and ∞ are the maximum's business: they add nothing to the sums.
+    let counted = is_finite_magnitude(m);
     let subnormal = is_subnormal_magnitude(m);
-    switch call.summand {
-        case SUMMAND_ABS: {
-            if (subnormal) {
-                out.tiny = out.tiny + subnormal_units(m);
-            } else {
-                out.sum = out.sum + normal_magnitude(m);
-            }
-        }
-        case SUMMAND_SQUARE: {
-            if (!subnormal) {
-                let a = normal_magnitude(m);
-                out.sum = out.sum + a * a;
-            }
-        }
-        default: {
-            // SUMMAND_SCALED_SQUARE: (x · 2^-shift)², shift from the host's L∞.
-            let y = scaled_magnitude(m, bitcast<i32>(call.shift));
-            out.sum = out.sum + y * y;
-        }
+    var term: real;
+    var tiny = real(0.0);
+    if (call.summand == SUMMAND_SCALED_SQUARE) {
+        // (x · 2^-shift)², shift from the host's L∞; subnormals included.
+        let y = scaled_magnitude(m, bitcast<i32>(call.shift));
+        term = y * y;
+    } else {
+        // |x| or x² of a normal value; a subnormal's square is below the smallest
+        // subnormal (zero on any device), its |x| goes to `tiny` in exact units.
+        let a = normal_magnitude(m);
+        term = select(select(a, a * a, call.summand == SUMMAND_SQUARE), real(0.0), subnormal);
+        tiny = select(real(0.0), subnormal_units(m), subnormal && call.summand == SUMMAND_ABS);
     }
-    return out;
+    return NormPartial(
+        acc.sum + select(real(0.0), term, counted),
+        acc.tiny + select(real(0.0), tiny, counted),
+        larger_magnitude(acc.amax, m),
+    );
 }
 
 fn merge(a: NormPartial, b: NormPartial) -> NormPartial {
     return NormPartial(a.sum + b.sum, a.tiny + b.tiny, larger_magnitude(a.amax, b.amax));
 }
 
-// Combines every invocation's partial into the workgroup's. The entry points differ only
-// in what they read; a helper reading both `input` and `previous` would put both bindings
-// into both entry points' layouts.
-fn reduce_workgroup(local: u32, group: u32, mine: NormPartial) {
-    shared_sum[local] = mine.sum;
-    shared_tiny[local] = mine.tiny;
-    shared_amax[local] = mine.amax;
-    var width = WORKGROUP_SIZE / 2u;
-    loop {
-        if (width == 0u) {
-            break;
-        }
-        workgroupBarrier();
-        if (local < width) {
-            shared_sum[local] = shared_sum[local] + shared_sum[local + width];
-            shared_tiny[local] = shared_tiny[local] + shared_tiny[local + width];
-            shared_amax[local] = larger_magnitude(shared_amax[local], shared_amax[local + width]);
-        }
-        width = width / 2u;
-    }
-    if (local == 0u) {
-        partials[job.first_partial + group] =
-            NormPartial(shared_sum[0], shared_tiny[0], shared_amax[0]);
-    }
-}
-
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn leaves(
     @builtin(workgroup_id) wg: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) local: u32,
+    lane: Lane,
 ) {
+    let local = lane.local;
     let group = wg.y * groups.x + wg.x;
     let base = group * WORKGROUP_SIZE * NORM_LOADS_PER_INVOCATION;
     var acc = empty_partial();
@@ -120,20 +88,21 @@ fn leaves(
         let i = base + k * WORKGROUP_SIZE + local;
         if (i < job.len) {
             let load = input[job.first_input + i];
-            for (var lane = 0u; lane < REALS_PER_VEC4; lane = lane + 1u) {
-                acc = add_value(acc, real_bits_in(load, lane));
+            for (var r = 0u; r < REALS_PER_VEC4; r = r + 1u) {
+                acc = add_value(acc, real_bits_in(load, r));
             }
         }
     }
-    reduce_workgroup(local, group, acc);
+    reduce_workgroup(lane, group, acc);
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn combine(
     @builtin(workgroup_id) wg: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) local: u32,
+    lane: Lane,
 ) {
+    let local = lane.local;
     let group = wg.y * groups.x + wg.x;
     let base = group * WORKGROUP_SIZE * NORM_PARTIALS_PER_INVOCATION;
     var acc = empty_partial();
@@ -143,5 +112,5 @@ fn combine(
             acc = merge(acc, previous[job.first_input + i]);
         }
     }
-    reduce_workgroup(local, group, acc);
+    reduce_workgroup(lane, group, acc);
 }

@@ -175,8 +175,18 @@ fn adapter_is_described() {
     assert_eq!(backend.name(), "gpu");
     assert_ne!(caps.device, hpnum::DeviceKind::Cpu);
     assert!(caps.supports(hpnum::Precision::F32));
-    assert_eq!(caps.isa, "wgsl");
     let gpu = Gpu::shared().unwrap();
+    // Subgroup reductions where the device has them (lavapipe does; GL does not).
+    let reduction = gpu.norm_reduction(hpnum::Precision::F32).unwrap();
+    assert_eq!(
+        reduction == hpnum::backends::gpu::Reduction::Subgroups,
+        gpu.adapter().subgroups
+    );
+    let isa = match reduction {
+        hpnum::backends::gpu::Reduction::Subgroups => "wgsl+subgroups",
+        hpnum::backends::gpu::Reduction::Tree => "wgsl",
+    };
+    assert_eq!(caps.isa, isa);
     assert!(!gpu.adapter().name.is_empty());
     let clock = if gpu.adapter().timestamps {
         ComputeClock::Timestamps
@@ -353,4 +363,47 @@ fn f64_without_the_feature_is_unsupported() {
     }
     let v32 = ndarray::Array1::<f32>::ones(10);
     assert!(gpu.norm(v32.view(), NormKind::L2).is_ok());
+}
+
+/// The norms' two workgroup reductions (subgroup operations where the device has them, the
+/// tree in workgroup memory) give the same answers: exact for L∞, the special values and
+/// small-integer sums, within rounding otherwise.
+#[test]
+fn norms_agree_with_and_without_subgroups() {
+    let Some(_) = common::gpu() else { return };
+    let with = Gpu::shared().unwrap();
+    let tree = Gpu::new(&GpuOptions {
+        subgroups: Some(false),
+        ..GpuOptions::from_env()
+    })
+    .unwrap();
+    assert_eq!(
+        tree.norm_reduction(hpnum::Precision::F32).unwrap(),
+        hpnum::backends::gpu::Reduction::Tree
+    );
+    let lcg = lcg_vector::<f32>(100_003, LCG_SEED).unwrap();
+    let mut special = ndarray::Array1::<f32>::from_elem(70_001, 0.25);
+    special[12_345] = f32::from_bits(0x0000_0003); // a subnormal
+    let integers = ndarray::Array1::from_shape_fn(50_000, |i| ((i * 37) % 19) as f32 - 9.0);
+    for kind in NormKind::ALL {
+        for v in [&lcg, &special, &integers] {
+            let (a, b) = (
+                with.norm(v.view(), kind).unwrap(),
+                tree.norm(v.view(), kind).unwrap(),
+            );
+            let exact = kind == NormKind::LInf || !std::ptr::eq(v, &lcg);
+            if exact {
+                assert_eq!(a, b, "{kind}");
+            } else {
+                assert!(
+                    common::rel_err(f64::from(a), f64::from(b)) < 1e-6,
+                    "{kind}: {a} {b}"
+                );
+            }
+        }
+        let mut nan = special.clone();
+        nan[69_999] = f32::NAN;
+        assert!(with.norm(nan.view(), kind).unwrap().is_nan(), "{kind}");
+        assert!(tree.norm(nan.view(), kind).unwrap().is_nan(), "{kind}");
+    }
 }

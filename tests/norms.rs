@@ -469,6 +469,16 @@ fn linf_is_decided_by_every_bit() {
             v[at] = -f64::from_bits(0x4000_0000_ffff_ffff);
             let want = f64::from_bits(0x4000_0000_ffff_ffff);
             if common::supports::<f64>(b) {
+                // The largest has the larger high word and the smallest low word: a
+                // maximum that took the words apart would mix them.
+                let mut w = Array1::from_elem(n, f64::from_bits(0x3ff0_0000_ffff_ffff));
+                w[at] = f64::from_bits(0x3ff0_0001_0000_0000);
+                assert_eq!(
+                    b.norm(w.view(), NormKind::LInf).unwrap(),
+                    f64::from_bits(0x3ff0_0001_0000_0000),
+                    "{} f64 words at {at}",
+                    common::label(b)
+                );
                 assert_eq!(
                     b.norm(v.view(), NormKind::LInf).unwrap(),
                     want,

@@ -41,9 +41,11 @@ fn subnormal_units(m: real_bits) -> real {
     return f32(m);
 }
 
-// A normal magnitude's value.
+// A normal magnitude's value, built like any other: `bitcast<f32>` here measured 30 times
+// slower on Mesa's software driver (6 ms for a 16-element norm), and on a GPU the
+// arithmetic is free beside the loads.
 fn normal_magnitude(m: real_bits) -> real {
-    return bitcast<f32>(m);
+    return scaled_magnitude(m, 0);
 }
 
 // |x| · 2^-shift for any finite magnitude, subnormal ones included, built from the integer
@@ -64,4 +66,18 @@ fn scaled_magnitude(m: real_bits, shift: i32) -> real {
 // with it is an operation no float contraction can look through.
 fn rounded(x: real, one: real) -> real {
     return bitcast<f32>(bitcast<u32>(x) | (bitcast<u32>(one) ^ 0x3f800000u));
+}
+
+// A magnitude's bits as (high, low) words that order lexicographically as the magnitudes
+// do, for reductions that work on u32 (subgroupMax): an f32 has only the high word.
+fn magnitude_high_word(m: real_bits) -> u32 {
+    return m;
+}
+
+fn magnitude_low_word(m: real_bits) -> u32 {
+    return 0u;
+}
+
+fn magnitude_from_words(high: u32, low: u32) -> real_bits {
+    return high;
 }

@@ -74,3 +74,17 @@ fn normal_magnitude(m: real_bits) -> real {
 fn rounded(x: real, one: real) -> real {
     return x * one;
 }
+
+// A magnitude's bits as (high, low) words that order lexicographically as the magnitudes
+// do, for reductions that work on u32 (subgroupMax).
+fn magnitude_high_word(m: real_bits) -> u32 {
+    return m.y;
+}
+
+fn magnitude_low_word(m: real_bits) -> u32 {
+    return m.x;
+}
+
+fn magnitude_from_words(high: u32, low: u32) -> real_bits {
+    return vec2<u32>(low, high);
+}

@@ -73,6 +73,10 @@ pub struct GpuOptions {
     /// f64, larger values are clamped). Each grid can change it
     /// ([`super::GpuGrid::set_steps_per_dispatch`]).
     pub diffusion_steps_per_dispatch: Option<u32>,
+    /// Whether norms may reduce with subgroup operations where the device has them
+    /// (`None` or `Some(true)`); `Some(false)` keeps the workgroup-memory tree, to compare
+    /// the two ([`super::Gpu::norm_reduction`] says which runs).
+    pub subgroups: Option<bool>,
 }
 
 impl GpuOptions {
@@ -118,6 +122,9 @@ pub struct AdapterSummary {
     pub f64: bool,
     /// Whether compute time comes from GPU timestamp queries.
     pub timestamps: bool,
+    /// Whether the device has subgroup operations (the `SUBGROUP` feature), which the
+    /// norms' workgroup reduction uses.
+    pub subgroups: bool,
     /// The largest storage buffer one binding can see, in bytes (larger data is split).
     pub max_binding_bytes: u64,
     /// How transfers move data on this adapter.
@@ -204,6 +211,10 @@ async fn open_async(options: &GpuOptions) -> Result<Opened> {
         None => TransferPath::Staging,
     };
     let mut wanted = wgpu::Features::SHADER_F64 | wgpu::Features::TIMESTAMP_QUERY;
+    // SUBGROUP: the norms' workgroup reduction in registers where the device has it.
+    if options.subgroups != Some(false) {
+        wanted |= wgpu::Features::SUBGROUP;
+    }
     if transfer_path == TransferPath::MappedBuffers {
         wanted |= wgpu::Features::MAPPABLE_PRIMARY_BUFFERS;
     }
@@ -234,6 +245,7 @@ async fn open_async(options: &GpuOptions) -> Result<Opened> {
             .to_owned(),
         f64: features.contains(wgpu::Features::SHADER_F64),
         timestamps: features.contains(wgpu::Features::TIMESTAMP_QUERY),
+        subgroups: features.contains(wgpu::Features::SUBGROUP),
         max_binding_bytes: limits
             .max_storage_buffer_binding_size
             .min(limits.max_buffer_size)

@@ -88,9 +88,13 @@ impl Context {
         // `errors`); none panics the caller's thread, as wgpu's default handler would.
         device.on_uncaptured_error(errors::recording_handler());
 
-        let f32_pipelines = Pipelines::build(&device, Precision::F32)?;
+        let f32_pipelines = Pipelines::build(&device, Precision::F32, summary.subgroups)?;
         let f64_pipelines = if summary.f64 {
-            Some(Pipelines::build(&device, Precision::F64)?)
+            Some(Pipelines::build(
+                &device,
+                Precision::F64,
+                summary.subgroups,
+            )?)
         } else {
             None
         };

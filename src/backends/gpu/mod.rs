@@ -62,7 +62,7 @@ pub use self::adapter::{AdapterSummary, DEFAULT_SPIN, GpuOptions, TransferPath, 
 use self::context::Context;
 pub use self::grid::GpuGrid;
 pub use self::probe::{BusRates, DeviceLimits};
-pub use self::shaders::Shader;
+pub use self::shaders::{Reduction, Shader};
 pub use self::timing::{ComputeClock, GpuTimings};
 pub use self::vector::GpuVector;
 use crate::backend::{Backend, Capabilities, Describe};
@@ -132,6 +132,15 @@ impl Gpu {
     /// The adapter in use.
     pub fn adapter(&self) -> &AdapterSummary {
         &self.ctx.summary
+    }
+
+    /// How the norms' workgroups reduce in `precision` on this device: with subgroup
+    /// operations where the device has them and its driver builds them, else the tree.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unsupported`] for f64 without `SHADER_F64`.
+    pub fn norm_reduction(&self, precision: Precision) -> Result<Reduction> {
+        Ok(self.ctx.pipelines(precision)?.reduction())
     }
 
     /// How this device's compute times are measured: GPU timestamps where the adapter
@@ -308,7 +317,11 @@ impl Describe for Gpu {
             precisions,
             device: summary.device,
             device_name: format!("{} ({}, {})", summary.name, summary.api, summary.driver),
-            isa: "wgsl".into(),
+            // The shading language, and whether the norms use subgroup operations.
+            isa: match self.norm_reduction(Precision::F32) {
+                Ok(Reduction::Subgroups) => "wgsl+subgroups".into(),
+                _ => "wgsl".into(),
+            },
             threads: 1,
             keeps_subnormals: self.ctx.keeps_subnormals.clone(),
         }

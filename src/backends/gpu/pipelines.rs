@@ -3,7 +3,7 @@
 //! this table is the only place device set-up learns about it.
 
 use super::errors::{Failure, capture, device_error};
-use super::shaders::Shader;
+use super::shaders::{Reduction, Shader};
 use crate::{Error, Precision, Result};
 
 /// One compute entry point: a shader and a function in it.
@@ -55,11 +55,32 @@ impl Entry {
 /// The pipelines of one precision, one per [`Entry`].
 pub(crate) struct Pipelines {
     pipelines: Vec<wgpu::ComputePipeline>,
+    reduction: Reduction,
 }
 
 impl Pipelines {
-    /// Compiles every entry point for `precision`; each shader module once.
-    pub(crate) fn build(device: &wgpu::Device, precision: Precision) -> Result<Pipelines> {
+    /// Compiles every entry point for `precision`; each shader module once. With
+    /// `subgroups` the norms reduce with subgroup operations, unless the driver cannot
+    /// build them in this precision (subgroup arithmetic on f64 is optional), in which case
+    /// they use the tree; [`Pipelines::reduction`] says which.
+    pub(crate) fn build(
+        device: &wgpu::Device,
+        precision: Precision,
+        subgroups: bool,
+    ) -> Result<Pipelines> {
+        if subgroups
+            && let Ok(pipelines) = Self::build_with(device, precision, Reduction::Subgroups)
+        {
+            return Ok(pipelines);
+        }
+        Self::build_with(device, precision, Reduction::Tree)
+    }
+
+    fn build_with(
+        device: &wgpu::Device,
+        precision: Precision,
+        reduction: Reduction,
+    ) -> Result<Pipelines> {
         let mut modules: Vec<(Shader, wgpu::ShaderModule)> = Vec::new();
         let mut pipelines = Vec::with_capacity(Entry::ALL.len());
         for entry in Entry::ALL {
@@ -67,10 +88,11 @@ impl Pipelines {
             let module = match modules.iter().find(|(s, _)| *s == shader) {
                 Some((_, module)) => module.clone(),
                 None => {
+                    let source = shader.source_with(precision, reduction);
                     let module = compile(|| {
                         device.create_shader_module(wgpu::ShaderModuleDescriptor {
                             label: Some(function),
-                            source: wgpu::ShaderSource::Wgsl(shader.source(precision).into()),
+                            source: wgpu::ShaderSource::Wgsl(source.into()),
                         })
                     })?;
                     modules.push((shader, module.clone()));
@@ -88,7 +110,15 @@ impl Pipelines {
                 })
             })?);
         }
-        Ok(Pipelines { pipelines })
+        Ok(Pipelines {
+            pipelines,
+            reduction,
+        })
+    }
+
+    /// How the norms' workgroups reduce in these pipelines.
+    pub(crate) fn reduction(&self) -> Reduction {
+        self.reduction
     }
 
     /// The pipeline of `entry`.

@@ -3,6 +3,26 @@
 
 use crate::Precision;
 
+/// How a norm workgroup combines its invocations' partials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Reduction {
+    /// A tree of halvings in workgroup memory (`shaders/norm/tree.wgsl`): every API.
+    #[default]
+    Tree,
+    /// Subgroup operations, then one barrier (`shaders/norm/subgroups.wgsl`): devices with
+    /// wgpu's `SUBGROUP` feature (Vulkan, Metal, DX12; not GL).
+    Subgroups,
+}
+
+impl Reduction {
+    fn source(self) -> &'static str {
+        match self {
+            Reduction::Tree => include_str!("../../../shaders/norm/tree.wgsl"),
+            Reduction::Subgroups => include_str!("../../../shaders/norm/subgroups.wgsl"),
+        }
+    }
+}
+
 /// One of hpnum's compute shaders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Shader {
@@ -12,7 +32,8 @@ pub enum Shader {
     /// four cells of a row (`quads`), or several steps on tiles in workgroup memory
     /// (`tiled`).
     Diffusion,
-    /// `shaders/norm.wgsl`: tree reductions (`leaves`, `combine`).
+    /// `shaders/norm.wgsl`: tree reductions (`leaves`, `combine`), each workgroup's part in
+    /// workgroup memory or with subgroup operations ([`Reduction`]).
     Norm,
     /// `shaders/probe.wgsl`: the device's limits (`stream_copy`, `stream_read`, `arithmetic`)
     /// and whether it keeps subnormals (`subnormals`).
@@ -56,15 +77,26 @@ impl Shader {
     /// The complete WGSL for `precision`: the shaders are written against an alias `real`,
     /// which this defines, against the shared constants and uniform structs, which this
     /// declares, and against the bit-level view of `real` in `shaders/bits/`.
-    /// f64 needs the device feature `SHADER_F64`.
+    /// f64 needs the device feature `SHADER_F64`. Norms reduce with [`Reduction::Tree`].
     pub fn source(self, precision: Precision) -> String {
+        self.source_with(precision, Reduction::Tree)
+    }
+
+    /// As [`Shader::source`], with the norms' workgroup reduction chosen (the other shaders
+    /// have none and ignore it). [`Reduction::Subgroups`] needs the device feature
+    /// `SUBGROUP`.
+    pub fn source_with(self, precision: Precision, reduction: Reduction) -> String {
         let bits = match (self.uses_bits(), precision) {
             (false, _) => "",
             (true, Precision::F32) => include_str!("../../../shaders/bits/f32.wgsl"),
             (true, Precision::F64) => include_str!("../../../shaders/bits/f64.wgsl"),
         };
+        let reduction = match self {
+            Shader::Norm => reduction.source(),
+            _ => "",
+        };
         format!(
-            "alias real = {};\n{}{bits}{}",
+            "alias real = {};\n{}{bits}{}{reduction}",
             precision.name(),
             super::contract::prelude(precision),
             self.body()
