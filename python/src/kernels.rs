@@ -1,0 +1,246 @@
+//! The kernels on NumPy arrays: Julia counts as a new `uint32` array, diffusion in place on
+//! the caller's array (any layout), norms of any 1-D array. Every kernel runs with the GIL
+//! released; a long diffusion run checks for Ctrl-C between chunks of steps.
+
+use std::sync::Arc;
+
+use hpnum::kernels::diffusion::book_initial_grid;
+use hpnum::{AnyBackend, Backend, DiffusionParams, JuliaParams, NormKind, Real, Region};
+use ndarray::{Array2, ArrayViewMut2};
+use numpy::{
+    IntoPyArray, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadwriteArray2, PyUntypedArray,
+    PyUntypedArrayMethods,
+};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+
+use crate::errors::IntoPy;
+use crate::select;
+
+/// Cell-steps between two checks for Ctrl-C in a diffusion run: a few milliseconds of work
+/// on one core, so that an interrupt is noticed promptly and the checks cost nothing.
+const CELL_STEPS_PER_CHECK: usize = 1 << 22;
+
+/// `float32` or `float64`, from the name NumPy gives a dtype.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dtype {
+    F32,
+    F64,
+}
+
+fn dtype(name: &str) -> PyResult<Dtype> {
+    match name {
+        "float32" => Ok(Dtype::F32),
+        "float64" => Ok(Dtype::F64),
+        other => Err(PyTypeError::new_err(format!(
+            "dtype must be float32 or float64, got {other}"
+        ))),
+    }
+}
+
+/// Julia escape counts (see `hpnum.julia`).
+#[pyfunction]
+#[pyo3(signature = (width, height, max_iter, dtype_name, backend, region, c))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn julia<'py>(
+    py: Python<'py>,
+    width: usize,
+    height: usize,
+    max_iter: u32,
+    dtype_name: &str,
+    backend: &str,
+    region: Option<(f64, f64, f64, f64)>,
+    c: Option<(f64, f64)>,
+) -> PyResult<Bound<'py, PyArray2<u32>>> {
+    let backend = select::backend(backend).py_err()?;
+    let counts = match dtype(dtype_name)? {
+        Dtype::F32 => julia_in::<f32>(py, &backend, width, height, max_iter, region, c)?,
+        Dtype::F64 => julia_in::<f64>(py, &backend, width, height, max_iter, region, c)?,
+    };
+    Ok(counts.into_pyarray(py))
+}
+
+fn julia_in<T: Real>(
+    py: Python<'_>,
+    backend: &Arc<dyn AnyBackend>,
+    width: usize,
+    height: usize,
+    max_iter: u32,
+    region: Option<(f64, f64, f64, f64)>,
+    c: Option<(f64, f64)>,
+) -> PyResult<Array2<u32>>
+where
+    dyn AnyBackend: Backend<T>,
+{
+    let c = c.unwrap_or(hpnum::kernels::julia::BOOK_C);
+    let params = match region {
+        Some((x_min, x_max, y_min, y_max)) => JuliaParams::<T>::new(
+            Region {
+                x_min,
+                x_max,
+                y_min,
+                y_max,
+            },
+            width,
+            height,
+            c,
+            max_iter,
+        ),
+        None if height != width => Err(hpnum::Error::InvalidParameter {
+            name: "height",
+            reason: "the book's axes are square: give a region for a rectangle".into(),
+        }),
+        None => JuliaParams::<T>::book(width, max_iter).and_then(|book| {
+            JuliaParams::from_axes(book.xs().to_vec(), book.ys().to_vec(), c, max_iter)
+        }),
+    }
+    .py_err()?;
+    py.detach(|| backend.julia(&params)).py_err()
+}
+
+/// The book's initial grid (see `hpnum.book_grid`).
+#[pyfunction]
+pub(crate) fn book_grid<'py>(
+    py: Python<'py>,
+    rows: usize,
+    cols: usize,
+    dtype_name: &str,
+) -> PyResult<Bound<'py, PyUntypedArray>> {
+    Ok(match dtype(dtype_name)? {
+        Dtype::F32 => book_initial_grid::<f32>(rows, cols)
+            .py_err()?
+            .into_pyarray(py)
+            .as_untyped()
+            .clone(),
+        Dtype::F64 => book_initial_grid::<f64>(rows, cols)
+            .py_err()?
+            .into_pyarray(py)
+            .as_untyped()
+            .clone(),
+    })
+}
+
+/// Diffusion in place (see `hpnum.diffuse`).
+#[pyfunction]
+pub(crate) fn diffuse(
+    py: Python<'_>,
+    grid: &Bound<'_, PyAny>,
+    steps: usize,
+    diffusivity: f64,
+    dt: f64,
+    backend: &str,
+) -> PyResult<()> {
+    let backend_name = backend;
+    let backend = select::backend(backend).py_err()?;
+    if let Ok(mut g) = grid.extract::<PyReadwriteArray2<'_, f64>>() {
+        let params = DiffusionParams::new(diffusivity, dt).py_err()?;
+        return diffuse_in(py, &backend, backend_name, g.as_array_mut(), &params, steps);
+    }
+    if let Ok(mut g) = grid.extract::<PyReadwriteArray2<'_, f32>>() {
+        let params = DiffusionParams::new(diffusivity as f32, dt as f32).py_err()?;
+        return diffuse_in(py, &backend, backend_name, g.as_array_mut(), &params, steps);
+    }
+    Err(PyTypeError::new_err(format!(
+        "grid must be a writeable 2-D float32 or float64 numpy array, got {}",
+        describe(grid)
+    )))
+}
+
+fn diffuse_in<T: Real>(
+    py: Python<'_>,
+    backend: &Arc<dyn AnyBackend>,
+    name: &str,
+    mut grid: ArrayViewMut2<'_, T>,
+    params: &DiffusionParams<T>,
+    steps: usize,
+) -> PyResult<()>
+where
+    dyn AnyBackend: Backend<T>,
+{
+    let cells = grid.len().max(1);
+    let per_chunk = (CELL_STEPS_PER_CHECK / cells).max(1);
+    // On the GPU the grid stays resident between chunks: one upload, one download.
+    if name == "gpu" {
+        let gpu = hpnum::Gpu::shared().py_err()?;
+        let mut resident = py.detach(|| gpu.upload_grid(grid.view())).py_err()?;
+        let mut done = 0;
+        while done < steps {
+            let n = per_chunk.min(steps - done);
+            py.detach(|| resident.advance(params, n)).py_err()?;
+            done += n;
+            py.check_signals()?;
+        }
+        return py.detach(|| resident.download_into(grid)).py_err();
+    }
+    let mut scratch = Array2::<T>::zeros(grid.dim());
+    let mut done = 0;
+    while done < steps {
+        let n = per_chunk.min(steps - done);
+        py.detach(|| backend.diffuse(grid.view_mut(), scratch.view_mut(), params, n))
+            .py_err()?;
+        done += n;
+        py.check_signals()?;
+    }
+    if steps == 0 {
+        // Still checks the arguments, as every backend does.
+        backend
+            .diffuse(grid.view_mut(), scratch.view_mut(), params, 0)
+            .py_err()?;
+    }
+    Ok(())
+}
+
+/// A norm of a 1-D array (see `hpnum.norm`).
+#[pyfunction]
+pub(crate) fn norm(
+    py: Python<'_>,
+    v: &Bound<'_, PyAny>,
+    kind: &str,
+    backend: &str,
+) -> PyResult<f64> {
+    let kind: NormKind = kind
+        .parse()
+        .map_err(|e: hpnum::Error| PyValueError::new_err(e.to_string()))?;
+    let backend = select::backend(backend).py_err()?;
+    if let Ok(v) = v.extract::<PyReadonlyArray1<'_, f64>>() {
+        let v = v.as_array();
+        return py.detach(|| backend.norm(v, kind)).py_err();
+    }
+    if let Ok(v) = v.extract::<PyReadonlyArray1<'_, f32>>() {
+        let v = v.as_array();
+        return py
+            .detach(|| Backend::<f32>::norm(backend.as_ref(), v, kind))
+            .map(f64::from)
+            .py_err();
+    }
+    Err(PyTypeError::new_err(format!(
+        "v must be a 1-D float32 or float64 numpy array, got {}",
+        describe(v)
+    )))
+}
+
+/// What an argument is, for error messages: a NumPy array's dtype and shape, else its type.
+pub(crate) fn describe(value: &Bound<'_, PyAny>) -> String {
+    match value.cast::<PyUntypedArray>() {
+        Ok(array) => format!(
+            "a {}-D {} array of shape {:?}{}",
+            array.ndim(),
+            array
+                .dtype()
+                .str()
+                .map(|s| s.to_string())
+                .unwrap_or_else(|_| "?".into()),
+            array.shape(),
+            if array.is_contiguous() || array.ndim() == 0 {
+                ""
+            } else {
+                " (strided)"
+            }
+        ),
+        Err(_) => value
+            .get_type()
+            .name()
+            .map(|n| n.to_string())
+            .unwrap_or_else(|_| "?".into()),
+    }
+}

@@ -1,0 +1,32 @@
+//! `hpnum._hpnum`: the Python extension module. The package `hpnum` (python/hpnum/)
+//! re-exports it with argument handling and documentation; see its `__init__.py`.
+
+mod errors;
+mod gpu;
+mod info;
+mod kernels;
+mod select;
+
+use pyo3::prelude::*;
+
+/// The extension module.
+#[pymodule]
+fn _hpnum(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add_function(wrap_pyfunction!(kernels::julia, m)?)?;
+    m.add_function(wrap_pyfunction!(kernels::diffuse, m)?)?;
+    m.add_function(wrap_pyfunction!(kernels::norm, m)?)?;
+    m.add_function(wrap_pyfunction!(kernels::book_grid, m)?)?;
+    m.add_function(wrap_pyfunction!(info::backends, m)?)?;
+    m.add_function(wrap_pyfunction!(info::last_choice, m)?)?;
+    m.add_function(wrap_pyfunction!(info::rust_norm_call_seconds, m)?)?;
+    m.add_class::<gpu::PyGpu>()?;
+    m.add_class::<gpu::PyGpuGrid>()?;
+    m.add_class::<gpu::PyGpuVector>()?;
+    m.add(
+        "UnsupportedError",
+        py.get_type::<errors::UnsupportedError>(),
+    )?;
+    m.add("DeviceError", py.get_type::<errors::DeviceError>())?;
+    Ok(())
+}
