@@ -77,6 +77,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// Another rank of an MPI communicator failed the same collective call (feature `mpi`):
+    /// every rank returns an error, so that none waits for a partner that has given up.
+    #[error("rank {rank} of the communicator failed this call, so every rank stops: {reason}")]
+    Distributed {
+        /// The lowest rank that failed.
+        rank: i32,
+        /// What this rank knows about it.
+        reason: String,
+    },
+
     /// No backend of that name exists in this build.
     #[error("unknown backend `{name}`; available: {available}")]
     UnknownBackend {

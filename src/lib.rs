@@ -27,6 +27,8 @@
 
 pub mod backend;
 pub mod backends;
+#[cfg(feature = "mpi")]
+pub mod distributed;
 mod error;
 pub mod kernels;
 mod memory;

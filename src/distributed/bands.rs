@@ -1,0 +1,71 @@
+//! Which rows of a global grid each rank owns.
+
+use crate::{Error, Result};
+
+/// Row bands of a `rows`-row grid over `ranks` ranks: the first `rows % ranks` ranks hold
+/// one row more than the others, in rank order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bands {
+    rows: usize,
+    ranks: usize,
+}
+
+impl Bands {
+    /// # Errors
+    /// [`Error::InvalidParameter`] when there are more ranks than rows (a rank would hold
+    /// none) or no ranks.
+    pub fn new(rows: usize, ranks: usize) -> Result<Self> {
+        if ranks == 0 || ranks > rows {
+            return Err(Error::InvalidParameter {
+                name: "ranks",
+                reason: format!(
+                    "{ranks} ranks cannot share {rows} rows: every rank needs at least one"
+                ),
+            });
+        }
+        Ok(Bands { rows, ranks })
+    }
+
+    /// The rows of `rank`'s band.
+    pub fn rows_of(&self, rank: usize) -> std::ops::Range<usize> {
+        let base = self.rows / self.ranks;
+        let extra = self.rows % self.ranks;
+        let first = rank * base + rank.min(extra);
+        first..first + base + usize::from(rank < extra)
+    }
+
+    /// The fewest rows any band holds.
+    pub fn thinnest(&self) -> usize {
+        self.rows / self.ranks
+    }
+
+    /// Every band's length, in rank order.
+    pub fn lengths(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.ranks).map(|r| self.rows_of(r).len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bands_cover_the_rows_once_in_order() -> Result<()> {
+        for rows in 1..40 {
+            for ranks in 1..=rows.min(9) {
+                let bands = Bands::new(rows, ranks)?;
+                let mut next = 0;
+                for r in 0..ranks {
+                    let band = bands.rows_of(r);
+                    assert_eq!(band.start, next);
+                    assert!(band.len() >= bands.thinnest() && band.len() <= bands.thinnest() + 1);
+                    next = band.end;
+                }
+                assert_eq!(next, rows);
+            }
+        }
+        assert!(Bands::new(3, 4).is_err());
+        assert!(Bands::new(3, 0).is_err());
+        Ok(())
+    }
+}

@@ -1,0 +1,296 @@
+//! A diffusion grid split into row bands over the ranks of a communicator.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mpi::datatype::{Partition, PartitionMut};
+use mpi::traits::*;
+
+use mpi::Count;
+use ndarray::{Array2, ArrayView2, s};
+
+use super::agree::agree;
+use super::{Bands, Comm};
+use crate::kernels::diffusion::DiffusionParams;
+use crate::{AnyBackend, Backend, Error, Real, Result, memory};
+
+/// Where a distributed run's time went, on this rank.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StepTimes {
+    /// Stepping the band and its halos with the local backend.
+    pub compute: Duration,
+    /// Exchanging halos with the neighbouring ranks (waiting for them included).
+    pub exchange: Duration,
+    /// Halo exchanges made.
+    pub exchanges: usize,
+}
+
+/// A global `rows × cols` diffusion grid, this rank's band of it with `halo` rows above and
+/// below, and the backend that steps it.
+pub struct DistributedGrid<'c, T: Real> {
+    comm: &'c Comm,
+    rows: usize,
+    cols: usize,
+    bands: Bands,
+    halo: usize,
+    /// The band with its halos: `halo + band + halo` rows × `cols`, row-major.
+    local: Array2<T>,
+    scratch: Array2<T>,
+    backend: Arc<dyn AnyBackend>,
+}
+
+fn count(n: usize) -> Result<Count> {
+    Count::try_from(n).map_err(|_| Error::InvalidParameter {
+        name: "grid",
+        reason: format!("{n} elements in one MPI message exceed MPI's count type"),
+    })
+}
+
+impl<'c, T: Real + Equivalence> DistributedGrid<'c, T>
+where
+    dyn AnyBackend: Backend<T>,
+{
+    /// Splits `global` (given on rank `root` only: `None` elsewhere) into row bands, one per
+    /// rank of `comm`, each stepped by `backend`, exchanging `halo` rows (K ≥ 1) every `halo`
+    /// steps. Collective: every rank calls it with the same `rows`, `cols`, `root`, `halo`.
+    ///
+    /// # Errors
+    /// On every rank if on any (see [`crate::Error::Distributed`]): more ranks than rows,
+    /// `halo` of 0 or more than the thinnest band, `global` missing on the root or of
+    /// another shape than `rows × cols`, or memory for the band.
+    pub fn scatter(
+        comm: &'c Comm,
+        root: i32,
+        global: Option<ArrayView2<'_, T>>,
+        (rows, cols): (usize, usize),
+        halo: usize,
+        backend: Arc<dyn AnyBackend>,
+    ) -> Result<Self> {
+        let rank = comm.rank();
+        let ranks = comm.size() as usize;
+        let checked = (|| {
+            if root < 0 || root >= comm.size() {
+                return Err(Error::InvalidParameter {
+                    name: "root",
+                    reason: format!("{root} is not a rank of a {ranks}-rank communicator"),
+                });
+            }
+            let bands = Bands::new(rows, ranks)?;
+            if halo == 0 || halo > bands.thinnest() {
+                return Err(Error::InvalidParameter {
+                    name: "halo",
+                    reason: format!(
+                        "{halo} rows: must be at least 1 and at most the thinnest band's {} rows",
+                        bands.thinnest()
+                    ),
+                });
+            }
+            let global = match (rank == root, global) {
+                (true, Some(g)) if g.dim() == (rows, cols) => Some(g),
+                (true, Some(g)) => {
+                    return Err(Error::ShapeMismatch {
+                        what: "global grid",
+                        expected: vec![rows, cols],
+                        found: vec![g.nrows(), g.ncols()],
+                    });
+                }
+                (true, None) => {
+                    return Err(Error::InvalidParameter {
+                        name: "global",
+                        reason: "the root rank must give the grid".into(),
+                    });
+                }
+                (false, _) => None,
+            };
+            let band = bands.rows_of(rank as usize).len();
+            let local = memory::zeroed_array2::<T>(band + 2 * halo, cols, "distributed band")?;
+            let scratch = memory::zeroed_array2::<T>(band + 2 * halo, cols, "distributed scratch")?;
+            // Message sizes, checked here so that the collective calls below cannot fail.
+            count(rows * cols)?;
+            Ok((bands, global, local, scratch))
+        })();
+        let (bands, global, mut local, scratch) = agree(comm, checked)?;
+
+        let band = bands.rows_of(rank as usize);
+        let root_process = comm.process_at_rank(root);
+        {
+            let interior = local
+                .slice_mut(s![halo..halo + band.len(), ..])
+                .into_slice()
+                .ok_or_else(|| Error::InvalidParameter {
+                    name: "local",
+                    reason: "not row-major".into(),
+                })?;
+            match global {
+                Some(g) => {
+                    let g = g.as_standard_layout();
+                    let send = g.as_slice().unwrap_or(&[]);
+                    let counts: Vec<Count> = bands.lengths().map(|n| (n * cols) as Count).collect();
+                    let displs: Vec<Count> = (0..ranks)
+                        .map(|r| (bands.rows_of(r).start * cols) as Count)
+                        .collect();
+                    let partition = Partition::new(send, counts, &displs[..]);
+                    root_process.scatter_varcount_into_root(&partition, interior);
+                }
+                None => root_process.scatter_varcount_into(interior),
+            }
+        }
+        Ok(DistributedGrid {
+            comm,
+            rows,
+            cols,
+            bands,
+            halo,
+            local,
+            scratch,
+            backend,
+        })
+    }
+
+    /// The global shape.
+    pub fn dim(&self) -> (usize, usize) {
+        (self.rows, self.cols)
+    }
+
+    /// Rows exchanged with each neighbour, and steps taken between exchanges (K).
+    pub fn halo(&self) -> usize {
+        self.halo
+    }
+
+    /// The global rows this rank holds.
+    pub fn rows_here(&self) -> std::ops::Range<usize> {
+        self.bands.rows_of(self.comm.rank() as usize)
+    }
+
+    /// This rank's band, for I/O of its own part.
+    pub fn band(&self) -> ArrayView2<'_, T> {
+        let n = self.rows_here().len();
+        self.local.slice(s![self.halo..self.halo + n, ..])
+    }
+
+    /// Advances the whole grid `steps` steps: an exchange of up to K halo rows, then up to
+    /// K local steps, until done. Collective: every rank calls it with the same arguments.
+    ///
+    /// # Errors
+    /// On every rank if the local backend fails on any.
+    pub fn step(&mut self, params: &DiffusionParams<T>, steps: usize) -> Result<StepTimes> {
+        let mut times = StepTimes::default();
+        let mut done = 0;
+        while done < steps {
+            let k = self.halo.min(steps - done);
+            let start = Instant::now();
+            self.exchange(k);
+            times.exchange += start.elapsed();
+            times.exchanges += 1;
+
+            let start = Instant::now();
+            // The band plus k rows each side, stepped k times as a periodic grid: rows
+            // within s of its edges are stale after s steps, the band never is.
+            let band = self.rows_here().len();
+            let rows = self.halo - k..self.halo + band + k;
+            let stepped = self.backend.diffuse(
+                self.local.slice_mut(s![rows.clone(), ..]),
+                self.scratch.slice_mut(s![rows, ..]),
+                params,
+                k,
+            );
+            times.compute += start.elapsed();
+            agree(self.comm, stepped)?;
+            done += k;
+        }
+        Ok(times)
+    }
+
+    /// Sends this band's first and last `k` rows to the ranks above and below (the ring is
+    /// periodic) and receives theirs into the halos.
+    fn exchange(&mut self, k: usize) {
+        let (halo, cols) = (self.halo, self.cols);
+        let band = self.rows_here().len();
+        let size = self.comm.size();
+        let rank = self.comm.rank();
+        let above = self.comm.process_at_rank((rank + size - 1) % size);
+        let below = self.comm.process_at_rank((rank + 1) % size);
+        // Row-major: the halos and the rows to send are contiguous runs of the buffer.
+        let (top_halo, rest) = self
+            .local
+            .as_slice_mut()
+            .unwrap_or(&mut [])
+            .split_at_mut(halo * cols);
+        let (interior, bottom_halo) = rest.split_at_mut(band * cols);
+        let send_up = &interior[..k * cols];
+        let send_down = &interior[(band - k) * cols..];
+        let receive_top = &mut top_halo[(halo - k) * cols..];
+        let receive_bottom = &mut bottom_halo[..k * cols];
+        // Tags tell the two messages apart when both neighbours are the same rank.
+        const DOWNWARD: i32 = 1;
+        const UPWARD: i32 = 2;
+        mpi::request::scope(|scope| {
+            let r1 = above.immediate_receive_into_with_tag(scope, receive_top, DOWNWARD);
+            let r2 = below.immediate_receive_into_with_tag(scope, receive_bottom, UPWARD);
+            let s1 = above.immediate_send_with_tag(scope, send_up, UPWARD);
+            let s2 = below.immediate_send_with_tag(scope, send_down, DOWNWARD);
+            r1.wait();
+            r2.wait();
+            s1.wait();
+            s2.wait();
+        });
+    }
+
+    /// The whole grid on rank `root` (`None` on the others). Collective.
+    ///
+    /// # Errors
+    /// On every rank if `root` is not a rank, or the root cannot allocate the grid.
+    pub fn gather(&self, root: i32) -> Result<Option<Array2<T>>> {
+        let rank = self.comm.rank();
+        let ranks = self.comm.size() as usize;
+        let prepared = (|| {
+            if root < 0 || root >= self.comm.size() {
+                return Err(Error::InvalidParameter {
+                    name: "root",
+                    reason: format!("{root} is not a rank of a {ranks}-rank communicator"),
+                });
+            }
+            if rank == root {
+                memory::zeroed_array2::<T>(self.rows, self.cols, "gathered grid").map(Some)
+            } else {
+                Ok(None)
+            }
+        })();
+        let mut out = agree(self.comm, prepared)?;
+        let band = self.band();
+        let send = band.as_slice().unwrap_or(&[]);
+        let root_process = self.comm.process_at_rank(root);
+        match out.as_mut().and_then(|g| g.as_slice_mut()) {
+            Some(recv) => {
+                let counts: Vec<Count> = self
+                    .bands
+                    .lengths()
+                    .map(|n| (n * self.cols) as Count)
+                    .collect();
+                let displs: Vec<Count> = (0..ranks)
+                    .map(|r| (self.bands.rows_of(r).start * self.cols) as Count)
+                    .collect();
+                let mut partition = PartitionMut::new(recv, counts, &displs[..]);
+                root_process.gather_varcount_into_root(send, &mut partition);
+            }
+            None => root_process.gather_varcount_into(send),
+        }
+        Ok(out)
+    }
+
+    /// A norm of the whole grid (all its cells as one vector), combined over the ranks as
+    /// [`super::norm`] does. Collective.
+    ///
+    /// # Errors
+    /// On every rank if the local backend fails on any.
+    pub fn norm(&self, kind: crate::NormKind) -> Result<T> {
+        let band = self.band();
+        let cells = band.as_slice().unwrap_or(&[]);
+        super::norm(
+            self.comm,
+            ndarray::ArrayView1::from(cells),
+            kind,
+            self.backend.as_ref(),
+        )
+    }
+}
