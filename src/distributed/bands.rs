@@ -43,6 +43,21 @@ impl Bands {
     pub fn lengths(&self) -> impl Iterator<Item = usize> + '_ {
         (0..self.ranks).map(|r| self.rows_of(r).len())
     }
+
+    /// Each rank's element count and offset in a row-major array of `cols` columns, for
+    /// MPI's scatter and gather of varying counts (the callers check that the whole array
+    /// fits MPI's count type).
+    pub(crate) fn counts_and_offsets(&self, cols: usize) -> (Vec<mpi::Count>, Vec<mpi::Count>) {
+        (0..self.ranks)
+            .map(|r| {
+                let rows = self.rows_of(r);
+                (
+                    (rows.len() * cols) as mpi::Count,
+                    (rows.start * cols) as mpi::Count,
+                )
+            })
+            .unzip()
+    }
 }
 
 #[cfg(test)]

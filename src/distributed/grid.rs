@@ -125,11 +125,8 @@ where
                 Some(g) => {
                     let g = g.as_standard_layout();
                     let send = g.as_slice().unwrap_or(&[]);
-                    let counts: Vec<Count> = bands.lengths().map(|n| (n * cols) as Count).collect();
-                    let displs: Vec<Count> = (0..ranks)
-                        .map(|r| (bands.rows_of(r).start * cols) as Count)
-                        .collect();
-                    let partition = Partition::new(send, counts, &displs[..]);
+                    let (counts, offsets) = bands.counts_and_offsets(cols);
+                    let partition = Partition::new(send, counts, &offsets[..]);
                     root_process.scatter_varcount_into_root(&partition, interior);
                 }
                 None => root_process.scatter_varcount_into(interior),
@@ -262,15 +259,8 @@ where
         let root_process = self.comm.process_at_rank(root);
         match out.as_mut().and_then(|g| g.as_slice_mut()) {
             Some(recv) => {
-                let counts: Vec<Count> = self
-                    .bands
-                    .lengths()
-                    .map(|n| (n * self.cols) as Count)
-                    .collect();
-                let displs: Vec<Count> = (0..ranks)
-                    .map(|r| (self.bands.rows_of(r).start * self.cols) as Count)
-                    .collect();
-                let mut partition = PartitionMut::new(recv, counts, &displs[..]);
+                let (counts, offsets) = self.bands.counts_and_offsets(self.cols);
+                let mut partition = PartitionMut::new(recv, counts, &offsets[..]);
                 root_process.gather_varcount_into_root(send, &mut partition);
             }
             None => root_process.gather_varcount_into(send),

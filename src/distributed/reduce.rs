@@ -110,11 +110,8 @@ pub fn julia<T: Real, B: Backend<T> + ?Sized>(
     let root_process = comm.process_at_rank(root);
     match image.as_mut().and_then(|g| g.as_slice_mut()) {
         Some(recv) => {
-            let lengths: Vec<Count> = bands.lengths().map(|n| (n * cols) as Count).collect();
-            let displs: Vec<Count> = (0..ranks)
-                .map(|r| (bands.rows_of(r).start * cols) as Count)
-                .collect();
-            let mut partition = PartitionMut::new(recv, lengths, &displs[..]);
+            let (counts, offsets) = bands.counts_and_offsets(cols);
+            let mut partition = PartitionMut::new(recv, counts, &offsets[..]);
             root_process.gather_varcount_into_root(send, &mut partition);
         }
         None => root_process.gather_varcount_into(send),
