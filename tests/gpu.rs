@@ -407,3 +407,38 @@ fn norms_agree_with_and_without_subgroups() {
         assert!(tree.norm(nan.view(), kind).unwrap().is_nan(), "{kind}");
     }
 }
+
+/// Rows move alone, across band boundaries, in both directions: what a halo exchange needs.
+#[test]
+fn rows_move_without_the_rest_of_the_grid() {
+    let Some(gpu) = cramped() else { return };
+    // 64 columns of f32: 16 rows per 4 KiB band, so 50 rows span four bands.
+    let init = Array2::from_shape_fn((50, 64), |(r, c)| (r * 64 + c) as f32);
+    let mut resident = gpu.upload_grid(init.view()).unwrap();
+    assert!(resident.bands() > 1);
+    for rows in [0..1, 14..18, 15..16, 31..50, 0..50, 7..7] {
+        let mut out = vec![0f32; rows.len() * 64];
+        resident.download_rows(rows.clone(), &mut out).unwrap();
+        let want: Vec<f32> = init
+            .slice(ndarray::s![rows.clone(), ..])
+            .iter()
+            .copied()
+            .collect();
+        assert_eq!(out, want, "{rows:?}");
+    }
+    let fresh: Vec<f32> = (0..5 * 64).map(|i| -(i as f32)).collect();
+    resident.upload_rows(13, &fresh).unwrap();
+    let mut want = init.clone();
+    want.slice_mut(ndarray::s![13..18, ..])
+        .assign(&ndarray::ArrayView2::from_shape((5, 64), &fresh).unwrap());
+    assert_eq!(resident.download().unwrap(), want);
+    let mut out = vec![0f32; 64];
+    assert!(matches!(
+        resident.download_rows(49..51, &mut out),
+        Err(hpnum::Error::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        resident.upload_rows(49, &fresh),
+        Err(hpnum::Error::ShapeMismatch { .. })
+    ));
+}

@@ -33,10 +33,15 @@ pub struct DistributedGrid<'c, T: Real> {
     cols: usize,
     bands: Bands,
     halo: usize,
-    /// The band with its halos: `halo + band + halo` rows × `cols`, row-major.
+    /// The band with its halos: `halo + band + halo` rows × `cols`, row-major. With a
+    /// GPU-resident band, the host's copy of what is exchanged (and of the band after
+    /// each `step`).
     local: Array2<T>,
     scratch: Array2<T>,
     backend: Arc<dyn AnyBackend>,
+    /// The band and halos resident on a GPU between exchanges, if stepped there.
+    #[cfg(feature = "gpu")]
+    resident: Option<crate::backends::gpu::GpuGrid<T>>,
 }
 
 fn count(n: usize) -> Result<Count> {
@@ -141,7 +146,33 @@ where
             local,
             scratch,
             backend,
+            #[cfg(feature = "gpu")]
+            resident: None,
         })
+    }
+
+    /// As [`DistributedGrid::scatter`], with each rank's band and halos resident on `gpu`
+    /// between exchanges: an exchange moves only the 2K rows sent and the 2K received
+    /// across the bus, the steps run on the device, and the band comes back to the host
+    /// once per [`DistributedGrid::step`] call (for [`DistributedGrid::band`], `gather` and
+    /// `norm`). Several ranks may share one GPU. Collective.
+    ///
+    /// # Errors
+    /// As `scatter`, and on every rank if the device fails (or lacks the precision) on any.
+    #[cfg(feature = "gpu")]
+    pub fn scatter_on_gpu(
+        comm: &'c Comm,
+        root: i32,
+        global: Option<ArrayView2<'_, T>>,
+        dims: (usize, usize),
+        halo: usize,
+        gpu: &crate::Gpu,
+    ) -> Result<Self> {
+        let backend: Arc<dyn AnyBackend> = Arc::new(gpu.clone());
+        let mut grid = Self::scatter(comm, root, global, dims, halo, backend)?;
+        let resident = gpu.upload_grid(grid.local.view());
+        grid.resident = Some(agree(comm, resident)?);
+        Ok(grid)
     }
 
     /// The global shape.
@@ -171,6 +202,10 @@ where
     /// # Errors
     /// On every rank if the local backend fails on any.
     pub fn step(&mut self, params: &DiffusionParams<T>, steps: usize) -> Result<StepTimes> {
+        #[cfg(feature = "gpu")]
+        if self.resident.is_some() {
+            return self.step_resident(params, steps);
+        }
         let mut times = StepTimes::default();
         let mut done = 0;
         while done < steps {
@@ -196,6 +231,69 @@ where
             done += k;
         }
         Ok(times)
+    }
+
+    /// `step` with the band and halos on the GPU: per block the 2k rows to send come down,
+    /// the 2k received go up, and the device steps the whole tile k times (rows of the halo
+    /// older than this block are farther than k from the band, so they cannot reach it).
+    #[cfg(feature = "gpu")]
+    fn step_resident(&mut self, params: &DiffusionParams<T>, steps: usize) -> Result<StepTimes> {
+        let (halo, cols) = (self.halo, self.cols);
+        let band = self.rows_here().len();
+        let mut times = StepTimes::default();
+        let mut done = 0;
+        while done < steps {
+            let k = halo.min(steps - done);
+            let start = Instant::now();
+            let sent = self.resident_rows(|grid, local| {
+                grid.download_rows(halo..halo + k, &mut local[halo * cols..(halo + k) * cols])?;
+                grid.download_rows(
+                    halo + band - k..halo + band,
+                    &mut local[(halo + band - k) * cols..(halo + band) * cols],
+                )
+            });
+            agree(self.comm, sent)?;
+            self.exchange(k);
+            times.exchange += start.elapsed();
+            times.exchanges += 1;
+
+            let start = Instant::now();
+            let stepped = self.resident_rows(|grid, local| {
+                grid.upload_rows(halo - k, &local[(halo - k) * cols..halo * cols])?;
+                grid.upload_rows(
+                    halo + band,
+                    &local[(halo + band) * cols..(halo + band + k) * cols],
+                )?;
+                grid.advance(params, k)
+            });
+            times.compute += start.elapsed();
+            agree(self.comm, stepped)?;
+            done += k;
+        }
+        // The band back on the host, for `band`, `gather` and `norm`.
+        let synced = self.resident_rows(|grid, local| {
+            grid.download_rows(
+                halo..halo + band,
+                &mut local[halo * cols..(halo + band) * cols],
+            )
+        });
+        agree(self.comm, synced)?;
+        Ok(times)
+    }
+
+    /// Runs `op` on the resident grid and the host copy's row-major elements.
+    #[cfg(feature = "gpu")]
+    fn resident_rows(
+        &mut self,
+        op: impl FnOnce(&mut crate::backends::gpu::GpuGrid<T>, &mut [T]) -> Result<()>,
+    ) -> Result<()> {
+        match (self.resident.as_mut(), self.local.as_slice_mut()) {
+            (Some(grid), Some(local)) => op(grid, local),
+            _ => Err(Error::InvalidParameter {
+                name: "local",
+                reason: "no resident band, or a host copy that is not row-major".into(),
+            }),
+        }
     }
 
     /// Sends this band's first and last `k` rows to the ranks above and below (the ring is

@@ -161,6 +161,96 @@ impl<T: Real> GpuGrid<T> {
         staging::upload(&self.ctx, &self.segments(), &Source::grid(grid))
     }
 
+    /// The parts of the bands that hold rows `rows`: (band, first row in it, row count).
+    fn pieces(&self, rows: std::ops::Range<usize>) -> impl Iterator<Item = (&Band, usize, usize)> {
+        self.bands.iter().filter_map(move |band| {
+            let start = rows.start.max(band.first_row);
+            let end = rows.end.min(band.first_row + band.rows);
+            (start < end).then(|| (band, start - band.first_row, end - start))
+        })
+    }
+
+    fn check_rows(&self, rows: &std::ops::Range<usize>, len: usize) -> Result<()> {
+        if rows.start > rows.end || rows.end > self.rows || len != rows.len() * self.cols {
+            return Err(Error::ShapeMismatch {
+                what: "rows of a resident grid",
+                expected: vec![rows.len().min(self.rows), self.cols],
+                found: vec![len / self.cols.max(1), len % self.cols.max(1)],
+            });
+        }
+        Ok(())
+    }
+
+    /// Copies whole rows `rows` of the grid into `out` (row-major, `rows.len() × cols`)
+    /// without moving the rest: what a halo exchange reads.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] if the rows are not the grid's or `out` is not their size;
+    /// [`Error::Device`] if the device fails.
+    pub fn download_rows(&self, rows: std::ops::Range<usize>, out: &mut [T]) -> Result<()> {
+        self.check_rows(&rows, out.len())?;
+        if out.is_empty() {
+            return Ok(());
+        }
+        let _one_at_a_time = self
+            .transfers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let row_bytes = (self.cols * size_of::<T>()) as u64;
+        let mut readback = staging::Readback::new(&self.ctx, row_bytes * rows.len() as u64)?;
+        let mut encoder = self.ctx.encoder();
+        let mut placed = Vec::new();
+        for (band, first, count) in self.pieces(rows) {
+            let at = readback.copy(
+                &mut encoder,
+                &band.buffers[self.current],
+                first as u64 * row_bytes,
+                count as u64 * row_bytes,
+            )?;
+            placed.push((at, count * self.cols));
+        }
+        let mapped = readback.finish(self.ctx.submit(encoder)?)?;
+        let mut filled = 0;
+        for (at, len) in placed {
+            let bytes = mapped
+                .get(at..at + len * size_of::<T>())
+                .ok_or_else(|| super::errors::device_error("rows were not read back"))?;
+            bytemuck::cast_slice_mut::<T, u8>(&mut out[filled..filled + len])
+                .copy_from_slice(bytes);
+            filled += len;
+        }
+        Ok(())
+    }
+
+    /// Overwrites whole rows from `first_row` on with `data` (row-major, whole rows) without
+    /// moving the rest: what a halo exchange writes.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] if the rows are not the grid's or `data` is not whole rows;
+    /// [`Error::Device`] if the device fails.
+    pub fn upload_rows(&mut self, first_row: usize, data: &[T]) -> Result<()> {
+        let count = data.len() / self.cols.max(1);
+        let rows = first_row..first_row + count;
+        self.check_rows(&rows, data.len())?;
+        let _one_at_a_time = self
+            .transfers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let row_bytes = self.cols * size_of::<T>();
+        let bytes: &[u8] = bytemuck::cast_slice(data);
+        let mut taken = 0;
+        self.ctx.capture(|| {
+            for (band, first, n) in self.pieces(rows.clone()) {
+                self.ctx.queue.write_buffer(
+                    &band.buffers[self.current],
+                    (first * row_bytes) as u64,
+                    &bytes[taken..taken + n * row_bytes],
+                );
+                taken += n * row_bytes;
+            }
+        })
+    }
+
     /// Advances the grid `steps` steps on the device and returns their compute time:
     /// device time from timestamp queries where the adapter has them
     /// ([`super::Gpu::compute_clock`]), else host time until they completed.
