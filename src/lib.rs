@@ -27,6 +27,7 @@
 
 pub mod backend;
 pub mod backends;
+pub mod bands;
 #[cfg(feature = "mpi")]
 pub mod distributed;
 mod error;

@@ -442,3 +442,51 @@ fn rows_move_without_the_rest_of_the_grid() {
         Err(hpnum::Error::ShapeMismatch { .. })
     ));
 }
+
+/// One grid over two devices (two on the same software adapter in CI; `adapter_index`
+/// picks among several), halos through the host: one device's bits for every K, and the
+/// decomposition's errors.
+#[test]
+fn two_devices_share_a_grid_bit_for_bit() {
+    let Some(_) = common::gpu() else { return };
+    let options = GpuOptions {
+        adapter_index: Some(0),
+        ..GpuOptions::from_env()
+    };
+    let gpus = [Gpu::new(&options).unwrap(), Gpu::new(&options).unwrap()];
+    let params = DiffusionParams::<f32>::book();
+    for (rows, cols) in [(37, 23), (8, 64), (2, 5)] {
+        let init = Array2::from_shape_fn((rows, cols), |(r, c)| {
+            ((r * 7 + c * 13) % 11) as f32 / 11.0 + if (r + c) % 3 == 0 { 1.0 } else { 0.0 }
+        });
+        let mut one = gpus[0].upload_grid(init.view()).unwrap();
+        one.advance(&params, 11).unwrap();
+        let want = one.download().unwrap();
+        for halo in [1, 2, 3, 5] {
+            if halo > rows / 2 {
+                continue;
+            }
+            let mut split =
+                hpnum::backends::gpu::MultiGpuGrid::upload(&gpus, init.view(), halo).unwrap();
+            assert_eq!(split.devices(), 2);
+            split.step(&params, 4).unwrap();
+            split.step(&params, 7).unwrap();
+            let got = split.download().unwrap();
+            assert!(
+                got.iter()
+                    .zip(&want)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{rows}×{cols}, K = {halo}"
+            );
+        }
+    }
+    let init = Array2::<f32>::zeros((6, 4));
+    for (gpus, halo) in [(&gpus[..], 0), (&gpus[..], 4), (&gpus[..0], 1)] {
+        assert!(matches!(
+            hpnum::backends::gpu::MultiGpuGrid::upload(gpus, init.view(), halo),
+            Err(hpnum::Error::InvalidParameter { .. })
+        ));
+    }
+    let one_row = Array2::<f32>::zeros((1, 4));
+    assert!(hpnum::backends::gpu::MultiGpuGrid::upload(&gpus, one_row.view(), 1).is_err());
+}

@@ -130,7 +130,7 @@ where
                 Some(g) => {
                     let g = g.as_standard_layout();
                     let send = g.as_slice().unwrap_or(&[]);
-                    let (counts, offsets) = bands.counts_and_offsets(cols);
+                    let (counts, offsets) = super::counts_and_offsets(&bands, cols);
                     let partition = Partition::new(send, counts, &offsets[..]);
                     root_process.scatter_varcount_into_root(&partition, interior);
                 }
@@ -357,7 +357,7 @@ where
         let root_process = self.comm.process_at_rank(root);
         match out.as_mut().and_then(|g| g.as_slice_mut()) {
             Some(recv) => {
-                let (counts, offsets) = self.bands.counts_and_offsets(self.cols);
+                let (counts, offsets) = super::counts_and_offsets(&self.bands, self.cols);
                 let mut partition = PartitionMut::new(recv, counts, &offsets[..]);
                 root_process.gather_varcount_into_root(send, &mut partition);
             }

@@ -110,7 +110,7 @@ pub fn julia<T: Real, B: Backend<T> + ?Sized>(
     let root_process = comm.process_at_rank(root);
     match image.as_mut().and_then(|g| g.as_slice_mut()) {
         Some(recv) => {
-            let (counts, offsets) = bands.counts_and_offsets(cols);
+            let (counts, offsets) = super::counts_and_offsets(&bands, cols);
             let mut partition = PartitionMut::new(recv, counts, &offsets[..]);
             root_process.gather_varcount_into_root(send, &mut partition);
         }

@@ -48,6 +48,9 @@ pub struct GpuOptions {
     pub backends: Option<wgpu::Backends>,
     /// Take the first adapter whose name contains this (case-insensitive).
     pub adapter_name: Option<String>,
+    /// Take the adapter at this index among those the chosen backends enumerate (after
+    /// `adapter_name`'s filter, if both are given): how a process opens several GPUs.
+    pub adapter_index: Option<usize>,
     /// Prefer a low-power or a high-performance adapter.
     pub power_preference: Option<wgpu::PowerPreference>,
     /// Lowers the largest storage binding used below the device's, in bytes. Data larger
@@ -280,26 +283,8 @@ async fn find_adapter(options: &GpuOptions, backends: wgpu::Backends) -> Result<
     let mut descriptor = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
     descriptor.backends = backends;
     let instance = wgpu::Instance::new(descriptor);
-    match &options.adapter_name {
-        Some(wanted) => {
-            let adapters = instance.enumerate_adapters(backends).await;
-            let names: Vec<String> = adapters.iter().map(|a| a.get_info().name).collect();
-            adapters
-                .into_iter()
-                .find(|a| {
-                    a.get_info()
-                        .name
-                        .to_lowercase()
-                        .contains(&wanted.to_lowercase())
-                })
-                .ok_or_else(|| Error::NoAdapter {
-                    details: format!(
-                        "none is named like `{wanted}`; found: [{}]",
-                        names.join(", ")
-                    ),
-                })
-        }
-        None => instance
+    match (&options.adapter_name, options.adapter_index) {
+        (None, None) => instance
             .request_adapter(&wgpu::RequestAdapterOptions {
                 power_preference: options.power_preference.unwrap_or_default(),
                 ..Default::default()
@@ -308,5 +293,21 @@ async fn find_adapter(options: &GpuOptions, backends: wgpu::Backends) -> Result<
             .map_err(|e| Error::NoAdapter {
                 details: format!("{e} (backends {backends:?}); {INSTALL_HINT}"),
             }),
+        (name, index) => {
+            let adapters = instance.enumerate_adapters(backends).await;
+            let names: Vec<String> = adapters.iter().map(|a| a.get_info().name).collect();
+            let wanted = name.as_deref().unwrap_or("").to_lowercase();
+            adapters
+                .into_iter()
+                .filter(|a| a.get_info().name.to_lowercase().contains(&wanted))
+                .nth(index.unwrap_or(0))
+                .ok_or_else(|| Error::NoAdapter {
+                    details: format!(
+                        "none is named like `{wanted}` at index {}; found: [{}]",
+                        index.unwrap_or(0),
+                        names.join(", ")
+                    ),
+                })
+        }
     }
 }

@@ -34,8 +34,8 @@
 //! Layout: `adapter` (options, choice), `context` (the device and what it keeps),
 //! `errors`, `pool`, `staging` (transfers), `timing`, `contract` and `shaders` and
 //! `pipelines` (the host–shader contract and the entry-point table), then one file per
-//! kernel (`julia`, `diffusion`, `norm`) beside the resident data (`grid`, `vector`) and
-//! the `probe`s.
+//! kernel (`julia`, `diffusion`, `norm`) beside the resident data (`grid`, `vector`,
+//! `multi`: one grid over several devices) and the `probe`s.
 
 mod adapter;
 mod context;
@@ -44,6 +44,7 @@ mod diffusion;
 mod errors;
 mod grid;
 mod julia;
+mod multi;
 mod norm;
 mod pipelines;
 mod pool;
@@ -61,6 +62,7 @@ use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut2};
 pub use self::adapter::{AdapterSummary, DEFAULT_SPIN, GpuOptions, TransferPath, WaitMode};
 use self::context::Context;
 pub use self::grid::GpuGrid;
+pub use self::multi::MultiGpuGrid;
 pub use self::probe::{BusRates, DeviceLimits};
 pub use self::shaders::{Reduction, Shader};
 pub use self::timing::{ComputeClock, GpuTimings};

@@ -1,9 +1,10 @@
-//! Which rows of a global grid each rank owns.
+//! Which rows of a global grid each part owns: the decomposition shared by the MPI ranks
+//! of `hpnum::distributed` (feature `mpi`) and the devices of a multi-GPU grid.
 
 use crate::{Error, Result};
 
-/// Row bands of a `rows`-row grid over `ranks` ranks: the first `rows % ranks` ranks hold
-/// one row more than the others, in rank order.
+/// Row bands of a `rows`-row grid over `ranks` parts (MPI ranks, GPUs): the first
+/// `rows % ranks` hold one row more than the others, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bands {
     rows: usize,
@@ -42,21 +43,6 @@ impl Bands {
     /// Every band's length, in rank order.
     pub fn lengths(&self) -> impl Iterator<Item = usize> + '_ {
         (0..self.ranks).map(|r| self.rows_of(r).len())
-    }
-
-    /// Each rank's element count and offset in a row-major array of `cols` columns, for
-    /// MPI's scatter and gather of varying counts (the callers check that the whole array
-    /// fits MPI's count type).
-    pub(crate) fn counts_and_offsets(&self, cols: usize) -> (Vec<mpi::Count>, Vec<mpi::Count>) {
-        (0..self.ranks)
-            .map(|r| {
-                let rows = self.rows_of(r);
-                (
-                    (rows.len() * cols) as mpi::Count,
-                    (rows.start * cols) as mpi::Count,
-                )
-            })
-            .unzip()
     }
 }
 
