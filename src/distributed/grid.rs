@@ -38,6 +38,10 @@ pub struct DistributedGrid<'c, T: Real> {
     /// each `step`).
     local: Array2<T>,
     scratch: Array2<T>,
+    /// The band alone, stepped while the halos are in flight, and its scratch.
+    work: [Array2<T>; 2],
+    /// A 3K-row strip at either end of the band, stepped once the halos have arrived.
+    strip: [Array2<T>; 2],
     backend: Arc<dyn AnyBackend>,
     /// The band and halos resident on a GPU between exchanges, if stepped there.
     #[cfg(feature = "gpu")]
@@ -110,11 +114,19 @@ where
             let band = bands.rows_of(rank as usize).len();
             let local = memory::zeroed_array2::<T>(band + 2 * halo, cols, "distributed band")?;
             let scratch = memory::zeroed_array2::<T>(band + 2 * halo, cols, "distributed scratch")?;
+            let work = [
+                memory::zeroed_array2::<T>(band, cols, "distributed band copy")?,
+                memory::zeroed_array2::<T>(band, cols, "distributed band copy")?,
+            ];
+            let strip = [
+                memory::zeroed_array2::<T>(3 * halo, cols, "distributed strip")?,
+                memory::zeroed_array2::<T>(3 * halo, cols, "distributed strip")?,
+            ];
             // Message sizes, checked here so that the collective calls below cannot fail.
             count(rows * cols)?;
-            Ok((bands, global, local, scratch))
+            Ok((bands, global, local, scratch, work, strip))
         })();
-        let (bands, global, mut local, scratch) = agree(comm, checked)?;
+        let (bands, global, mut local, scratch, work, strip) = agree(comm, checked)?;
 
         let band = bands.rows_of(rank as usize);
         let root_process = comm.process_at_rank(root);
@@ -145,6 +157,8 @@ where
             halo,
             local,
             scratch,
+            work,
+            strip,
             backend,
             #[cfg(feature = "gpu")]
             resident: None,
@@ -210,27 +224,116 @@ where
         let mut done = 0;
         while done < steps {
             let k = self.halo.min(steps - done);
-            let start = Instant::now();
-            self.exchange(k);
-            times.exchange += start.elapsed();
-            times.exchanges += 1;
-
-            let start = Instant::now();
-            // The band plus k rows each side, stepped k times as a periodic grid: rows
-            // within s of its edges are stale after s steps, the band never is.
-            let band = self.rows_here().len();
-            let rows = self.halo - k..self.halo + band + k;
-            let stepped = self.backend.diffuse(
-                self.local.slice_mut(s![rows.clone(), ..]),
-                self.scratch.slice_mut(s![rows, ..]),
-                params,
-                k,
-            );
-            times.compute += start.elapsed();
+            let stepped = if self.rows_here().len() >= 4 * k {
+                self.step_overlapped(params, k, &mut times)
+            } else {
+                self.step_after_exchange(params, k, &mut times)
+            };
             agree(self.comm, stepped)?;
             done += k;
         }
         Ok(times)
+    }
+
+    /// One block of k steps: the exchange, then the band plus k rows each side stepped k
+    /// times as a periodic grid (rows within s of its edges are stale after s steps, the
+    /// band never is).
+    fn step_after_exchange(
+        &mut self,
+        params: &DiffusionParams<T>,
+        k: usize,
+        times: &mut StepTimes,
+    ) -> Result<()> {
+        let (halo, cols) = (self.halo, self.cols);
+        let band = self.rows_here().len();
+        let start = Instant::now();
+        let local = self.local.as_slice_mut().unwrap_or(&mut []);
+        exchange(self.comm, local, (halo, band, cols), k, || ());
+        times.exchange += start.elapsed();
+        times.exchanges += 1;
+        let start = Instant::now();
+        let rows = halo - k..halo + band + k;
+        let stepped = self.backend.diffuse(
+            self.local.slice_mut(s![rows.clone(), ..]),
+            self.scratch.slice_mut(s![rows, ..]),
+            params,
+            k,
+        );
+        times.compute += start.elapsed();
+        stepped
+    }
+
+    /// One block of k steps with the exchange hidden behind the interior: while the halos
+    /// are in flight the band alone is stepped k times (rows k .. band − k of it are then
+    /// right: they never see the halo); once they have arrived, a 3k-row strip at each end
+    /// (k rows of halo, 2k of band) is stepped k times for the band's first and last k rows.
+    /// Each cell's operations are the single step's: the same bits as without overlap.
+    fn step_overlapped(
+        &mut self,
+        params: &DiffusionParams<T>,
+        k: usize,
+        times: &mut StepTimes,
+    ) -> Result<()> {
+        let (halo, cols) = (self.halo, self.cols);
+        let band = self.rows_here().len();
+        let Self {
+            comm,
+            local,
+            scratch,
+            work,
+            strip,
+            backend,
+            ..
+        } = self;
+        let [band_copy, band_scratch] = work;
+        band_copy.assign(&local.slice(s![halo..halo + band, ..]));
+        let start = Instant::now();
+        let mut interior = Ok(());
+        let mut interior_time = std::time::Duration::ZERO;
+        exchange(
+            comm,
+            local.as_slice_mut().unwrap_or(&mut []),
+            (halo, band, cols),
+            k,
+            || {
+                let began = Instant::now();
+                interior =
+                    backend.diffuse(band_copy.view_mut(), band_scratch.view_mut(), params, k);
+                interior_time = began.elapsed();
+            },
+        );
+        times.exchange += start.elapsed().saturating_sub(interior_time);
+        times.exchanges += 1;
+        times.compute += interior_time;
+        interior?;
+
+        let start = Instant::now();
+        let [top, bottom] = strip;
+        let strip_rows = 3 * k;
+        let mut ends = [(halo - k, &mut *top), (halo + band - 2 * k, &mut *bottom)];
+        for (first, tile) in &mut ends {
+            let mut tile = tile.slice_mut(s![..strip_rows, ..]);
+            tile.assign(&local.slice(s![*first..*first + strip_rows, ..]));
+        }
+        for (_, tile) in &mut ends {
+            backend.diffuse(
+                tile.slice_mut(s![..strip_rows, ..]),
+                scratch.slice_mut(s![..strip_rows, ..]),
+                params,
+                k,
+            )?;
+        }
+        local
+            .slice_mut(s![halo + k..halo + band - k, ..])
+            .assign(&band_copy.slice(s![k..band - k, ..]));
+        local
+            .slice_mut(s![halo..halo + k, ..])
+            .assign(&top.slice(s![k..2 * k, ..]));
+        local
+            .slice_mut(s![halo + band - k..halo + band, ..])
+            .assign(&bottom.slice(s![k..2 * k, ..]));
+        times.compute += start.elapsed();
+        Ok(())
     }
 
     /// `step` with the band and halos on the GPU: per block the 2k rows to send come down,
@@ -253,7 +356,8 @@ where
                 )
             });
             agree(self.comm, sent)?;
-            self.exchange(k);
+            let local = self.local.as_slice_mut().unwrap_or(&mut []);
+            exchange(self.comm, local, (halo, band, cols), k, || ());
             times.exchange += start.elapsed();
             times.exchanges += 1;
 
@@ -294,41 +398,6 @@ where
                 reason: "no resident band, or a host copy that is not row-major".into(),
             }),
         }
-    }
-
-    /// Sends this band's first and last `k` rows to the ranks above and below (the ring is
-    /// periodic) and receives theirs into the halos.
-    fn exchange(&mut self, k: usize) {
-        let (halo, cols) = (self.halo, self.cols);
-        let band = self.rows_here().len();
-        let size = self.comm.size();
-        let rank = self.comm.rank();
-        let above = self.comm.process_at_rank((rank + size - 1) % size);
-        let below = self.comm.process_at_rank((rank + 1) % size);
-        // Row-major: the halos and the rows to send are contiguous runs of the buffer.
-        let (top_halo, rest) = self
-            .local
-            .as_slice_mut()
-            .unwrap_or(&mut [])
-            .split_at_mut(halo * cols);
-        let (interior, bottom_halo) = rest.split_at_mut(band * cols);
-        let send_up = &interior[..k * cols];
-        let send_down = &interior[(band - k) * cols..];
-        let receive_top = &mut top_halo[(halo - k) * cols..];
-        let receive_bottom = &mut bottom_halo[..k * cols];
-        // Tags tell the two messages apart when both neighbours are the same rank.
-        const DOWNWARD: i32 = 1;
-        const UPWARD: i32 = 2;
-        mpi::request::scope(|scope| {
-            let r1 = above.immediate_receive_into_with_tag(scope, receive_top, DOWNWARD);
-            let r2 = below.immediate_receive_into_with_tag(scope, receive_bottom, UPWARD);
-            let s1 = above.immediate_send_with_tag(scope, send_up, UPWARD);
-            let s2 = below.immediate_send_with_tag(scope, send_down, DOWNWARD);
-            r1.wait();
-            r2.wait();
-            s1.wait();
-            s2.wait();
-        });
     }
 
     /// The whole grid on rank `root` (`None` on the others). Collective.
@@ -381,4 +450,42 @@ where
             self.backend.as_ref(),
         )
     }
+}
+
+/// Sends the band's first and last `k` rows to the ranks above and below (the ring is
+/// periodic) and receives theirs into the halos of `local` (row-major: `halo` rows, the
+/// band's `band` rows, `halo` rows, of `cols` cells), running `during` while the messages
+/// are in flight.
+fn exchange<T: Real + Equivalence>(
+    comm: &Comm,
+    local: &mut [T],
+    (halo, band, cols): (usize, usize, usize),
+    k: usize,
+    during: impl FnOnce(),
+) {
+    let size = comm.size();
+    let rank = comm.rank();
+    let above = comm.process_at_rank((rank + size - 1) % size);
+    let below = comm.process_at_rank((rank + 1) % size);
+    // Row-major: the halos and the rows to send are contiguous runs of the buffer.
+    let (top_halo, rest) = local.split_at_mut(halo * cols);
+    let (interior, bottom_halo) = rest.split_at_mut(band * cols);
+    let send_up = &interior[..k * cols];
+    let send_down = &interior[(band - k) * cols..];
+    let receive_top = &mut top_halo[(halo - k) * cols..];
+    let receive_bottom = &mut bottom_halo[..k * cols];
+    // Tags tell the two messages apart when both neighbours are the same rank.
+    const DOWNWARD: i32 = 1;
+    const UPWARD: i32 = 2;
+    mpi::request::scope(|scope| {
+        let r1 = above.immediate_receive_into_with_tag(scope, receive_top, DOWNWARD);
+        let r2 = below.immediate_receive_into_with_tag(scope, receive_bottom, UPWARD);
+        let s1 = above.immediate_send_with_tag(scope, send_up, UPWARD);
+        let s2 = below.immediate_send_with_tag(scope, send_down, DOWNWARD);
+        during();
+        r1.wait();
+        r2.wait();
+        s1.wait();
+        s2.wait();
+    });
 }
