@@ -35,6 +35,24 @@ impl Bands {
         first..first + base + usize::from(rank < extra)
     }
 
+    /// Checks a halo of `halo` rows (K): at least 1, and at most the thinnest band, since a
+    /// halo comes from the neighbouring band alone.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] naming `halo` otherwise.
+    pub fn check_halo(&self, halo: usize) -> Result<()> {
+        if halo == 0 || halo > self.thinnest() {
+            return Err(Error::InvalidParameter {
+                name: "halo",
+                reason: format!(
+                    "{halo} rows: must be at least 1 and at most the thinnest band's {} rows",
+                    self.thinnest()
+                ),
+            });
+        }
+        Ok(())
+    }
+
     /// The fewest rows any band holds.
     pub fn thinnest(&self) -> usize {
         self.rows / self.ranks

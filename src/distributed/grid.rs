@@ -85,15 +85,7 @@ where
                 });
             }
             let bands = Bands::new(rows, ranks)?;
-            if halo == 0 || halo > bands.thinnest() {
-                return Err(Error::InvalidParameter {
-                    name: "halo",
-                    reason: format!(
-                        "{halo} rows: must be at least 1 and at most the thinnest band's {} rows",
-                        bands.thinnest()
-                    ),
-                });
-            }
+            bands.check_halo(halo)?;
             let global = match (rank == root, global) {
                 (true, Some(g)) if g.dim() == (rows, cols) => Some(g),
                 (true, Some(g)) => {

@@ -32,15 +32,7 @@ impl<T: Real> MultiGpuGrid<T> {
     pub fn upload(gpus: &[Gpu], grid: ArrayView2<'_, T>, halo: usize) -> Result<Self> {
         let (rows, cols) = grid.dim();
         let bands = Bands::new(rows, gpus.len())?;
-        if halo == 0 || halo > bands.thinnest() {
-            return Err(Error::InvalidParameter {
-                name: "halo",
-                reason: format!(
-                    "{halo} rows: must be at least 1 and at most the thinnest band's {} rows",
-                    bands.thinnest()
-                ),
-            });
-        }
+        bands.check_halo(halo)?;
         let mut parts = Vec::with_capacity(gpus.len());
         for (d, gpu) in gpus.iter().enumerate() {
             let band = bands.rows_of(d);
