@@ -42,6 +42,10 @@ struct Args {
     /// Halo rows exchanged every that many steps (K): fewer, larger messages as it grows.
     #[arg(long, default_value_t = 1, value_parser = common::positive)]
     halo: usize,
+
+    /// Step each band's interior while its halos are in flight (host backends).
+    #[arg(long)]
+    overlap: bool,
 }
 
 const ROOT: i32 = 0;
@@ -69,6 +73,7 @@ where
     } else {
         DistributedGrid::scatter(world, ROOT, given, (rows, cols), args.halo, backend)?
     };
+    grid.set_overlap(args.overlap);
     world.barrier();
     let start = Instant::now();
     let times = grid.step(&DiffusionParams::book(), args.steps)?;

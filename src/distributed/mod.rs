@@ -6,8 +6,9 @@
 //!   Every K steps ([`DistributedGrid::halo`]) each rank swaps K-row halos with its two
 //!   neighbours (nonblocking sends and receives), then steps its band plus halos K times
 //!   locally: the halo's own cells go stale one row per step, the band's never do. On host
-//!   backends the band's interior is stepped while the halos are in flight (bands of at
-//!   least 4K rows); on a GPU the band stays resident between exchanges. Each
+//!   backends the band's interior can be stepped while the halos are in flight
+//!   ([`DistributedGrid::set_overlap`]); on a GPU the band stays resident between
+//!   exchanges. Each
 //!   cell's operations are the single-process step's, so the result is **bit-identical** to
 //!   one process for any rank count and any K; fewer, larger messages as K grows.
 //! - [`norm`]: each rank's norm of its part, combined in rank order on every rank (the same
