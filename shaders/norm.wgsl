@@ -28,7 +28,7 @@ struct NormPartial {
     amax: real_bits,
 }
 
-// Which loads (or partials) this dispatch reads and where its partials go.
+// How many loads (or partials) this dispatch reduces, from the start of its bindings.
 @group(0) @binding(0) var<uniform> job: NormJob;
 // The vector, as 16-byte loads (the host pads each piece with zeros to a whole load;
 // zeros add nothing to any norm).
@@ -87,7 +87,7 @@ fn leaves(
     for (var k = 0u; k < NORM_LOADS_PER_INVOCATION; k = k + 1u) {
         let i = base + k * WORKGROUP_SIZE + local;
         if (i < job.len) {
-            let load = input[job.first_input + i];
+            let load = input[i];
             for (var r = 0u; r < REALS_PER_VEC4; r = r + 1u) {
                 acc = add_value(acc, real_bits_in(load, r));
             }
@@ -109,7 +109,7 @@ fn combine(
     for (var k = 0u; k < NORM_PARTIALS_PER_INVOCATION; k = k + 1u) {
         let i = base + k * WORKGROUP_SIZE + local;
         if (i < job.len) {
-            acc = merge(acc, previous[job.first_input + i]);
+            acc = merge(acc, previous[i]);
         }
     }
     reduce_workgroup(lane, group, acc);

@@ -37,6 +37,6 @@ fn reduce_workgroup(lane: Lane, group: u32, mine: NormPartial) {
         for (var s = 1u; s < lane.subgroups; s = s + 1u) {
             total = merge(total, NormPartial(subgroup_sum[s], subgroup_tiny[s], subgroup_amax[s]));
         }
-        partials[job.first_partial + group] = total;
+        partials[group] = total;
     }
 }

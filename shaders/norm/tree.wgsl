@@ -32,7 +32,7 @@ fn reduce_workgroup(lane: Lane, group: u32, mine: NormPartial) {
         width = width / 2u;
     }
     if (local == 0u) {
-        partials[job.first_partial + group] =
+        partials[group] =
             NormPartial(shared_sum[0], shared_tiny[0], shared_amax[0]);
     }
 }

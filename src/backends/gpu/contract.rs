@@ -158,14 +158,11 @@ wgsl_struct! {
 }
 
 wgsl_struct! {
-    /// One norm dispatch: which elements it reads and where its partials go.
+    /// One norm dispatch: how many loads (or partials) it reduces, from the start of its
+    /// input binding, into partials from the start of its output binding.
     pub(crate) struct NormJob {
-        /// Input elements (or partials) this dispatch reduces.
+        /// Input loads (or partials) this dispatch reduces.
         len,
-        /// Index of the first partial it writes.
-        first_partial,
-        /// Index of the first element it reads.
-        first_input,
     }
 }
 

@@ -54,14 +54,7 @@ impl NormPlan {
             let loads = loads_of(piece.len);
             let mut count = loads.div_ceil(NORM_LOADS_PER_WORKGROUP);
             let mut level = partials::<T>(ctx, count)?;
-            let job = ctx.uniform(
-                "norm job",
-                &NormJob {
-                    len: loads as u32,
-                    first_partial: 0,
-                    first_input: 0,
-                },
-            )?;
+            let job = ctx.uniform("norm job", &NormJob { len: loads as u32 })?;
             let group = ctx.bind(
                 leaves,
                 &[(0, &job), (2, &piece.buffer), (3, &level), (5, &call)],
@@ -77,14 +70,7 @@ impl NormPlan {
             while count > 1 {
                 let next_count = count.div_ceil(NORM_PARTIALS_PER_WORKGROUP);
                 let next = partials::<T>(ctx, next_count)?;
-                let job = ctx.uniform(
-                    "norm job",
-                    &NormJob {
-                        len: count as u32,
-                        first_partial: 0,
-                        first_input: 0,
-                    },
-                )?;
+                let job = ctx.uniform("norm job", &NormJob { len: count as u32 })?;
                 let group = ctx.bind(combine, &[(0, &job), (3, &next), (4, &level)])?;
                 let invocations = count.div_ceil(NORM_PARTIALS_PER_INVOCATION as usize);
                 dispatches.push((
