@@ -1,10 +1,19 @@
-//! The one interface every backend implements.
+//! The one interface every backend implements, and the kernel × backend matrix: each
+//! backend's implementation of [`Backend`], one line per kernel, calling that kernel's
+//! version for that backend in the kernel's folder (`src/kernels/<kernel>/`). Adding a
+//! kernel adds a method here and a line to each implementation; adding a backend adds an
+//! implementation.
 
 use ndarray::{Array2, ArrayView1, ArrayViewMut2};
 
-use crate::kernels::diffusion::DiffusionParams;
-use crate::kernels::julia::JuliaParams;
-use crate::kernels::norm::NormKind;
+use crate::backends::auto::Auto;
+use crate::backends::rayon::Rayon;
+use crate::backends::scalar::Scalar;
+use crate::backends::simd::{Simd, SimdReal};
+use crate::kernels::diffusion::{self, DiffusionParams};
+use crate::kernels::julia::{self, JuliaParams};
+use crate::kernels::norm::{self, NormKind};
+use crate::kernels::workload::Workload;
 use crate::{Precision, Real, Result};
 
 /// What kind of device a backend runs on.
@@ -84,6 +93,18 @@ pub trait Describe {
 ///
 /// Inputs are ndarray views of any layout (non-contiguous, negative strides); a backend that
 /// needs contiguous memory copies internally. The trait is object safe: `dyn Backend<f32>`.
+///
+/// ```
+/// use hpnum::{AnyBackend, Backend, NormKind};
+/// use ndarray::Array1;
+///
+/// let v = Array1::from_vec(vec![3.0f64, -4.0]);
+/// for backend in hpnum::backends::all() {
+///     // Every backend, through one interface; the precision comes from the argument.
+///     assert_eq!(backend.norm(v.view(), NormKind::L2)?, 5.0, "{}", backend.name());
+/// }
+/// # Ok::<(), hpnum::Error>(())
+/// ```
 pub trait Backend<T: Real>: Describe + Send + Sync {
     /// Escape counts of the Julia set described by `params`, shape
     /// [`JuliaParams::shape`].
@@ -121,3 +142,109 @@ pub trait Backend<T: Real>: Describe + Send + Sync {
 pub trait AnyBackend: Backend<f32> + Backend<f64> {}
 
 impl<B: Backend<f32> + Backend<f64> + ?Sized> AnyBackend for B {}
+
+impl<T: Real> Backend<T> for Scalar {
+    fn julia(&self, params: &JuliaParams<T>) -> Result<Array2<u32>> {
+        julia::reference(params)
+    }
+
+    fn diffuse(
+        &self,
+        grid: ArrayViewMut2<'_, T>,
+        scratch: ArrayViewMut2<'_, T>,
+        params: &DiffusionParams<T>,
+        steps: usize,
+    ) -> Result<()> {
+        diffusion::diffuse_reference(grid, scratch, params, steps)
+    }
+
+    fn norm(&self, v: ArrayView1<'_, T>, kind: NormKind) -> Result<T> {
+        Ok(norm::reference(v, kind))
+    }
+}
+
+impl<T: SimdReal> Backend<T> for Simd {
+    fn julia(&self, params: &JuliaParams<T>) -> Result<Array2<u32>> {
+        julia::simd::counts(self.level(), params)
+    }
+
+    fn diffuse(
+        &self,
+        grid: ArrayViewMut2<'_, T>,
+        scratch: ArrayViewMut2<'_, T>,
+        params: &DiffusionParams<T>,
+        steps: usize,
+    ) -> Result<()> {
+        diffusion::simd::diffuse(self.level(), grid, scratch, params, steps)
+    }
+
+    fn norm(&self, v: ArrayView1<'_, T>, kind: NormKind) -> Result<T> {
+        norm::simd::norm(self.level(), v, kind)
+    }
+}
+
+impl<T: SimdReal> Backend<T> for Rayon {
+    fn julia(&self, params: &JuliaParams<T>) -> Result<Array2<u32>> {
+        julia::rayon::counts(self, params)
+    }
+
+    fn diffuse(
+        &self,
+        grid: ArrayViewMut2<'_, T>,
+        scratch: ArrayViewMut2<'_, T>,
+        params: &DiffusionParams<T>,
+        steps: usize,
+    ) -> Result<()> {
+        diffusion::rayon::diffuse(self, grid, scratch, params, steps)
+    }
+
+    fn norm(&self, v: ArrayView1<'_, T>, kind: NormKind) -> Result<T> {
+        norm::rayon::norm(self, v, kind)
+    }
+}
+
+/// One-shot calls: upload, compute, download. They are untimed (no timestamp queries,
+/// which on some drivers cost more than a small call); the `*_timed` methods measure.
+#[cfg(feature = "gpu")]
+impl<T: Real> Backend<T> for crate::Gpu {
+    fn julia(&self, params: &JuliaParams<T>) -> Result<Array2<u32>> {
+        julia::gpu::counts(self, params)
+    }
+
+    fn diffuse(
+        &self,
+        grid: ArrayViewMut2<'_, T>,
+        scratch: ArrayViewMut2<'_, T>,
+        params: &DiffusionParams<T>,
+        steps: usize,
+    ) -> Result<()> {
+        diffusion::gpu::diffuse(self, grid, scratch, params, steps)
+    }
+
+    fn norm(&self, v: ArrayView1<'_, T>, kind: NormKind) -> Result<T> {
+        norm::gpu::norm(self, v, kind)
+    }
+}
+
+/// Each call goes to the backend `Auto` predicts fastest for its workload.
+impl<T: Real> Backend<T> for Auto {
+    fn julia(&self, params: &JuliaParams<T>) -> Result<Array2<u32>> {
+        T::on(&*self.pick(Workload::julia(params), T::PRECISION)?).julia(params)
+    }
+
+    fn diffuse(
+        &self,
+        grid: ArrayViewMut2<'_, T>,
+        scratch: ArrayViewMut2<'_, T>,
+        params: &DiffusionParams<T>,
+        steps: usize,
+    ) -> Result<()> {
+        let (rows, cols) = grid.dim();
+        let workload = Workload::diffusion::<T>(rows, cols, steps);
+        T::on(&*self.pick(workload, T::PRECISION)?).diffuse(grid, scratch, params, steps)
+    }
+
+    fn norm(&self, v: ArrayView1<'_, T>, kind: NormKind) -> Result<T> {
+        T::on(&*self.pick(Workload::norm::<T>(v.len()), T::PRECISION)?).norm(v, kind)
+    }
+}

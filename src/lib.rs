@@ -6,9 +6,14 @@
 //! to "when does the GPU beat the CPU, and when do transfers eat the gain?" measured on the
 //! machine at hand.
 //!
-//! - [`kernels`] defines each kernel once: parameters, validation and the scalar reference.
-//! - [`backends`] holds the implementations; [`Scalar`] is the reference every other backend
-//!   is tested against.
+//! - [`kernels`] holds each kernel in a folder of its own: its definition (parameters,
+//!   validation, the scalar reference, what a call costs) beside every backend's version of
+//!   it, SIMD, rayon and GPU host code with its WGSL shader.
+//! - [`backends`] holds what each backend is (its device, threads, instruction set, the
+//!   GPU's plumbing, `Auto`'s model), knowing no kernel; [`Scalar`] is the reference every
+//!   other backend is tested against.
+//! - [`Backend`] is the one interface; `src/backend.rs` connects each backend to each
+//!   kernel. `ARCHITECTURE.md` says where each kind of change goes.
 //!
 //! ```
 //! use hpnum::{Backend, JuliaParams, NormKind, Scalar};
@@ -24,11 +29,13 @@
 //! ```
 
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod backend;
 pub mod backends;
 pub mod bands;
 #[cfg(feature = "mpi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mpi")))]
 pub mod distributed;
 mod error;
 pub mod kernels;
@@ -37,6 +44,7 @@ mod real;
 
 pub use backend::{AnyBackend, Backend, Capabilities, Describe, DeviceKind};
 #[cfg(feature = "gpu")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gpu")))]
 pub use backends::Gpu;
 pub use backends::{Auto, Rayon, Scalar, Simd};
 pub use error::{Error, Result};

@@ -4,6 +4,8 @@ use std::fmt::{Debug, Display};
 
 use num_traits::Float;
 
+use crate::backend::{AnyBackend, Backend};
+
 /// A floating-point precision, as reported by backends and examples.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Precision {
@@ -72,6 +74,11 @@ pub trait Real:
 
     /// Widens to `f64`, exactly.
     fn as_f64(self) -> f64;
+
+    /// `backend` as the backend of this precision: how code generic over `T` calls a
+    /// backend that serves both (`T::on(&*backend).norm(v, kind)`), without a
+    /// `where dyn AnyBackend: Backend<T>` bound.
+    fn on(backend: &dyn AnyBackend) -> &dyn Backend<Self>;
 }
 
 impl Real for f32 {
@@ -86,6 +93,10 @@ impl Real for f32 {
     fn as_f64(self) -> f64 {
         f64::from(self)
     }
+
+    fn on(backend: &dyn AnyBackend) -> &dyn Backend<f32> {
+        backend
+    }
 }
 
 impl Real for f64 {
@@ -99,5 +110,9 @@ impl Real for f64 {
     #[inline(always)]
     fn as_f64(self) -> f64 {
         self
+    }
+
+    fn on(backend: &dyn AnyBackend) -> &dyn Backend<f64> {
+        backend
     }
 }

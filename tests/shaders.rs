@@ -22,7 +22,7 @@ fn validate(
 
 #[test]
 fn every_shader_validates_in_both_precisions() {
-    for shader in Shader::ALL {
+    for shader in Shader::all() {
         for precision in [Precision::F32, Precision::F64] {
             let caps = Capabilities::default() | Capabilities::FLOAT64;
             if let Err(e) = validate(shader, precision, caps) {
@@ -35,7 +35,7 @@ fn every_shader_validates_in_both_precisions() {
 #[test]
 fn the_validator_rejects_f64_without_the_capability() {
     // Proves the check above has teeth: the f64 variants really use f64.
-    for shader in Shader::ALL {
+    for shader in Shader::all() {
         assert!(
             validate(shader, Precision::F64, Capabilities::default()).is_err(),
             "{shader:?}"

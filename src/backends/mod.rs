@@ -1,4 +1,7 @@
-//! The backends, one module each, and lookup by name.
+//! The backends: what each one *is* (its device, threads, instruction set; the GPU's
+//! plumbing; `Auto`'s model), knowing no kernel, and lookup by name. What a backend
+//! computes for a kernel lives in the kernel's folder ([`crate::kernels`]); the
+//! `Backend` trait's implementations in `src/backend.rs` connect the two.
 
 use std::sync::Arc;
 
@@ -6,7 +9,6 @@ use crate::backend::AnyBackend;
 use crate::{Error, Result};
 
 pub mod auto;
-mod contiguous;
 #[cfg(feature = "gpu")]
 pub mod gpu;
 pub mod rayon;

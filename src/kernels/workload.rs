@@ -1,6 +1,7 @@
-//! What one call of a kernel costs in the units that limit it, defined once: the `Auto`
-//! backend predicts with it, the benchmark matrix and the crossover example report
-//! throughput and fractions of measured limits with it.
+//! What one call of a kernel costs in the units that limit it: the `Auto` backend predicts
+//! with it, the benchmark matrix and the crossover sweep report throughput and fractions of
+//! measured limits with it. Each kernel defines its constructor in its folder
+//! ([`Workload::julia`], [`Workload::diffusion`], [`Workload::norm`]).
 //!
 //! | kernel | `work` | `memory_bytes` | `flops` | `transfer_bytes` (one-shot device call) |
 //! |---|---|---|---|---|
@@ -11,47 +12,18 @@
 //! Julia's `work` is an upper bound (every pixel iterating to the cap); its measured work is
 //! [`super::julia::pixel_iterations`] of the result, which the bench and the crossover
 //! report against [`JULIA_FLOPS_PER_ITERATION`].
+//!
+//! ```
+//! use hpnum::kernels::Workload;
+//!
+//! let step = Workload::diffusion::<f32>(1024, 1024, 1);
+//! assert_eq!(step.memory_bytes, 8.0 * 1024.0 * 1024.0); // 8 bytes per f32 cell-step
+//! assert_eq!(step.transfer_bytes, step.memory_bytes); // the grid in and out, once
+//! ```
 
-use super::julia::JuliaParams;
-use crate::Real;
-
-/// Floating-point operations per Julia pixel-iteration: four products, five sums
-/// (`re·re`, `im·im`, `re·im`, `im·re`; the modulus sum, two for each new coordinate).
-pub const JULIA_FLOPS_PER_ITERATION: u64 = 9;
-
-/// Floating-point operations per diffusion cell-step: one product by −4, four sums, the
-/// product by D·dt and the final sum.
-pub const DIFFUSION_FLOPS_PER_CELL_STEP: u64 = 7;
-
-/// The kernels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kernel {
-    /// Julia escape counts.
-    Julia,
-    /// Diffusion steps.
-    Diffusion,
-    /// Any vector norm.
-    Norm,
-}
-
-impl Kernel {
-    /// Every kernel.
-    pub const ALL: [Kernel; 3] = [Kernel::Julia, Kernel::Diffusion, Kernel::Norm];
-
-    /// `julia`, `diffusion` or `norm`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Kernel::Julia => "julia",
-            Kernel::Diffusion => "diffusion",
-            Kernel::Norm => "norm",
-        }
-    }
-
-    /// The kernel called `name` ([`Kernel::name`]).
-    pub fn parse(name: &str) -> Option<Kernel> {
-        Kernel::ALL.into_iter().find(|k| k.name() == name)
-    }
-}
+pub use super::Kernel;
+pub use super::diffusion::FLOPS_PER_CELL_STEP as DIFFUSION_FLOPS_PER_CELL_STEP;
+pub use super::julia::FLOPS_PER_ITERATION as JULIA_FLOPS_PER_ITERATION;
 
 /// The size of one call.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -71,51 +43,10 @@ pub struct Workload {
     pub flops: f64,
 }
 
-impl Workload {
-    /// A Julia call on `params`.
-    pub fn julia<T: Real>(params: &JuliaParams<T>) -> Workload {
-        let (rows, cols) = params.shape();
-        let pixels = rows as f64 * cols as f64;
-        let work = pixels * f64::from(params.max_iter());
-        Workload {
-            kernel: Kernel::Julia,
-            work,
-            transfer_bytes: (rows + cols) as f64 * size_of::<T>() as f64 + 4.0 * pixels,
-            memory_bytes: 0.0,
-            flops: work * JULIA_FLOPS_PER_ITERATION as f64,
-        }
-    }
-
-    /// `steps` diffusion steps on a `rows × cols` grid of `T`.
-    pub fn diffusion<T: Real>(rows: usize, cols: usize, steps: usize) -> Workload {
-        let cells = rows as f64 * cols as f64;
-        let element = size_of::<T>() as f64;
-        let work = cells * steps as f64;
-        Workload {
-            kernel: Kernel::Diffusion,
-            work,
-            transfer_bytes: 2.0 * element * cells,
-            memory_bytes: 2.0 * element * work,
-            flops: work * DIFFUSION_FLOPS_PER_CELL_STEP as f64,
-        }
-    }
-
-    /// A norm of `len` elements of `T`.
-    pub fn norm<T: Real>(len: usize) -> Workload {
-        let bytes = (len * size_of::<T>()) as f64;
-        Workload {
-            kernel: Kernel::Norm,
-            work: len as f64,
-            transfer_bytes: bytes,
-            memory_bytes: bytes,
-            flops: 0.0,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::JuliaParams;
 
     #[test]
     fn workloads_count_what_the_table_says() -> crate::Result<()> {

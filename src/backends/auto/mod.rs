@@ -10,14 +10,9 @@ pub mod model;
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use ndarray::{Array2, ArrayView1, ArrayViewMut2};
-
 use self::model::{Calibration, Workload};
-use crate::backend::{AnyBackend, Backend, Capabilities, Describe};
-use crate::kernels::diffusion::DiffusionParams;
-use crate::kernels::julia::JuliaParams;
-use crate::kernels::norm::NormKind;
-use crate::{Error, Precision, Real, Result};
+use crate::backend::{AnyBackend, Capabilities, Describe};
+use crate::{Error, Precision, Result};
 
 /// Where an [`Auto`]'s costs came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +39,20 @@ pub struct Choice {
 }
 
 /// Dispatches every call to the backend predicted fastest.
+///
+/// ```
+/// use hpnum::kernels::Workload;
+/// use hpnum::{Auto, Backend, NormKind, Precision};
+/// use ndarray::Array1;
+///
+/// let auto = Auto::new()?;
+/// let (_, choice) = auto.choose(Workload::norm::<f64>(1_000_000), Precision::F64)?;
+/// assert!(choice.predicted_seconds > 0.0); // decided without running anything
+/// let v = Array1::from_vec(vec![3.0f64, 4.0]);
+/// assert_eq!(auto.norm(v.view(), NormKind::L2)?, 5.0);
+/// assert_eq!(auto.last_choice().map(|c| c.workload.work), Some(2.0));
+/// # Ok::<(), hpnum::Error>(())
+/// ```
 pub struct Auto {
     backends: Vec<Arc<dyn AnyBackend>>,
     /// Each backend's capabilities, read once: building them can allocate, and a choice
@@ -168,7 +177,12 @@ impl Auto {
             .clone()
     }
 
-    fn pick(&self, workload: Workload, precision: Precision) -> Result<Arc<dyn AnyBackend>> {
+    /// Chooses for a call and records the choice (see [`Auto::last_choice`]).
+    pub(crate) fn pick(
+        &self,
+        workload: Workload,
+        precision: Precision,
+    ) -> Result<Arc<dyn AnyBackend>> {
         let (backend, choice) = self.choose(workload, precision)?;
         if self.log {
             eprintln!(
@@ -229,32 +243,5 @@ impl Describe for Auto {
             .max()
             .unwrap_or(1);
         caps
-    }
-}
-
-impl<T: Real> Backend<T> for Auto
-where
-    dyn AnyBackend: Backend<T>,
-{
-    fn julia(&self, params: &JuliaParams<T>) -> Result<Array2<u32>> {
-        self.pick(Workload::julia(params), T::PRECISION)?
-            .julia(params)
-    }
-
-    fn diffuse(
-        &self,
-        grid: ArrayViewMut2<'_, T>,
-        scratch: ArrayViewMut2<'_, T>,
-        params: &DiffusionParams<T>,
-        steps: usize,
-    ) -> Result<()> {
-        let (rows, cols) = grid.dim();
-        self.pick(Workload::diffusion::<T>(rows, cols, steps), T::PRECISION)?
-            .diffuse(grid, scratch, params, steps)
-    }
-
-    fn norm(&self, v: ArrayView1<'_, T>, kind: NormKind) -> Result<T> {
-        self.pick(Workload::norm::<T>(v.len()), T::PRECISION)?
-            .norm(v, kind)
     }
 }

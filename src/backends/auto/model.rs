@@ -135,19 +135,14 @@ impl Calibration {
                     1.0
                 };
                 for kernel in Kernel::ALL {
+                    let rates = kernel.info().rates;
                     // (overhead s, rate units/s, transfer B/s)
                     let cpu = f64::INFINITY;
-                    let cost = match (backend.name(), kernel) {
-                        ("scalar", Kernel::Julia) => (0.0, 2.9e9, cpu),
-                        ("scalar", Kernel::Diffusion) => (0.0, 6.5e8, cpu),
-                        ("scalar", Kernel::Norm) => (0.0, 6.0e8, cpu),
-                        ("simd", Kernel::Julia) => (1e-6, 4.9e10 * wide, cpu),
-                        ("simd", Kernel::Diffusion) => (1e-6, 1.3e9 * wide, cpu),
-                        ("simd", Kernel::Norm) => (1e-6, 3.0e9 * wide, cpu),
-                        ("rayon", Kernel::Julia) => (2e-5, 4.5e10 * wide * threads, cpu),
-                        ("rayon", Kernel::Diffusion) => (2e-5, 1.2e9 * wide * threads, cpu),
-                        ("rayon", Kernel::Norm) => (2e-5, 2.2e9 * wide * threads, cpu),
-                        ("gpu", kernel) if caps.device == DeviceKind::DiscreteGpu => {
+                    let cost = match backend.name() {
+                        "scalar" => (0.0, rates.scalar, cpu),
+                        "simd" => (1e-6, rates.simd * wide, cpu),
+                        "rayon" => (2e-5, rates.rayon_per_thread * wide * threads, cpu),
+                        "gpu" if caps.device == DeviceKind::DiscreteGpu => {
                             // A mid-range discrete GPU over PCIe; f64 at 1/16 of f32, as on
                             // consumer parts.
                             let f64_penalty = if precision == Precision::F64 {
@@ -155,16 +150,11 @@ impl Calibration {
                             } else {
                                 1.0
                             };
-                            let rate = match kernel {
-                                Kernel::Julia => 2e12,
-                                Kernel::Diffusion => 4e10,
-                                Kernel::Norm => 8e10,
-                            };
-                            (3e-4, rate * f64_penalty, 1e10)
+                            (3e-4, rates.discrete_gpu * f64_penalty, 1e10)
                         }
-                        ("gpu", _) if caps.device == DeviceKind::IntegratedGpu => (3e-4, 2e9, 2e10),
+                        "gpu" if caps.device == DeviceKind::IntegratedGpu => (3e-4, 2e9, 2e10),
                         // A software or unknown adapter: never worth it without measurement.
-                        ("gpu", _) => (1e-3, 1e7, 1e9),
+                        "gpu" => (1e-3, 1e7, 1e9),
                         _ => continue,
                     };
                     cal.set(

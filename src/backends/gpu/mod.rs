@@ -1,5 +1,7 @@
-//! The GPU backend: WGSL compute shaders (`shaders/*.wgsl`) through wgpu, on Vulkan, Metal,
-//! DX12 or GL, whichever the machine has.
+//! The GPU backend's plumbing: WGSL compute shaders through wgpu, on Vulkan, Metal, DX12 or
+//! GL, whichever the machine has. It knows no kernel: each kernel's host code and shader
+//! live in its folder (`src/kernels/<kernel>/gpu.rs` beside its `.wgsl`), and reach the
+//! device through what is here.
 //!
 //! - f32 always; f64 where the adapter offers `SHADER_F64` (Mesa's software Vulkan driver
 //!   does; GL does not), otherwise [`crate::Error::Unsupported`].
@@ -12,16 +14,15 @@
 //! - Transfers run through staging memory the device keeps, in overlapped chunks, or map
 //!   the data buffers themselves where device memory is host memory ([`TransferPath`]).
 //!   A call on resident data builds nothing and waits once.
-//! - Data larger than the device's largest storage binding is split into bands (grids) or
-//!   pieces (vectors); dispatches larger than 65 535 workgroups per dimension use two.
+//! - Data larger than the device's largest storage binding is split into segments (a
+//!   grid's are bands of rows); dispatches larger than 65 535 workgroups per dimension use
+//!   two.
 //! - The shaders hold the CPU's numerical contract on any conforming driver, which WGSL
 //!   lets assume no NaN/∞, flush subnormals and fuse multiplies with adds: norms classify
-//!   values by their bits (`shaders/bits/`), Julia's and diffusion's products are rounded
-//!   before they are added. Diffusion's own arithmetic keeps subnormals only where the
-//!   device does ([`crate::Capabilities::keeps_subnormals`]). Norm sums are ordered
+//!   values by their bits (`wgsl/bits_*.wgsl`), Julia's and diffusion's products are
+//!   rounded before they are added. Diffusion's own arithmetic keeps subnormals only where
+//!   the device does ([`crate::Capabilities::keeps_subnormals`]). Norm sums are ordered
 //!   differently from the CPU's, so they agree within rounding, not bit for bit.
-//! - Diffusion can take several steps per dispatch on tiles in workgroup memory
-//!   ([`GpuGrid::set_steps_per_dispatch`]), bit-identical to single steps.
 //! - [`Gpu::device_limits`] and [`Gpu::bus_rates`] measure the yardsticks: device copy and
 //!   read bandwidth, peak arithmetic, transfer rates and the per-call floor.
 //!
@@ -31,47 +32,61 @@
 //! message is harmless; `NODEVICE_SELECT=1` in the environment silences it (hpnum's
 //! examples set it for themselves when `XDG_RUNTIME_DIR` is unset).
 //!
-//! Layout: `adapter` (options, choice), `context` (the device and what it keeps),
-//! `errors`, `pool`, `staging` (transfers), `timing`, `contract` and `shaders` and
-//! `pipelines` (the host–shader contract and the entry-point table), then one file per
-//! kernel (`julia`, `diffusion`, `norm`) beside the resident data (`grid`, `vector`,
-//! `multi`: one grid over several devices) and the `probe`s.
+//! Layout (each file depends only on those before it): `errors`, `pool` (reuse pools and
+//! the cache of recent calls), `timing`, `adapter` (options, choice), `contract` and
+//! `shaders` (the host–shader contract, a shader's description), `pipelines` (the
+//! entry-point table), `context` (the device and what it keeps) with `allocate` and
+//! `submit`, `staging` (transfers), `resident` (data on the device: the one lifecycle)
+//! under `grid` and `vector`, `probe` (the device's limits), and this file, the [`Gpu`]
+//! handle.
+//!
+//! ```
+//! use hpnum::{Backend, Gpu, JuliaParams, Scalar};
+//!
+//! let Ok(gpu) = Gpu::shared() else { return Ok(()) }; // no adapter on this machine
+//! let params = JuliaParams::<f32>::book(64, 50)?;
+//! assert_eq!(gpu.julia(&params)?, Scalar.julia(&params)?); // the reference's bits
+//! # Ok::<(), hpnum::Error>(())
+//! ```
 
 mod adapter;
+mod allocate;
 mod context;
-mod contract;
-mod diffusion;
+pub(crate) mod contract;
 mod errors;
 mod grid;
-mod julia;
-mod multi;
-mod norm;
 mod pipelines;
 mod pool;
 mod probe;
+mod resident;
 mod shaders;
-mod staging;
+pub(crate) mod staging;
+mod submit;
 mod timing;
 mod vector;
 
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut2};
+use ndarray::{ArrayView1, ArrayView2};
 
 pub use self::adapter::{AdapterSummary, DEFAULT_SPIN, GpuOptions, TransferPath, WaitMode};
-use self::context::Context;
+pub(crate) use self::context::Context;
+pub(crate) use self::errors::device_error;
 pub use self::grid::GpuGrid;
-pub use self::multi::MultiGpuGrid;
+pub(crate) use self::pool::CacheKey;
+pub(crate) use self::probe::SHADER as PROBE_SHADER;
 pub use self::probe::{BusRates, DeviceLimits};
+pub(crate) use self::resident::Resident;
+pub(crate) use self::shaders::{Entry, ReductionSources, ShaderDef, no_precision_constants};
 pub use self::shaders::{Reduction, Shader};
+pub(crate) use self::submit::Workgroups;
+pub(crate) use self::timing::MAX_TIMED_PASSES;
 pub use self::timing::{ComputeClock, GpuTimings};
 pub use self::vector::GpuVector;
-use crate::backend::{Backend, Capabilities, Describe};
-use crate::kernels::diffusion::{DiffusionParams, check_scratch};
-use crate::kernels::julia::JuliaParams;
-use crate::kernels::norm::NormKind;
-use crate::{Precision, Real, Result, memory};
+use crate::backend::{Capabilities, Describe};
+pub use crate::kernels::diffusion::gpu::{MultiGpuGrid, Transfers};
+use crate::{Precision, Real, Result};
 
 /// The wgpu version hpnum is built with, for [`GpuOptions`]' fields.
 pub use wgpu;
@@ -83,7 +98,10 @@ const BUS_PROBE_BYTES: u64 = 32 << 20;
 #[derive(Clone)]
 pub struct Gpu {
     ctx: Arc<Context>,
-    bus: Arc<OnceLock<BusRates>>,
+    probes: Arc<probe::Probes>,
+    /// The precisions whose arithmetic keeps subnormals on this device (probed when it
+    /// opens; WGSL allows a driver to flush them).
+    keeps_subnormals: Vec<Precision>,
 }
 
 impl std::fmt::Debug for Gpu {
@@ -94,28 +112,20 @@ impl std::fmt::Debug for Gpu {
     }
 }
 
-/// How [`Gpu::diffuse_timed`] moves data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Transfers {
-    /// Upload once, run every step on the device, download once.
-    #[default]
-    Resident,
-    /// Download the grid after every step, as a loop that calls `.cpu()` each step does:
-    /// the book's PyTorch mistake, reproduced so that its cost can be measured.
-    ReadBackEveryStep,
-}
-
 impl Gpu {
-    /// Opens the adapter `options` describe and builds the pipelines.
+    /// Opens the adapter `options` describe and builds the pipelines of every shader.
     ///
     /// # Errors
     /// [`crate::Error::NoAdapter`] if there is none (the message says what to install or
     /// set); [`crate::Error::Unsupported`] for options the adapter cannot honour;
     /// [`crate::Error::Device`] if the device fails.
     pub fn new(options: &GpuOptions) -> Result<Gpu> {
+        let ctx = Arc::new(Context::new(options, &Shader::all())?);
+        let keeps_subnormals = probe::subnormals_kept(&ctx)?;
         Ok(Gpu {
-            ctx: Arc::new(Context::new(options)?),
-            bus: Arc::new(OnceLock::new()),
+            ctx,
+            probes: Arc::new(probe::Probes::default()),
+            keeps_subnormals,
         })
     }
 
@@ -131,18 +141,14 @@ impl Gpu {
             .clone()
     }
 
+    /// The device, for the kernels' host code.
+    pub(crate) fn ctx(&self) -> &Arc<Context> {
+        &self.ctx
+    }
+
     /// The adapter in use.
     pub fn adapter(&self) -> &AdapterSummary {
         &self.ctx.summary
-    }
-
-    /// How the norms' workgroups reduce in `precision` on this device: with subgroup
-    /// operations where the device has them and its driver builds them, else the tree.
-    ///
-    /// # Errors
-    /// [`crate::Error::Unsupported`] for f64 without `SHADER_F64`.
-    pub fn norm_reduction(&self, precision: Precision) -> Result<Reduction> {
-        Ok(self.ctx.pipelines(precision)?.reduction())
     }
 
     /// How this device's compute times are measured: GPU timestamps where the adapter
@@ -157,11 +163,11 @@ impl Gpu {
     /// # Errors
     /// [`crate::Error::Device`] or `OutOfMemory` if the probes cannot run.
     pub fn device_limits(&self) -> Result<DeviceLimits> {
-        if let Some(limits) = self.ctx.device_limits.get() {
+        if let Some(limits) = self.probes.device_limits.get() {
             return Ok(*limits);
         }
         let limits = probe::device_limits(&self.ctx)?;
-        Ok(*self.ctx.device_limits.get_or_init(|| limits))
+        Ok(*self.probes.device_limits.get_or_init(|| limits))
     }
 
     /// Upload and download rates through hpnum's transfer path, and the per-call floor,
@@ -170,11 +176,11 @@ impl Gpu {
     /// # Errors
     /// As [`Gpu::device_limits`].
     pub fn bus_rates(&self) -> Result<BusRates> {
-        if let Some(rates) = self.bus.get() {
+        if let Some(rates) = self.probes.bus.get() {
             return Ok(*rates);
         }
         let rates = probe::bus_rates(&self.ctx, BUS_PROBE_BYTES)?;
-        Ok(*self.bus.get_or_init(|| rates))
+        Ok(*self.probes.bus.get_or_init(|| rates))
     }
 
     /// Submits nothing and waits for it: the least any call on this device can cost, and
@@ -193,15 +199,20 @@ impl Gpu {
     /// # Errors
     /// [`crate::Error::Device`] if the device fails.
     pub fn dispatch_round_trip(&self) -> Result<Duration> {
-        probe::dispatch_round_trip(&self.ctx)
+        probe::dispatch_round_trip(&self.ctx, &self.probes)
     }
 
-    /// Frees the device memory this device keeps for reuse: pooled staging buffers, the
-    /// buffers of recent one-shot calls (the four most recent grids and four most recent
-    /// vectors, each at most 1 GiB), and Julia's buffers for recent shapes (at most four,
-    /// each at most 64 MiB). Calls after it allocate again.
+    /// Frees the device memory this device keeps for reuse: pooled staging buffers and the
+    /// buffers of recent one-shot calls (at most four of each kind — grids, vectors, a
+    /// kernel's outputs — each at most 1 GiB, 2 GiB in all). Calls after it allocate again.
     pub fn release_cached(&self) {
         self.ctx.release_cached();
+    }
+
+    /// Bytes of device memory the cache of recent one-shot calls holds now (see
+    /// [`Gpu::release_cached`]).
+    pub fn cached_bytes(&self) -> u64 {
+        self.ctx.cache.bytes()
     }
 
     /// Copies `grid` (any layout) to the device.
@@ -221,87 +232,6 @@ impl Gpu {
     pub fn upload_vector<T: Real>(&self, v: ArrayView1<'_, T>) -> Result<GpuVector<T>> {
         GpuVector::upload(&self.ctx, v)
     }
-
-    /// The norm `kind` of a resident vector.
-    ///
-    /// # Errors
-    /// [`crate::Error::Device`] if the device fails.
-    pub fn norm_resident<T: Real>(
-        &self,
-        v: &GpuVector<T>,
-        kind: NormKind,
-    ) -> Result<(T, GpuTimings)> {
-        norm::norm(v, kind, true)
-    }
-
-    /// Julia escape counts, with the time split.
-    ///
-    /// # Errors
-    /// As [`Backend::julia`].
-    pub fn julia_timed<T: Real>(
-        &self,
-        params: &JuliaParams<T>,
-    ) -> Result<(Array2<u32>, GpuTimings)> {
-        julia::julia(&self.ctx, params, true)
-    }
-
-    /// `steps` diffusion steps on `grid` in place: upload, steps, download, each timed.
-    /// With [`Transfers::ReadBackEveryStep`] the grid is also copied back after every step,
-    /// into one host array allocated once.
-    ///
-    /// # Errors
-    /// As [`Backend::diffuse`].
-    pub fn diffuse_timed<T: Real>(
-        &self,
-        grid: ArrayViewMut2<'_, T>,
-        params: &DiffusionParams<T>,
-        steps: usize,
-        transfers: Transfers,
-    ) -> Result<GpuTimings> {
-        let mut timings = GpuTimings::new(self.ctx.clock());
-        if grid.is_empty() {
-            return Ok(timings);
-        }
-        let start = Instant::now();
-        let mut resident = self.upload_grid(grid.view())?;
-        timings.upload = start.elapsed();
-        match transfers {
-            Transfers::Resident => timings.compute = resident.step(params, steps)?,
-            Transfers::ReadBackEveryStep => {
-                let (rows, cols) = grid.dim();
-                let mut host = memory::zeroed_array2(rows, cols, "per-step read-back")?;
-                for _ in 0..steps {
-                    timings.compute += resident.step(params, 1)?;
-                    let start = Instant::now();
-                    resident.download_into(host.view_mut())?;
-                    timings.download += start.elapsed();
-                }
-            }
-        }
-        let start = Instant::now();
-        resident.download_into(grid)?;
-        timings.download += start.elapsed();
-        resident.recycle();
-        Ok(timings)
-    }
-
-    /// The norm `kind` of `v`: upload, reduce, read back, each timed.
-    ///
-    /// # Errors
-    /// As [`Backend::norm`].
-    pub fn norm_timed<T: Real>(
-        &self,
-        v: ArrayView1<'_, T>,
-        kind: NormKind,
-    ) -> Result<(T, GpuTimings)> {
-        let start = Instant::now();
-        let resident = self.upload_vector(v)?;
-        let upload = start.elapsed();
-        let (value, mut timings) = norm::norm(&resident, kind, true)?;
-        timings.upload = upload;
-        resident.recycle();
-        Ok((value, timings))
-    }
 }
 
 impl Describe for Gpu {
@@ -319,48 +249,13 @@ impl Describe for Gpu {
             precisions,
             device: summary.device,
             device_name: format!("{} ({}, {})", summary.name, summary.api, summary.driver),
-            // The shading language, and whether the norms use subgroup operations.
-            isa: match self.norm_reduction(Precision::F32) {
+            // The shading language, and whether reductions use subgroup operations.
+            isa: match self.ctx.pipelines(Precision::F32).map(|p| p.reduction()) {
                 Ok(Reduction::Subgroups) => "wgsl+subgroups".into(),
                 _ => "wgsl".into(),
             },
             threads: 1,
-            keeps_subnormals: self.ctx.keeps_subnormals.clone(),
+            keeps_subnormals: self.keeps_subnormals.clone(),
         }
-    }
-}
-
-/// The trait's calls are untimed: no timestamp queries, which on some drivers cost more than
-/// a small call (the `*_timed` methods measure).
-impl<T: Real> Backend<T> for Gpu {
-    fn julia(&self, params: &JuliaParams<T>) -> Result<Array2<u32>> {
-        Ok(julia::julia(&self.ctx, params, false)?.0)
-    }
-
-    fn diffuse(
-        &self,
-        grid: ArrayViewMut2<'_, T>,
-        scratch: ArrayViewMut2<'_, T>,
-        params: &DiffusionParams<T>,
-        steps: usize,
-    ) -> Result<()> {
-        // The device keeps its own second buffer; the scratch is only checked, so that a
-        // call that is wrong for one backend is wrong for all.
-        check_scratch(&grid, &scratch)?;
-        if grid.is_empty() {
-            return Ok(());
-        }
-        let mut resident = self.upload_grid(grid.view())?;
-        resident.advance(params, steps)?;
-        resident.download_into(grid)?;
-        resident.recycle();
-        Ok(())
-    }
-
-    fn norm(&self, v: ArrayView1<'_, T>, kind: NormKind) -> Result<T> {
-        let resident = self.upload_vector(v)?;
-        let value = resident.norm(kind)?;
-        resident.recycle();
-        Ok(value)
     }
 }

@@ -9,18 +9,63 @@
 //! - The host link: upload and download rates through hpnum's own transfer path, and the
 //!   round trip of an empty submission (the floor under every call).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use ndarray::ArrayView1;
 
-use super::context::{Context, Workgroups};
-use super::contract::{PROBE_CHAINS, PROBE_VEC4_PER_INVOCATION, ProbeJob, WORKGROUP_SIZE};
-use super::pipelines::Entry;
+use super::context::Context;
+use super::contract::{WORKGROUP_SIZE, WgslStruct, wgsl_constants, wgsl_struct};
+use super::shaders::{Entry, Shader, ShaderDef, no_precision_constants};
 use super::staging::Readback;
+use super::submit::Workgroups;
 use super::timing::ComputeClock;
 use super::vector::GpuVector;
 use crate::{Error, Precision, Real, Result, memory};
+
+wgsl_constants! {
+    /// Independent multiply-then-add chains per invocation in the arithmetic probe.
+    pub(crate) const PROBE_CHAINS = 8;
+    /// `vec4<u32>` elements each invocation of the bandwidth probes moves per pass.
+    pub(crate) const PROBE_VEC4_PER_INVOCATION = 8;
+}
+
+wgsl_struct! {
+    /// One probe dispatch.
+    pub(crate) struct ProbeJob {
+        /// `vec4<u32>` elements in the buffers (bandwidth probes).
+        vec4s,
+        /// Multiply-then-add iterations per chain (arithmetic probe).
+        iterations,
+    }
+}
+
+/// `wgsl/probe.wgsl`: the device's limits (`stream_copy`, `stream_read`, `arithmetic`) and
+/// whether it keeps subnormals (`subnormals`).
+pub(crate) const SHADER: Shader = Shader::new(&ShaderDef {
+    name: "probe",
+    body: include_str!("wgsl/probe.wgsl"),
+    entry_points: &[COPY, READ, ARITHMETIC, SUBNORMALS],
+    uses_bits: false,
+    rounds_products: false,
+    structs: &[ProbeJob::LAYOUT],
+    constants: CONSTANTS,
+    precision_constants: no_precision_constants,
+    reduction: None,
+});
+
+const COPY: &str = "stream_copy";
+const READ: &str = "stream_read";
+const ARITHMETIC: &str = "arithmetic";
+const SUBNORMALS: &str = "subnormals";
+
+/// What the probes measured on one device, each on first request.
+#[derive(Default)]
+pub(crate) struct Probes {
+    pub device_limits: OnceLock<DeviceLimits>,
+    pub bus: OnceLock<BusRates>,
+    tiny_kernel: OnceLock<TinyKernel>,
+}
 
 /// Bytes per buffer the bandwidth probes aim for: far beyond any GPU's cache (an H100 has
 /// 50 MB of L2).
@@ -70,8 +115,8 @@ pub struct BusRates {
 
 /// Measures [`DeviceLimits`].
 pub(crate) fn device_limits(ctx: &Context) -> Result<DeviceLimits> {
-    let (copy_bytes, copy_time) = bandwidth(ctx, Entry::ProbeCopy)?;
-    let (read_bytes, read_time) = bandwidth(ctx, Entry::ProbeRead)?;
+    let (copy_bytes, copy_time) = bandwidth(ctx, Entry::new(SHADER, COPY))?;
+    let (read_bytes, read_time) = bandwidth(ctx, Entry::new(SHADER, READ))?;
     let f32_flops = arithmetic::<f32>(ctx)?;
     let f64_flops = match ctx.pipelines(Precision::F64) {
         Ok(_) => Some(arithmetic::<f64>(ctx)?),
@@ -123,7 +168,7 @@ pub(crate) struct TinyKernel {
 
 impl TinyKernel {
     fn new(ctx: &Context) -> Result<TinyKernel> {
-        let pipeline = ctx.pipeline::<f32>(Entry::ProbeArithmetic)?;
+        let pipeline = ctx.pipeline::<f32>(Entry::new(SHADER, ARITHMETIC))?;
         let job = ctx.uniform("probe job", &ProbeJob::default())?;
         let sink = ctx.storage("probe sink", u64::from(WORKGROUP_SIZE) * 4)?;
         let group = ctx.bind(pipeline, &[(0, &job), (3, &sink)])?;
@@ -135,15 +180,15 @@ impl TinyKernel {
 }
 
 /// One trivial dispatch (one workgroup) and the wait for it.
-pub(crate) fn dispatch_round_trip(ctx: &Context) -> Result<Duration> {
-    let tiny = match ctx.tiny_kernel.get() {
+pub(crate) fn dispatch_round_trip(ctx: &Context, probes: &Probes) -> Result<Duration> {
+    let tiny = match probes.tiny_kernel.get() {
         Some(tiny) => tiny,
         None => {
             let tiny = TinyKernel::new(ctx)?;
-            ctx.tiny_kernel.get_or_init(|| tiny)
+            probes.tiny_kernel.get_or_init(|| tiny)
         }
     };
-    let pipeline = ctx.pipeline::<f32>(Entry::ProbeArithmetic)?;
+    let pipeline = ctx.pipeline::<f32>(Entry::new(SHADER, ARITHMETIC))?;
     let start = Instant::now();
     let mut encoder = ctx.encoder();
     {
@@ -164,7 +209,7 @@ pub(crate) fn dispatch_round_trip(ctx: &Context) -> Result<Duration> {
 /// [`PROBE_BYTES`], and the bytes per buffer.
 fn bandwidth(ctx: &Context, entry: Entry) -> Result<(u64, Duration)> {
     let pipeline = ctx.pipeline::<f32>(entry)?;
-    let copies = entry == Entry::ProbeCopy;
+    let copies = entry == Entry::new(SHADER, COPY);
     let piece = (ctx.summary.max_binding_bytes.min(PROBE_BYTES) / 16 * 16).max(16);
     // Shrink to what the device (or, sharing it, the host) can spare, down to a floor.
     let mut total = PROBE_BYTES.max(piece);
@@ -206,7 +251,7 @@ fn bandwidth(ctx: &Context, entry: Entry) -> Result<(u64, Duration)> {
 
 /// Peak multiply-then-add throughput in `T`, operations per second.
 fn arithmetic<T: Real>(ctx: &Context) -> Result<f64> {
-    let pipeline = ctx.pipeline::<T>(Entry::ProbeArithmetic)?;
+    let pipeline = ctx.pipeline::<T>(Entry::new(SHADER, ARITHMETIC))?;
     let invocations = ARITHMETIC_WORKGROUPS * u64::from(WORKGROUP_SIZE);
     let sink = ctx.storage("probe sink", invocations * size_of::<T>() as u64)?;
     let mut iterations: u32 = 64;
@@ -299,7 +344,7 @@ pub(crate) fn subnormals_kept(ctx: &Context) -> Result<Vec<Precision>> {
 }
 
 fn keeps_subnormals<T: Real>(ctx: &Context) -> Result<bool> {
-    let pipeline = ctx.pipeline::<T>(Entry::ProbeSubnormals)?;
+    let pipeline = ctx.pipeline::<T>(Entry::new(SHADER, SUBNORMALS))?;
     let normal = T::min_positive_value();
     let quarter = T::from_f64(0.25);
     let subnormal = normal * quarter; // IEEE on the host

@@ -1,7 +1,8 @@
 //! Host ↔ device transfers at the speed of the bus.
 //!
 //! - Staging memory belongs to the device context and is reused: a pool of mapped upload
-//!   buffers and of read-back buffers ([`super::pool::Pool`]), never a fresh one per call.
+//!   buffers and of read-back buffers ([`super::pool::StagingPool`]), never a fresh one per
+//!   call.
 //! - Large transfers go in chunks, with up to `depth` chunks in flight: the host copies one
 //!   chunk into (out of) mapped memory while the device copies another.
 //! - Data moves straight between the caller's memory and mapped memory: a contiguous array
@@ -23,10 +24,10 @@ use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, s};
 use rayon::prelude::*;
 
 use super::adapter::TransferPath;
-use super::context::{Context, Submission};
+use super::context::Context;
 use super::contract::LOAD_BYTES;
 use super::errors::device_error;
-use super::pool::Pool;
+use super::submit::Submission;
 use super::timing::Stopwatch;
 use crate::Result;
 
@@ -39,42 +40,6 @@ const MAPPING_SETTLES_WITHIN: Duration = Duration::from_secs(10);
 /// Read-back buffers for small results are at least this large (room for the timestamps
 /// of every pass a stopwatch can time).
 const MIN_READBACK_BYTES: u64 = 64 << 10;
-
-/// The staging buffers of one device, by size class.
-pub(crate) struct StagingPool {
-    chunk_bytes: u64,
-    depth: usize,
-    /// Whether long host copies are split over the rayon pool's threads.
-    parallel: bool,
-    /// `MAP_WRITE | COPY_SRC` buffers, each mapped and ready to be written.
-    uploads: Pool<u64, wgpu::Buffer>,
-    /// `MAP_READ | COPY_DST` buffers, unmapped and idle.
-    readbacks: Pool<u64, wgpu::Buffer>,
-}
-
-impl StagingPool {
-    /// Chunks of `chunk_bytes` (a multiple of 16), `depth` of them in flight per transfer,
-    /// host copies over several threads if `parallel`.
-    pub(crate) fn new(chunk_bytes: u64, depth: usize, parallel: bool) -> Self {
-        StagingPool {
-            chunk_bytes,
-            depth: depth.max(1),
-            parallel,
-            uploads: Pool::new(2 * depth.max(1)),
-            readbacks: Pool::new(4 * depth.max(1)),
-        }
-    }
-
-    /// Drops every pooled staging buffer.
-    pub(crate) fn clear(&self) {
-        self.uploads.clear();
-        self.readbacks.clear();
-    }
-
-    fn chunk_elements<T>(&self) -> usize {
-        (self.chunk_bytes as usize / size_of::<T>()).max(1)
-    }
-}
 
 /// The host side of an upload, in the order of the device buffer's elements.
 pub(crate) enum Source<'a, T> {
@@ -285,14 +250,15 @@ fn copy_from(dst: &mut [u8], src: &[u8], parallel: bool) {
         .for_each(|(d, s)| d.copy_from_slice(s));
 }
 
-/// A device buffer holding the host elements `first .. first + len` from its byte 0.
-pub(crate) struct Segment<'b> {
+/// A span of the host elements, `first .. first + len`, held by a device buffer from its
+/// byte 0: what a transfer moves, one span per buffer.
+pub(crate) struct Span<'b> {
     pub buffer: &'b wgpu::Buffer,
     pub first: usize,
     pub len: usize,
 }
 
-impl Segment<'_> {
+impl Span<'_> {
     /// The host elements it holds.
     fn host(&self) -> Range<usize> {
         self.first..self.first + self.len
@@ -319,16 +285,16 @@ impl Chunk<'_> {
     }
 }
 
-fn chunks<'b>(segments: &[Segment<'b>], per_chunk: usize, element: usize) -> Vec<Chunk<'b>> {
+fn chunks<'b>(spans: &[Span<'b>], per_chunk: usize, element: usize) -> Vec<Chunk<'b>> {
     let mut out = Vec::new();
-    for segment in segments {
+    for span in spans {
         let mut done = 0;
-        while done < segment.len {
-            let n = per_chunk.min(segment.len - done);
+        while done < span.len {
+            let n = per_chunk.min(span.len - done);
             out.push(Chunk {
-                buffer: segment.buffer,
+                buffer: span.buffer,
                 offset: (done * element) as u64,
-                host: segment.first + done..segment.first + done + n,
+                host: span.first + done..span.first + done + n,
             });
             done += n;
         }
@@ -380,33 +346,33 @@ impl MapState {
     }
 }
 
-/// Copies `source` into the buffers of `segments`.
+/// Copies `source` into the buffers of `spans`.
 ///
 /// # Errors
 /// [`crate::Error::Device`] if the device fails; `OutOfMemory` if staging cannot be had.
 pub(crate) fn upload<T: Pod>(
     ctx: &Context,
-    segments: &[Segment<'_>],
+    spans: &[Span<'_>],
     source: &Source<'_, T>,
 ) -> Result<()> {
     match ctx.summary.transfer_path {
-        TransferPath::MappedBuffers => upload_mapped(ctx, segments, source),
-        TransferPath::Staging => upload_staged(ctx, segments, source),
+        TransferPath::MappedBuffers => upload_mapped(ctx, spans, source),
+        TransferPath::Staging => upload_staged(ctx, spans, source),
     }
 }
 
-/// Copies the buffers of `segments` into `sink`.
+/// Copies the buffers of `spans` into `sink`.
 ///
 /// # Errors
 /// As [`upload`].
 pub(crate) fn download<T: Pod>(
     ctx: &Context,
-    segments: &[Segment<'_>],
+    spans: &[Span<'_>],
     sink: &mut Sink<'_, T>,
 ) -> Result<()> {
     match ctx.summary.transfer_path {
-        TransferPath::MappedBuffers => download_mapped(ctx, segments, sink),
-        TransferPath::Staging => download_staged(ctx, segments, sink),
+        TransferPath::MappedBuffers => download_mapped(ctx, spans, sink),
+        TransferPath::Staging => download_staged(ctx, spans, sink),
     }
 }
 
@@ -424,19 +390,20 @@ pub(crate) fn create_filled<T: Pod>(
     let mapped = ctx.summary.transfer_path == TransferPath::MappedBuffers;
     let mut buffers = Vec::with_capacity(lens.len());
     for &len in lens {
-        // Whole shader loads: the norm shader reads 16 bytes at a time, and the padding
-        // (zeroed by wgpu, never written by a transfer) adds nothing to a norm. The binding
-        // limit is a multiple of 16, so a piece within it stays within it.
+        // Whole shader loads: a shader may read LOAD_BYTES at a time, and the padding
+        // (zeroed by wgpu, never written by a transfer) holds zeros, which add nothing to
+        // a reduction. The binding limit is a multiple of 16, so a buffer within it stays
+        // within it.
         let bytes = (len * size_of::<T>()).next_multiple_of(LOAD_BYTES);
         buffers.push(ctx.data_buffer(what, bytes as u64, mapped)?);
     }
     let mut first = 0;
-    let segments: Vec<Segment<'_>> = buffers
+    let spans: Vec<Span<'_>> = buffers
         .iter()
         .zip(lens)
         .map(|(buffer, &len)| {
             first += len;
-            Segment {
+            Span {
                 buffer,
                 first: first - len,
                 len,
@@ -444,21 +411,16 @@ pub(crate) fn create_filled<T: Pod>(
         })
         .collect();
     if mapped {
-        fill_mapped(ctx, &segments, source)?;
+        fill_mapped(ctx, &spans, source)?;
     } else {
-        upload_staged(ctx, &segments, source)?;
+        upload_staged(ctx, &spans, source)?;
     }
     Ok(buffers)
 }
 
-/// Maps every non-empty segment's buffer in `mode` and waits until all are mapped.
-fn map_all(
-    ctx: &Context,
-    segments: &[Segment<'_>],
-    mode: wgpu::MapMode,
-    element: usize,
-) -> Result<()> {
-    let states: Vec<MapState> = segments
+/// Maps every non-empty span's buffer in `mode` and waits until all are mapped.
+fn map_all(ctx: &Context, spans: &[Span<'_>], mode: wgpu::MapMode, element: usize) -> Result<()> {
+    let states: Vec<MapState> = spans
         .iter()
         .filter(|s| s.len > 0)
         .map(|s| ctx.capture(|| MapState::map(s.buffer, mode, 0..s.bytes(element))))
@@ -467,43 +429,35 @@ fn map_all(
     states.iter().try_for_each(|state| state.check(ctx))
 }
 
-/// Writes `source` into segments whose buffers are mapped for writing, and unmaps them.
-fn fill_mapped<T: Pod>(
-    ctx: &Context,
-    segments: &[Segment<'_>],
-    source: &Source<'_, T>,
-) -> Result<()> {
+/// Writes `source` into spans whose buffers are mapped for writing, and unmaps them.
+fn fill_mapped<T: Pod>(ctx: &Context, spans: &[Span<'_>], source: &Source<'_, T>) -> Result<()> {
     let mut gather = Vec::new();
-    for segment in segments {
-        if segment.len > 0 {
-            write_mapped(ctx, segment.buffer, segment.host(), source, &mut gather)?;
+    for span in spans {
+        if span.len > 0 {
+            write_mapped(ctx, span.buffer, span.host(), source, &mut gather)?;
         }
-        segment.buffer.unmap();
+        span.buffer.unmap();
     }
     Ok(())
 }
 
-fn upload_mapped<T: Pod>(
-    ctx: &Context,
-    segments: &[Segment<'_>],
-    source: &Source<'_, T>,
-) -> Result<()> {
-    map_all(ctx, segments, wgpu::MapMode::Write, size_of::<T>())?;
-    fill_mapped(ctx, segments, source)
+fn upload_mapped<T: Pod>(ctx: &Context, spans: &[Span<'_>], source: &Source<'_, T>) -> Result<()> {
+    map_all(ctx, spans, wgpu::MapMode::Write, size_of::<T>())?;
+    fill_mapped(ctx, spans, source)
 }
 
 fn download_mapped<T: Pod>(
     ctx: &Context,
-    segments: &[Segment<'_>],
+    spans: &[Span<'_>],
     sink: &mut Sink<'_, T>,
 ) -> Result<()> {
-    map_all(ctx, segments, wgpu::MapMode::Read, size_of::<T>())?;
-    for segment in segments.iter().filter(|s| s.len > 0) {
+    map_all(ctx, spans, wgpu::MapMode::Read, size_of::<T>())?;
+    for span in spans.iter().filter(|s| s.len > 0) {
         {
-            let view = ctx.mapped_range(segment.buffer, 0..segment.bytes(size_of::<T>()))?;
-            sink.read(segment.host(), &view, ctx.staging.parallel)?;
+            let view = ctx.mapped_range(span.buffer, 0..span.bytes(size_of::<T>()))?;
+            sink.read(span.host(), &view, ctx.staging.parallel)?;
         }
-        segment.buffer.unmap();
+        span.buffer.unmap();
     }
     Ok(())
 }
@@ -516,16 +470,12 @@ struct InFlight<'b> {
     chunk: Chunk<'b>,
 }
 
-fn upload_staged<T: Pod>(
-    ctx: &Context,
-    segments: &[Segment<'_>],
-    source: &Source<'_, T>,
-) -> Result<()> {
+fn upload_staged<T: Pod>(ctx: &Context, spans: &[Span<'_>], source: &Source<'_, T>) -> Result<()> {
     let pool = &ctx.staging;
     let class = pool.chunk_bytes;
     let mut in_flight: VecDeque<InFlight<'_>> = VecDeque::new();
     let mut gather = Vec::new();
-    for chunk in chunks(segments, pool.chunk_elements::<T>(), size_of::<T>()) {
+    for chunk in chunks(spans, pool.chunk_elements::<T>(), size_of::<T>()) {
         let buffer = if in_flight.len() >= pool.depth {
             // The oldest copy is done once its re-mapping is: then it can be written again.
             let done = in_flight
@@ -566,7 +516,7 @@ fn upload_staged<T: Pod>(
 
 fn download_staged<T: Pod>(
     ctx: &Context,
-    segments: &[Segment<'_>],
+    spans: &[Span<'_>],
     sink: &mut Sink<'_, T>,
 ) -> Result<()> {
     let pool = &ctx.staging;
@@ -583,7 +533,7 @@ fn download_staged<T: Pod>(
         pool.readbacks.put(class, done.buffer);
         Ok(())
     };
-    for chunk in chunks(segments, pool.chunk_elements::<T>(), size_of::<T>()) {
+    for chunk in chunks(spans, pool.chunk_elements::<T>(), size_of::<T>()) {
         if in_flight.len() >= pool.depth
             && let Some(done) = in_flight.pop_front()
         {

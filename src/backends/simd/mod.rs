@@ -1,5 +1,7 @@
 //! The SIMD backend: explicit vector code on one core, the instruction set chosen at run
-//! time.
+//! time. The kernels' vector code lives in their folders (`src/kernels/<kernel>/simd.rs`);
+//! this is the layer they are written against: the element trait over both precisions
+//! (`element.rs`) and the instruction-set levels and their dispatch (`isa.rs`).
 //!
 //! Kernels are written once, generic over [pulp]'s `Simd` trait, and pulp compiles each for
 //! every level it supports and dispatches to the best one the CPU has: AVX-512, AVX2 or
@@ -14,33 +16,32 @@
 //!
 //! [pulp]: https://docs.rs/pulp
 
-mod diffusion;
 mod element;
 mod isa;
-mod julia;
-mod norm;
 
-use ndarray::{Array2, ArrayView1, ArrayViewMut2};
-
-pub(crate) use self::element::SimdReal;
+pub(crate) use self::element::{SimdReal, load, store};
 pub use self::isa::Isa;
 pub(crate) use self::isa::Level;
-use crate::backend::{Backend, Capabilities, Describe};
-use crate::backends::contiguous;
-use crate::kernels::diffusion::DiffusionParams;
-use crate::kernels::julia::JuliaParams;
-use crate::kernels::norm::NormKind;
+use crate::backend::{Capabilities, Describe};
 use crate::{Error, Result};
-
-pub(crate) use self::diffusion::StepRows;
-pub(crate) use self::julia::JuliaRows;
-pub(crate) use self::norm::Reducer;
 
 /// Environment variable that caps the level [`Simd::from_env`] picks (`avx2`, …), so the
 /// lower paths can be run and timed on a CPU that has better.
 pub const ISA_ENV: &str = "HPNUM_SIMD";
 
 /// Explicit SIMD on one core.
+///
+/// ```
+/// use hpnum::backends::simd::Isa;
+/// use hpnum::{Backend, JuliaParams, Scalar, Simd};
+///
+/// let params = JuliaParams::<f32>::book(64, 50)?;
+/// for isa in Isa::detected() {
+///     // Every level this CPU runs gives the scalar reference's bits.
+///     assert_eq!(Simd::with_isa(isa)?.julia(&params)?, Scalar.julia(&params)?);
+/// }
+/// # Ok::<(), hpnum::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Simd {
     isa: Isa,
@@ -122,50 +123,5 @@ impl Describe for Simd {
 
     fn capabilities(&self) -> Capabilities {
         Capabilities::cpu(self.isa.name(), 1)
-    }
-}
-
-impl<T: SimdReal> Backend<T> for Simd {
-    fn julia(&self, params: &JuliaParams<T>) -> Result<Array2<u32>> {
-        let (rows, cols) = params.shape();
-        contiguous::julia_counts(rows, cols, |out| {
-            self.level.dispatch(JuliaRows {
-                xs: params.xs(),
-                ys: params.ys(),
-                c: params.c(),
-                max_iter: params.max_iter(),
-                out,
-            })
-        })
-    }
-
-    fn diffuse(
-        &self,
-        grid: ArrayViewMut2<'_, T>,
-        scratch: ArrayViewMut2<'_, T>,
-        params: &DiffusionParams<T>,
-        steps: usize,
-    ) -> Result<()> {
-        let (rows, cols) = grid.dim();
-        let coefficient = params.coefficient();
-        contiguous::diffuse_row_major(grid, scratch, steps, |src, dst| {
-            self.level.dispatch(StepRows {
-                src,
-                dst,
-                rows,
-                cols,
-                first_row: 0,
-                coefficient,
-            })
-        })
-    }
-
-    fn norm(&self, v: ArrayView1<'_, T>, kind: NormKind) -> Result<T> {
-        let x = contiguous::norm_input(&v)?;
-        Ok(Reducer {
-            level: self.level,
-            parallel: false,
-        }
-        .norm(&x, kind))
     }
 }

@@ -1,25 +1,60 @@
-//! Julia on the GPU: one invocation per pixel, in bands of rows small enough for one
-//! storage binding each. A shape's buffers and bind groups are kept by the context for the
-//! next call of that shape; a call writes its axes and constant, runs one submission that
-//! also brings a small grid back, and waits once.
+//! Julia on the GPU: one invocation per pixel (`julia.wgsl`), in segments of whole rows
+//! small enough for one storage binding each. A shape's buffers and bind groups are kept in
+//! the device's cache for the next call of that shape; a call writes its axes and
+//! constant, runs one submission that also brings a small grid back, and waits once.
 
 use std::time::Instant;
 
 use ndarray::Array2;
 
-use super::context::{Context, Workgroups};
-use super::contract::JuliaDims;
-use super::pipelines::Entry;
-use super::staging::{self, Readback, Segment, Sink};
-use super::timing::{ComputeClock, GpuTimings};
-use crate::kernels::julia::JuliaParams;
+use super::JuliaParams;
+use crate::backends::gpu::contract::{WgslStruct, wgsl_struct};
+use crate::backends::gpu::staging::{self, Readback, Sink, Span};
+use crate::backends::gpu::{
+    CacheKey, ComputeClock, Context, Entry, Gpu, GpuTimings, Shader, ShaderDef, Workgroups,
+    device_error, no_precision_constants,
+};
 use crate::{Error, Real, Result, memory};
 
-/// Shapes whose buffers take more than this are not kept between calls.
-const KEEP_AT_MOST_BYTES: u64 = 64 << 20;
+wgsl_struct! {
+    /// One Julia dispatch: a segment of rows of the output.
+    pub(crate) struct JuliaDims {
+        /// The iteration cap.
+        max_iter,
+        /// Pixels per row.
+        cols,
+        /// Rows in this segment.
+        rows,
+        /// The segment's first row in the `ys` axis.
+        first_row,
+    }
+}
 
-/// One band of output rows: its counts, its dispatch, and the dims it was last given.
-struct Band {
+/// `julia.wgsl`: escape counts, one invocation per pixel.
+pub(crate) const SHADER: Shader = Shader::new(&ShaderDef {
+    name: "julia",
+    body: include_str!("julia.wgsl"),
+    entry_points: &[MAIN],
+    uses_bits: true,
+    rounds_products: true,
+    structs: &[JuliaDims::LAYOUT],
+    constants: &[],
+    precision_constants: no_precision_constants,
+    reduction: None,
+});
+
+const MAIN: &str = "main";
+const ENTRY: Entry = Entry::new(SHADER, MAIN);
+
+impl Shader {
+    /// The Julia shader: `Shader::Julia` of hpnum 0.1, when `Shader` was an enum.
+    #[deprecated(since = "0.2.0", note = "use `Shader::named(\"julia\")`")]
+    #[allow(non_upper_case_globals)]
+    pub const Julia: Shader = SHADER;
+}
+
+/// One segment of output rows: its counts, its dispatch, and the dims it was last given.
+struct CountSegment {
     first_row: usize,
     rows: usize,
     dims: wgpu::Buffer,
@@ -37,13 +72,13 @@ pub(crate) struct JuliaBuffers {
     /// The bytes of the axes and constant the buffers hold: a call that repeats them
     /// (another iteration cap, the same grid again) writes nothing.
     written: Vec<u8>,
-    bands: Vec<Band>,
+    segments: Vec<CountSegment>,
     bytes: u64,
 }
 
 impl JuliaBuffers {
     fn new<T: Real>(ctx: &Context, rows: usize, cols: usize) -> Result<JuliaBuffers> {
-        let pipeline = ctx.pipeline::<T>(Entry::Julia)?;
+        let pipeline = ctx.pipeline::<T>(ENTRY)?;
         let binding = ctx.summary.max_binding_bytes;
         let max_pixels = (binding / 4) as usize;
         if cols > max_pixels || (rows.max(cols) * size_of::<T>()) as u64 > binding {
@@ -64,10 +99,10 @@ impl JuliaBuffers {
         let ys = ctx.storage("julia ys", (rows * size_of::<T>()) as u64)?;
         // c_re, c_im and 1.0 (the shader's `rounded` needs a one it cannot fold).
         let constant = ctx.storage("julia c", 3 * size_of::<T>() as u64)?;
-        let band_rows = (max_pixels / cols).clamp(1, rows);
-        let mut bands = Vec::new();
-        for first_row in (0..rows).step_by(band_rows) {
-            let n = band_rows.min(rows - first_row);
+        let segment_rows = (max_pixels / cols).clamp(1, rows);
+        let mut segments = Vec::new();
+        for first_row in (0..rows).step_by(segment_rows) {
+            let n = segment_rows.min(rows - first_row);
             // Large grids come back through the transfer path, which may map it.
             let counts = ctx.data_buffer("julia counts", (n * cols * 4) as u64, false)?;
             let dims = ctx.uniform("julia dims", &JuliaDims::default())?;
@@ -75,7 +110,7 @@ impl JuliaBuffers {
                 pipeline,
                 &[(0, &xs), (1, &ys), (2, &constant), (3, &dims), (4, &counts)],
             )?;
-            bands.push(Band {
+            segments.push(CountSegment {
                 first_row,
                 rows: n,
                 dims,
@@ -90,20 +125,42 @@ impl JuliaBuffers {
             ys,
             constant,
             written: Vec::new(),
-            bands,
+            segments,
             bytes: (count_bytes + axis_bytes).min(u128::from(u64::MAX)) as u64,
         })
     }
 }
 
+impl Gpu {
+    /// Julia escape counts, with the time split.
+    ///
+    /// # Errors
+    /// As [`crate::Backend::julia`].
+    pub fn julia_timed<T: Real>(
+        &self,
+        params: &JuliaParams<T>,
+    ) -> Result<(Array2<u32>, GpuTimings)> {
+        julia(self.ctx(), params, true)
+    }
+}
+
+/// The GPU backend's Julia: untimed (no timestamp queries, which on some drivers cost more
+/// than a small call).
+///
+/// # Errors
+/// As [`crate::Backend::julia`].
+pub(crate) fn counts<T: Real>(gpu: &Gpu, params: &JuliaParams<T>) -> Result<Array2<u32>> {
+    Ok(julia(gpu.ctx(), params, false)?.0)
+}
+
 /// Escape counts of `params`, with the time split: compute from timestamps when `timed`
 /// and the adapter has them, else host time.
-pub(crate) fn julia<T: Real>(
+fn julia<T: Real>(
     ctx: &Context,
     params: &JuliaParams<T>,
     timed: bool,
 ) -> Result<(Array2<u32>, GpuTimings)> {
-    let pipeline = ctx.pipeline::<T>(Entry::Julia)?;
+    let pipeline = ctx.pipeline::<T>(ENTRY)?;
     let mut timings = GpuTimings::new(if timed {
         ctx.clock()
     } else {
@@ -114,8 +171,12 @@ pub(crate) fn julia<T: Real>(
     if rows == 0 || cols == 0 {
         return Ok((counts, timings));
     }
-    let key = (T::PRECISION, rows, cols);
-    let mut buffers = match ctx.julia.take(&key) {
+    let key = CacheKey {
+        what: "julia",
+        precision: T::PRECISION,
+        shape: [rows, cols],
+    };
+    let mut buffers = match ctx.cache.take::<JuliaBuffers>(&key) {
         Some(buffers) => buffers,
         None => JuliaBuffers::new::<T>(ctx, rows, cols)?,
     };
@@ -142,17 +203,17 @@ pub(crate) fn julia<T: Real>(
             buffers.written.extend_from_slice(ys);
             buffers.written.extend_from_slice(c);
         }
-        for band in &mut buffers.bands {
+        for segment in &mut buffers.segments {
             let dims = JuliaDims {
                 max_iter: params.max_iter(),
                 cols: cols as u32,
-                rows: band.rows as u32,
-                first_row: band.first_row as u32,
+                rows: segment.rows as u32,
+                first_row: segment.first_row as u32,
             };
-            if band.written != Some(dims) {
+            if segment.written != Some(dims) {
                 ctx.queue
-                    .write_buffer(&band.dims, 0, bytemuck::bytes_of(&dims));
-                band.written = Some(dims);
+                    .write_buffer(&segment.dims, 0, bytemuck::bytes_of(&dims));
+                segment.written = Some(dims);
             }
         }
     })?;
@@ -161,15 +222,15 @@ pub(crate) fn julia<T: Real>(
     let start = Instant::now();
     let mut watch = if timed { ctx.stopwatch()? } else { None };
     let mut encoder = ctx.encoder();
-    for band in &buffers.bands {
+    for segment in &buffers.segments {
         let timestamp_writes = watch.as_mut().and_then(|w| w.next_pass());
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some("julia"),
             timestamp_writes,
         });
         pass.set_pipeline(pipeline);
-        pass.set_bind_group(0, &band.bind, &[]);
-        let (x, y, z) = band.groups;
+        pass.set_bind_group(0, &segment.bind, &[]);
+        let (x, y, z) = segment.groups;
         pass.dispatch_workgroups(x, y, z);
     }
     // A grid that fits one staging chunk comes back with the compute, in one wait.
@@ -181,21 +242,21 @@ pub(crate) fn julia<T: Real>(
         .as_ref()
         .map(|w| readback.timestamps(&mut encoder, w))
         .transpose()?;
-    let mut band_at = Vec::new();
+    let mut segment_at = Vec::new();
     if small {
-        for band in &buffers.bands {
-            band_at.push(readback.copy(
+        for segment in &buffers.segments {
+            segment_at.push(readback.copy(
                 &mut encoder,
-                &band.counts,
+                &segment.counts,
                 0,
-                (band.rows * cols * 4) as u64,
+                (segment.rows * cols * 4) as u64,
             )?);
         }
     }
     let submission = ctx.submit(encoder)?;
     let mapped = readback.finish(submission)?;
     timings.compute = match (&watch, ticks_at) {
-        (Some(w), Some(at)) if w.passes() as usize == buffers.bands.len() => {
+        (Some(w), Some(at)) if w.passes() as usize == buffers.segments.len() => {
             w.elapsed(&mapped[at..], ctx.timestamp_period())?
         }
         _ => {
@@ -209,29 +270,28 @@ pub(crate) fn julia<T: Real>(
     if small {
         let cells = counts
             .as_slice_mut()
-            .ok_or_else(|| super::errors::device_error("julia counts are not contiguous"))?;
-        for (band, &at) in buffers.bands.iter().zip(&band_at) {
-            let range = band.first_row * cols..(band.first_row + band.rows) * cols;
+            .ok_or_else(|| device_error("julia counts are not contiguous"))?;
+        for (segment, &at) in buffers.segments.iter().zip(&segment_at) {
+            let range = segment.first_row * cols..(segment.first_row + segment.rows) * cols;
             let bytes = range.len() * 4;
             bytemuck::cast_slice_mut(&mut cells[range]).copy_from_slice(&mapped[at..at + bytes]);
         }
         drop(mapped);
     } else {
         drop(mapped);
-        let segments: Vec<Segment<'_>> = buffers
-            .bands
+        let spans: Vec<Span<'_>> = buffers
+            .segments
             .iter()
-            .map(|band| Segment {
-                buffer: &band.counts,
-                first: band.first_row * cols,
-                len: band.rows * cols,
+            .map(|segment| Span {
+                buffer: &segment.counts,
+                first: segment.first_row * cols,
+                len: segment.rows * cols,
             })
             .collect();
-        staging::download(ctx, &segments, &mut Sink::grid(counts.view_mut()))?;
+        staging::download(ctx, &spans, &mut Sink::grid(counts.view_mut()))?;
     }
     timings.download = start.elapsed();
-    if buffers.bytes <= KEEP_AT_MOST_BYTES {
-        ctx.julia.put(key, buffers);
-    }
+    let bytes = buffers.bytes;
+    ctx.cache.put(key, bytes, buffers);
     Ok((counts, timings))
 }

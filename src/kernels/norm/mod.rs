@@ -8,13 +8,89 @@
 //!   LAPACK's `nrm2` does (the book's `L2Squared` is the plain sum and may overflow);
 //! - a NaN anywhere gives NaN, for every kind; otherwise an infinity gives +∞;
 //! - the empty vector has norm 0.
+//!
+//! Every backend's version is here: [`reference`] (the scalar backend), `simd.rs` (a
+//! pairwise tree over vectorised leaves), `rayon.rs` (the same tree, its top levels
+//! forked), `gpu.rs` with `norm.wgsl` and its two workgroup reductions (classification by
+//! bits on any driver), and `case.rs` (the calls the benchmarks time).
+//!
+//! ```
+//! use hpnum::kernels::norm::book_arange;
+//! use hpnum::{Backend, NormKind, Simd};
+//!
+//! let v = book_arange::<f64>(1_000_000)?;
+//! // The book's ‖v‖² of 0 … 10⁶ − 1, exact in f64 by the pairwise tree.
+//! assert_eq!(Simd::new().norm(v.view(), NormKind::L2Squared)?, 333_332_833_333_500_000.0);
+//! # Ok::<(), hpnum::Error>(())
+//! ```
 
+pub(crate) mod case;
+#[cfg(feature = "gpu")]
+pub(crate) mod gpu;
+pub(crate) mod rayon;
+pub(crate) mod simd;
+
+use std::borrow::Cow;
+use std::convert::Infallible;
 use std::fmt::Display;
 use std::str::FromStr;
 
 use ndarray::{Array1, ArrayView1, Axis};
 
+use super::{DefaultRates, KernelInfo, Limit, Workload};
 use crate::{Error, Real, Result, memory};
+
+pub(crate) const INFO: KernelInfo = KernelInfo {
+    name: "norm",
+    size_label: "length",
+    unit: "GB/s",
+    limit: Limit::ReadBandwidth,
+    // Elements per second: measured on a 2-core x86-64 machine (AVX-512); the GPU's is a
+    // guess for a mid-range discrete part.
+    rates: DefaultRates {
+        scalar: 6.0e8,
+        simd: 3.0e9,
+        rayon_per_thread: 2.2e9,
+        discrete_gpu: 8e10,
+    },
+    bench_sizes: &[10_000, 1_000_000, 100_000_000],
+    sweep: [
+        (1_000, 10_000_000, 100),
+        (1_000, 100_000_000, 10),
+        (1_000, 100_000_000, 10),
+    ],
+};
+
+impl Workload {
+    /// A norm of `len` elements of `T`: `work` is elements, `memory_bytes` and
+    /// `transfer_bytes` the vector read once.
+    pub fn norm<T: Real>(len: usize) -> Workload {
+        let bytes = (len * size_of::<T>()) as f64;
+        Workload {
+            kernel: super::Kernel::Norm,
+            work: len as f64,
+            transfer_bytes: bytes,
+            memory_bytes: bytes,
+            flops: 0.0,
+        }
+    }
+}
+
+/// The elements of `v` as one slice. Norms do not depend on element order, so a contiguous
+/// view with negative stride is used as it lies in memory; only strided views are copied.
+///
+/// # Errors
+/// [`Error::OutOfMemory`] if a strided view's copy cannot be allocated.
+pub(crate) fn contiguous<'a, T: Real>(v: &ArrayView1<'a, T>) -> Result<Cow<'a, [T]>> {
+    Ok(match v.to_slice_memory_order() {
+        Some(slice) => Cow::Borrowed(slice),
+        None => Cow::Owned(memory::collect_vec(
+            v.len(),
+            v.iter().copied(),
+            "contiguous copy of a strided vector",
+        )?),
+    })
+}
 
 /// Which norm to compute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -100,20 +176,38 @@ pub fn l2_underflow_threshold<T: Real>() -> T {
 /// underflow. `scaled_l2(amax)` computes L2 on the vector scaled by `amax` (or by a power of
 /// two near it), where no square can overflow: the CPU backends return
 /// `amax · √Σ (vᵢ/amax)²`, the GPU `2ˢ · √Σ (vᵢ·2⁻ˢ)²` with `2ˢ ≤ amax < 2ˢ⁺¹`, built from
-/// the bits. Shared by the backends, which differ only in how they sum.
+/// the bits. Shared by the backends, which differ only in how they sum
+/// ([`try_l2_from_parts`] where summing can fail).
 pub fn l2_from_parts<T: Real>(
     amax: T,
     sum_sq: impl FnOnce() -> T,
     scaled_l2: impl FnOnce(T) -> T,
 ) -> T {
+    let result: Result<T, Infallible> =
+        try_l2_from_parts(amax, || Ok(sum_sq()), |amax| Ok(scaled_l2(amax)));
+    match result {
+        Ok(l2) => l2,
+        Err(never) => match never {},
+    }
+}
+
+/// [`l2_from_parts`] for sums that can fail (a device's): the first error is returned.
+///
+/// # Errors
+/// What `sum_sq` or `scaled_l2` returns.
+pub fn try_l2_from_parts<T: Real, E>(
+    amax: T,
+    sum_sq: impl FnOnce() -> Result<T, E>,
+    scaled_l2: impl FnOnce(T) -> Result<T, E>,
+) -> Result<T, E> {
     // NaN, 0 (including the empty vector) and +∞ are their own L2.
     if amax.is_nan() || amax == T::zero() || amax.is_infinite() {
-        return amax;
+        return Ok(amax);
     }
     if amax >= l2_underflow_threshold::<T>() {
-        let s = sum_sq();
+        let s = sum_sq()?;
         if s.is_finite() {
-            return s.sqrt();
+            return Ok(s.sqrt());
         }
     }
     scaled_l2(amax)

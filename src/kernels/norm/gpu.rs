@@ -1,32 +1,163 @@
-//! Norms on the GPU: the tree reduction of `shaders/norm.wgsl`, every level in one
-//! submission, finished on the host (NaN and ∞ from the bits of the largest magnitude, the
-//! subnormal part of L1 joined to the rest). A vector's first norm builds its partial buffers and bind groups; every later
-//! call rewrites only what it sums (and the scale) when that changed, and brings its result
-//! and timestamps back with its one wait.
+//! Norms on the GPU: the tree reduction of `norm.wgsl` (each workgroup's part in workgroup
+//! memory, `reduce_tree.wgsl`, or with subgroup operations, `reduce_subgroups.wgsl`), every
+//! level in one submission, finished on the host (NaN and ∞ from the bits of the largest
+//! magnitude, the subnormal part of L1 joined to the rest). A vector's first norm builds
+//! its partial buffers and bind groups, kept in the vector's state; every later call
+//! rewrites only what it sums (and the scale) when that changed, and brings its result and
+//! timestamps back with its one wait.
 
 use std::time::{Duration, Instant};
 
-use super::context::{Context, Workgroups};
-use super::contract::{
-    NORM_LOADS_PER_INVOCATION, NORM_LOADS_PER_WORKGROUP, NORM_PARTIALS_PER_INVOCATION,
-    NORM_PARTIALS_PER_WORKGROUP, NormCall, NormJob, SUMMAND_ABS, SUMMAND_SCALED_SQUARE,
-    SUMMAND_SQUARE, reals_per_load,
+use ndarray::ArrayView1;
+
+use super::{NormKind, try_l2_from_parts};
+use crate::backends::gpu::contract::{
+    WORKGROUP_SIZE, WgslStruct, reals_per_load, wgsl_constants, wgsl_struct,
 };
-use super::errors::device_error;
-use super::pipelines::Entry;
-use super::staging::Readback;
-use super::timing::{ComputeClock, GpuTimings};
-use super::vector::GpuVector;
-use crate::kernels::norm::{NormKind, l2_from_parts};
-use crate::{Error, Real, Result};
+use crate::backends::gpu::staging::Readback;
+use crate::backends::gpu::{
+    ComputeClock, Context, Entry, Gpu, GpuTimings, GpuVector, Reduction, ReductionSources,
+    Resident, Shader, ShaderDef, Workgroups, device_error, no_precision_constants,
+};
+use crate::{Error, Precision, Real, Result};
+
+wgsl_constants! {
+    /// 16-byte loads (4 f32 or 2 f64 values) each invocation sums in sequence before the
+    /// workgroup's tree: bounded, so that accuracy stays pairwise-class at any length.
+    pub(crate) const NORM_LOADS_PER_INVOCATION = 8;
+    /// Partials each invocation of a `combine` level merges before the tree.
+    pub(crate) const NORM_PARTIALS_PER_INVOCATION = 8;
+    /// `NormCall::summand`: |x|.
+    pub(crate) const SUMMAND_ABS = 0;
+    /// `NormCall::summand`: x².
+    pub(crate) const SUMMAND_SQUARE = 1;
+    /// `NormCall::summand`: (x / scale)².
+    pub(crate) const SUMMAND_SCALED_SQUARE = 2;
+}
+
+/// 16-byte loads one `leaves` workgroup reduces.
+const NORM_LOADS_PER_WORKGROUP: usize = (WORKGROUP_SIZE * NORM_LOADS_PER_INVOCATION) as usize;
+
+/// Partials one `combine` workgroup reduces.
+const NORM_PARTIALS_PER_WORKGROUP: usize = (WORKGROUP_SIZE * NORM_PARTIALS_PER_INVOCATION) as usize;
+
+wgsl_struct! {
+    /// One norm dispatch: how many loads (or partials) it reduces, from the start of its
+    /// input binding, into partials from the start of its output binding.
+    pub(crate) struct NormJob {
+        /// Input loads (or partials) this dispatch reduces.
+        len,
+    }
+}
+
+wgsl_struct! {
+    /// What a norm call sums, the same for all its dispatches.
+    pub(crate) struct NormCall {
+        /// One of `SUMMAND_ABS`, `SUMMAND_SQUARE`, `SUMMAND_SCALED_SQUARE`.
+        summand,
+        /// For `SUMMAND_SCALED_SQUARE`: the values are scaled by 2^-shift (an `i32`, as its
+        /// two's-complement bits; the shader `bitcast`s it back).
+        shift,
+    }
+}
+
+/// `norm.wgsl`: tree reductions (`leaves`, `combine`), each workgroup's part in workgroup
+/// memory or with subgroup operations ([`Reduction`]).
+pub(crate) const SHADER: Shader = Shader::new(&ShaderDef {
+    name: "norm",
+    body: include_str!("norm.wgsl"),
+    entry_points: &[LEAVES, COMBINE],
+    uses_bits: true,
+    rounds_products: false,
+    structs: &[NormJob::LAYOUT, NormCall::LAYOUT],
+    constants: CONSTANTS,
+    precision_constants: no_precision_constants,
+    reduction: Some(ReductionSources {
+        tree: include_str!("reduce_tree.wgsl"),
+        subgroups: include_str!("reduce_subgroups.wgsl"),
+    }),
+});
+
+const LEAVES: &str = "leaves";
+const COMBINE: &str = "combine";
+
+impl Shader {
+    /// The norms' shader: `Shader::Norm` of hpnum 0.1, when `Shader` was an enum.
+    #[deprecated(since = "0.2.0", note = "use `Shader::named(\"norm\")`")]
+    #[allow(non_upper_case_globals)]
+    pub const Norm: Shader = SHADER;
+}
+
+impl Gpu {
+    /// How the norms' workgroups reduce in `precision` on this device: with subgroup
+    /// operations where the device has them and its driver builds them, else the tree.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unsupported`] for f64 without `SHADER_F64`.
+    pub fn norm_reduction(&self, precision: Precision) -> Result<Reduction> {
+        Ok(self.ctx().pipelines(precision)?.reduction())
+    }
+
+    /// The norm `kind` of a resident vector, with its compute time.
+    ///
+    /// # Errors
+    /// [`crate::Error::Device`] if the device fails.
+    pub fn norm_resident<T: Real>(
+        &self,
+        v: &GpuVector<T>,
+        kind: NormKind,
+    ) -> Result<(T, GpuTimings)> {
+        norm_of(v, kind, true)
+    }
+
+    /// The norm `kind` of `v`: upload, reduce, read back, each timed.
+    ///
+    /// # Errors
+    /// As [`crate::Backend::norm`].
+    pub fn norm_timed<T: Real>(
+        &self,
+        v: ArrayView1<'_, T>,
+        kind: NormKind,
+    ) -> Result<(T, GpuTimings)> {
+        let start = Instant::now();
+        let resident = self.upload_vector(v)?;
+        let upload = start.elapsed();
+        let (value, mut timings) = norm_of(&resident, kind, true)?;
+        timings.upload = upload;
+        resident.recycle();
+        Ok((value, timings))
+    }
+}
+
+impl<T: Real> GpuVector<T> {
+    /// The norm `kind` of the vector, untimed: the cheapest call (see
+    /// [`Gpu::norm_resident`] for the timed one).
+    ///
+    /// # Errors
+    /// [`Error::Device`] if the device fails.
+    pub fn norm(&self, kind: NormKind) -> Result<T> {
+        norm_of(self, kind, false).map(|(value, _)| value)
+    }
+}
+
+/// The GPU backend's norm, one-shot: upload, reduce, read back.
+///
+/// # Errors
+/// As [`crate::Backend::norm`].
+pub(crate) fn norm<T: Real>(gpu: &Gpu, v: ArrayView1<'_, T>, kind: NormKind) -> Result<T> {
+    let resident = gpu.upload_vector(v)?;
+    let value = resident.norm(kind)?;
+    resident.recycle();
+    Ok(value)
+}
 
 /// A vector's reduction: its dispatches, their buffers, and the per-call parameters.
-pub(crate) struct NormPlan {
+struct NormPlan {
     call: wgpu::Buffer,
     /// The `NormCall` the buffer holds.
     written: NormCall,
     dispatches: Vec<(Entry, wgpu::BindGroup, Workgroups)>,
-    /// Each piece's last level: one `NormPartial`.
+    /// Each segment's last level: one `NormPartial`.
     results: Vec<wgpu::Buffer>,
     /// Job uniforms and intermediate levels, kept alive with the bind groups.
     _buffers: Vec<wgpu::Buffer>,
@@ -39,29 +170,30 @@ fn partial_bytes<T: Real>() -> usize {
 }
 
 impl NormPlan {
-    fn new<T: Real>(ctx: &Context, v: &GpuVector<T>) -> Result<Self> {
-        let leaves = ctx.pipeline::<T>(Entry::NormLeaves)?;
-        let combine = ctx.pipeline::<T>(Entry::NormCombine)?;
+    fn new<T: Real>(v: &Resident<T>) -> Result<Self> {
+        let ctx = v.ctx();
+        let leaves = ctx.pipeline::<T>(Entry::new(SHADER, LEAVES))?;
+        let combine = ctx.pipeline::<T>(Entry::new(SHADER, COMBINE))?;
         let call = ctx.uniform("norm call", &NormCall::default())?;
         let mut buffers = Vec::new();
         let mut dispatches = Vec::new();
         let loads_of = |len: usize| len.div_ceil(reals_per_load(T::PRECISION));
 
-        // Each piece is reduced to one partial by its own tree (so that no level outgrows
-        // one binding however many pieces there are); the host merges the pieces'.
-        let mut results = Vec::with_capacity(v.pieces.len());
-        for piece in &v.pieces {
-            let loads = loads_of(piece.len);
+        // Each segment is reduced to one partial by its own tree (so that no level outgrows
+        // one binding however many segments there are); the host merges the segments'.
+        let mut results = Vec::with_capacity(v.segments().len());
+        for (s, segment) in v.segments().iter().enumerate() {
+            let loads = loads_of(segment.len());
             let mut count = loads.div_ceil(NORM_LOADS_PER_WORKGROUP);
             let mut level = partials::<T>(ctx, count)?;
             let job = ctx.uniform("norm job", &NormJob { len: loads as u32 })?;
             let group = ctx.bind(
                 leaves,
-                &[(0, &job), (2, &piece.buffer), (3, &level), (5, &call)],
+                &[(0, &job), (2, v.buffer(s, 0)?), (3, &level), (5, &call)],
             )?;
             let invocations = loads.div_ceil(NORM_LOADS_PER_INVOCATION as usize);
             dispatches.push((
-                Entry::NormLeaves,
+                Entry::new(SHADER, LEAVES),
                 group,
                 ctx.workgroups(invocations as u64)?,
             ));
@@ -74,7 +206,7 @@ impl NormPlan {
                 let group = ctx.bind(combine, &[(0, &job), (3, &next), (4, &level)])?;
                 let invocations = count.div_ceil(NORM_PARTIALS_PER_INVOCATION as usize);
                 dispatches.push((
-                    Entry::NormCombine,
+                    Entry::new(SHADER, COMBINE),
                     group,
                     ctx.workgroups(invocations as u64)?,
                 ));
@@ -156,22 +288,24 @@ fn power_of_two(s: i32) -> f64 {
 }
 
 /// Runs the reduction with `call` and returns what it gives, and the device time of the
-/// reduction where the adapter has timestamps.
+/// reduction where the adapter has timestamps. Calls on one vector take turns (its state
+/// is locked), so that two threads' parameters do not interleave.
 fn reduce<T: Real>(
     v: &GpuVector<T>,
     call: NormCall,
     timed: bool,
 ) -> Result<(Reduced<T>, Option<Duration>)> {
-    let ctx = &v.ctx;
-    let mut guard = v
-        .norm
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let plan = match guard.take() {
-        Some(plan) => plan,
-        None => NormPlan::new(ctx, v)?,
-    };
-    let plan = guard.insert(plan);
+    v.resident().with_state(NormPlan::new, |data, plan| {
+        reduce_with(data.ctx(), plan, call, timed)
+    })
+}
+
+fn reduce_with<T: Real>(
+    ctx: &Context,
+    plan: &mut NormPlan,
+    call: NormCall,
+    timed: bool,
+) -> Result<(Reduced<T>, Option<Duration>)> {
     if plan.written != call {
         ctx.capture(|| {
             ctx.queue
@@ -240,15 +374,11 @@ fn reduce<T: Real>(
     Ok((reduced, device_time))
 }
 
-/// The norm `kind` of a resident vector, with the semantics of [`crate::kernels::norm`];
-/// its compute time from timestamps when `timed` and the adapter has them, else host time.
-pub(crate) fn norm<T: Real>(
-    v: &GpuVector<T>,
-    kind: NormKind,
-    timed: bool,
-) -> Result<(T, GpuTimings)> {
+/// The norm `kind` of a resident vector, with the semantics of [`super`]; its compute time
+/// from timestamps when `timed` and the adapter has them, else host time.
+fn norm_of<T: Real>(v: &GpuVector<T>, kind: NormKind, timed: bool) -> Result<(T, GpuTimings)> {
     let clock = if timed {
-        v.ctx.clock()
+        v.resident().ctx().clock()
     } else {
         ComputeClock::Host
     };
@@ -279,22 +409,17 @@ pub(crate) fn norm<T: Real>(
                 let r = run(SUMMAND_SQUARE, 0)?;
                 // The shared L2 logic decides whether the scaled pass runs (a second
                 // submission and wait, only for vectors whose squares overflow or
-                // underflow); its closures cannot fail, so a device error is carried out
-                // beside it. The scale is the power of two at or below L∞, so scaling is
+                // underflow). The scale is the power of two at or below L∞, so scaling is
                 // exact and done on the bits (subnormal inputs survive any device).
-                let mut scaled = Ok(T::zero());
-                let l2 = l2_from_parts(
+                try_l2_from_parts(
                     r.amax,
-                    || r.sum,
+                    || Ok(r.sum),
                     |amax| {
                         let shift = binary_exponent(amax.as_f64());
-                        scaled = run(SUMMAND_SCALED_SQUARE, shift)
-                            .map(|s| T::from_f64(power_of_two(shift)) * s.sum.sqrt());
-                        *scaled.as_ref().unwrap_or(&T::nan())
+                        run(SUMMAND_SCALED_SQUARE, shift)
+                            .map(|s| T::from_f64(power_of_two(shift)) * s.sum.sqrt())
                     },
-                );
-                scaled?;
-                l2
+                )?
             }
         }
     };

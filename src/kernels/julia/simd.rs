@@ -4,9 +4,12 @@
 //! (no FMA), so the counts equal the scalar reference's in both precisions. A lane that
 //! escapes stops counting; the row chunk stops once every lane of every vector has escaped.
 
+use ndarray::Array2;
 use pulp::{Simd as Isa, WithSimd};
 
-use super::element::{SimdReal, load};
+use super::JuliaParams;
+use crate::Result;
+use crate::backends::simd::{Level, SimdReal, load};
 
 /// Independent vectors iterated together: each iteration is a chain of three dependent
 /// floating-point operations, so several chains in flight keep the FP units busy.
@@ -14,6 +17,22 @@ const IN_FLIGHT: usize = 4;
 
 /// Most lanes of any level (16 f32 lanes in AVX-512), for the padded tail buffer.
 const MAX_LANES: usize = 16;
+
+/// The SIMD backend's Julia: every row on one core, at `level`.
+///
+/// # Errors
+/// [`crate::Error::OutOfMemory`] if the counts cannot be allocated.
+pub(crate) fn counts<T: SimdReal>(level: Level, params: &JuliaParams<T>) -> Result<Array2<u32>> {
+    super::counts_row_major(params, |out| {
+        level.dispatch(JuliaRows {
+            xs: params.xs(),
+            ys: params.ys(),
+            c: params.c(),
+            max_iter: params.max_iter(),
+            out,
+        })
+    })
+}
 
 /// Escape counts for rows of one Julia computation: `out` holds whole rows, the first of
 /// which has imaginary part `ys[0]`.

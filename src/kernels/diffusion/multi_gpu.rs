@@ -5,10 +5,9 @@
 
 use ndarray::{Array2, ArrayView2, s};
 
-use super::Gpu;
-use super::grid::GpuGrid;
+use super::DiffusionParams;
+use crate::backends::gpu::{Gpu, GpuGrid};
 use crate::bands::Bands;
-use crate::kernels::diffusion::DiffusionParams;
 use crate::{Error, Real, Result, memory};
 
 /// A grid split into row bands over several GPUs (see the module's docs).

@@ -7,10 +7,37 @@
 //! Each output row reads three input rows that stay in cache between consecutive rows, so
 //! a step streams the grid from memory once.
 
+use ndarray::ArrayViewMut2;
 use pulp::{Simd as Isa, WithSimd};
 
-use super::element::{SimdReal, load, store};
-use crate::kernels::diffusion::cell;
+use super::{DiffusionParams, cell};
+use crate::Result;
+use crate::backends::simd::{Level, SimdReal, load, store};
+
+/// The SIMD backend's diffusion: every step on one core, at `level`.
+///
+/// # Errors
+/// As [`crate::Backend::diffuse`].
+pub(crate) fn diffuse<T: SimdReal>(
+    level: Level,
+    grid: ArrayViewMut2<'_, T>,
+    scratch: ArrayViewMut2<'_, T>,
+    params: &DiffusionParams<T>,
+    steps: usize,
+) -> Result<()> {
+    let (rows, cols) = grid.dim();
+    let coefficient = params.coefficient();
+    super::diffuse_row_major(grid, scratch, steps, |src, dst| {
+        level.dispatch(StepRows {
+            src,
+            dst,
+            rows,
+            cols,
+            first_row: 0,
+            coefficient,
+        })
+    })
+}
 
 /// One step for a band of output rows of a row-major `rows × cols` grid: `dst` holds the
 /// band's rows, starting at row `first_row` of the grid; `src` is the whole input grid.

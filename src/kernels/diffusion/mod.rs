@@ -13,10 +13,79 @@
 //! order reproduce [`reference_step`] bit for bit. Grids of any shape `np.roll` accepts work,
 //! including 1×N and 2×2 (a neighbour may then be the cell itself or the same cell twice).
 //! The scheme conserves the grid's sum and is stable only for D·dt ≤ 1/4.
+//!
+//! Every backend's version is here: [`reference_step`] (the scalar backend), `simd.rs`
+//! (rows vectorised along the row), `rayon.rs` (bands of rows per step, and temporal
+//! blocking in cache-sized tiles), `gpu.rs` with `diffusion.wgsl` (one or four cells per
+//! invocation, or K steps per dispatch in workgroup memory), `multi_gpu.rs` (one grid over
+//! several devices), and `case.rs` (the calls the benchmarks time).
+//!
+//! ```
+//! use hpnum::kernels::diffusion::book_initial_grid;
+//! use hpnum::{Backend, DiffusionParams, Scalar, Simd};
+//! use ndarray::Array2;
+//!
+//! let mut a = book_initial_grid::<f64>(64, 64)?;
+//! let mut b = a.clone();
+//! let mut scratch = Array2::zeros((64, 64));
+//! Scalar.diffuse(a.view_mut(), scratch.view_mut(), &DiffusionParams::book(), 100)?;
+//! Simd::new().diffuse(b.view_mut(), scratch.view_mut(), &DiffusionParams::book(), 100)?;
+//! assert_eq!(a, b); // bit for bit
+//! assert_eq!(a[[28, 28]], 0.0016107323054391494); // the reference's centre cell
+//! # Ok::<(), hpnum::Error>(())
+//! ```
+
+pub(crate) mod case;
+#[cfg(feature = "gpu")]
+pub(crate) mod gpu;
+#[cfg(feature = "gpu")]
+pub(crate) mod multi_gpu;
+pub(crate) mod rayon;
+pub(crate) mod simd;
 
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 
-use crate::{Error, Real, Result};
+use super::{DefaultRates, KernelInfo, Limit, Workload};
+use crate::{Error, Real, Result, memory};
+
+/// Floating-point operations per cell-step: one product by −4, four sums, the product by
+/// D·dt and the final sum.
+pub const FLOPS_PER_CELL_STEP: u64 = 7;
+
+pub(crate) const INFO: KernelInfo = KernelInfo {
+    name: "diffusion",
+    size_label: "grid side",
+    unit: "GB/s",
+    limit: Limit::CopyBandwidth,
+    // Cell-steps per second: measured on a 2-core x86-64 machine (AVX-512); the GPU's is a
+    // guess for a mid-range discrete part.
+    rates: DefaultRates {
+        scalar: 6.5e8,
+        simd: 1.3e9,
+        rayon_per_thread: 1.2e9,
+        discrete_gpu: 4e10,
+    },
+    bench_sizes: &[256, 1024, 2048, 4096],
+    sweep: [(16, 1024, 4), (16, 2048, 2), (16, 8192, 2)],
+};
+
+impl Workload {
+    /// `steps` diffusion steps on a `rows × cols` grid of `T`: `work` is cell-steps,
+    /// `memory_bytes` each step reading and writing the grid once, `transfer_bytes` the
+    /// grid in and out.
+    pub fn diffusion<T: Real>(rows: usize, cols: usize, steps: usize) -> Workload {
+        let cells = rows as f64 * cols as f64;
+        let element = size_of::<T>() as f64;
+        let work = cells * steps as f64;
+        Workload {
+            kernel: super::Kernel::Diffusion,
+            work,
+            transfer_bytes: 2.0 * element * cells,
+            memory_bytes: 2.0 * element * work,
+            flops: work * FLOPS_PER_CELL_STEP as f64,
+        }
+    }
+}
 
 /// Largest stable D·dt for the explicit 5-point scheme on a unit 2D grid.
 pub const STABILITY_LIMIT: f64 = 0.25;
@@ -133,6 +202,30 @@ pub fn reference_step<T: Real>(
     }
 }
 
+/// The scalar backend's diffusion: [`reference_step`] between `grid` and `scratch`, on any
+/// strides.
+///
+/// # Errors
+/// [`Error::ShapeMismatch`] if `scratch` has another shape.
+pub(crate) fn diffuse_reference<T: Real>(
+    mut grid: ArrayViewMut2<'_, T>,
+    mut scratch: ArrayViewMut2<'_, T>,
+    params: &DiffusionParams<T>,
+    steps: usize,
+) -> Result<()> {
+    check_scratch(&grid, &scratch)?;
+    let coefficient = params.coefficient();
+    // Reborrowed so that both views share one lifetime, as `ping_pong` needs one type.
+    ping_pong(
+        &mut grid.view_mut(),
+        &mut scratch.view_mut(),
+        steps,
+        |src, dst| reference_step(src.view(), dst.view_mut(), coefficient),
+        |grid, scratch| grid.assign(scratch),
+    );
+    Ok(())
+}
+
 /// Checks that a scratch buffer can serve `grid`.
 ///
 /// # Errors
@@ -169,4 +262,38 @@ pub fn ping_pong<B: ?Sized>(
     if steps % 2 == 1 {
         copy_back(grid, scratch);
     }
+}
+
+/// Runs `steps` steps of `step` (a step on row-major slices) on `grid`, through `scratch`:
+/// the driver of the vector backends. When both are row-major they are used directly;
+/// otherwise the grid is copied once into a row-major buffer (with its own scratch) and the
+/// result copied back, never once per step.
+///
+/// # Errors
+/// [`Error::ShapeMismatch`] if `scratch`'s shape differs from `grid`'s;
+/// [`Error::OutOfMemory`] if a non-row-major grid's working copies cannot be allocated.
+pub(crate) fn diffuse_row_major<T: Real>(
+    mut grid: ArrayViewMut2<'_, T>,
+    mut scratch: ArrayViewMut2<'_, T>,
+    steps: usize,
+    mut step: impl FnMut(&[T], &mut [T]),
+) -> Result<()> {
+    check_scratch(&grid, &scratch)?;
+    if let (Some(g), Some(s)) = (grid.as_slice_mut(), scratch.as_slice_mut()) {
+        ping_pong(g, s, steps, &mut step, |g, s| g.copy_from_slice(s));
+        return Ok(());
+    }
+    const WHAT: &str = "row-major copy of a strided grid";
+    let mut g = memory::collect_vec(grid.len(), grid.iter().copied(), WHAT)?;
+    let mut s = memory::zeroed_vec::<T>(g.len(), WHAT)?;
+    ping_pong(&mut g[..], &mut s[..], steps, &mut step, |g, s| {
+        g.copy_from_slice(s)
+    });
+    let result = ArrayView2::from_shape(grid.dim(), &g[..]).map_err(|_| Error::ShapeMismatch {
+        what: "grid",
+        expected: grid.shape().to_vec(),
+        found: vec![g.len()],
+    })?;
+    grid.assign(&result);
+    Ok(())
 }

@@ -6,10 +6,25 @@
 //! tree's shape depends only on the length and the lane count, never on threads: the rayon
 //! backend forks the same tree's top levels and gets the same bits.
 
+use ndarray::ArrayView1;
 use pulp::{Simd as Isa, WithSimd};
 
-use super::element::SimdReal;
-use crate::kernels::norm::{NormKind, l2_from_parts, l2_scaled_by_amax, max_magnitude};
+use super::{NormKind, l2_from_parts, l2_scaled_by_amax, max_magnitude};
+use crate::Result;
+use crate::backends::simd::{Level, SimdReal};
+
+/// The SIMD backend's norm: the whole tree on one core, at `level`.
+///
+/// # Errors
+/// [`crate::Error::OutOfMemory`] if a strided view's contiguous copy cannot be allocated.
+pub(crate) fn norm<T: SimdReal>(level: Level, v: ArrayView1<'_, T>, kind: NormKind) -> Result<T> {
+    let x = super::contiguous(&v)?;
+    Ok(Reducer {
+        level,
+        parallel: false,
+    }
+    .norm(&x, kind))
+}
 
 /// Accumulators per leaf.
 const ACCUMULATORS: usize = 4;
@@ -137,7 +152,7 @@ impl<T: SimdReal> WithSimd for Leaf<'_, T> {
 /// Reductions over one contiguous slice on one SIMD level, optionally on rayon's pool.
 #[derive(Clone, Copy)]
 pub(crate) struct Reducer {
-    pub level: super::isa::Level,
+    pub level: Level,
     pub parallel: bool,
 }
 

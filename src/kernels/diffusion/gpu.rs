@@ -1,0 +1,540 @@
+//! Diffusion on the GPU: steps of `diffusion.wgsl` between a resident grid's two buffers.
+//! The first step of a grid builds its bind groups (one per band and parity) and parameter
+//! buffers, kept in the grid's state; every later call only rewrites D·dt when it changed,
+//! records its passes, and waits once, reading its timestamps back in the same submission.
+
+use std::time::{Duration, Instant};
+
+use ndarray::ArrayViewMut2;
+
+use super::{DiffusionParams, check_scratch};
+use crate::backends::gpu::contract::{WORKGROUP_SIZE, WgslStruct, wgsl_struct};
+use crate::backends::gpu::staging::Readback;
+use crate::backends::gpu::{
+    Context, Entry, Gpu, GpuGrid, GpuTimings, MAX_TIMED_PASSES, Resident, Shader, ShaderDef,
+    Workgroups,
+};
+use crate::{Error, Precision, Real, Result, memory};
+
+pub use super::multi_gpu::MultiGpuGrid;
+
+/// Cell-steps per submission: bounds the work of one submission so that a long run never
+/// trips an operating system's GPU watchdog (a couple of seconds on some desktops), even
+/// on a software driver.
+const CELL_STEPS_PER_SUBMISSION: usize = 1 << 26;
+
+wgsl_struct! {
+    /// One diffusion dispatch: a band of rows, and which rows of its neighbouring bands
+    /// lie just above and below it (the bands are the same buffer when there is one).
+    pub(crate) struct DiffusionDims {
+        /// Cells per row.
+        cols,
+        /// Rows in this band.
+        rows,
+        /// The row of the `above` binding just above the band's first row.
+        above_row,
+        /// The row of the `below` binding just below the band's last row.
+        below_row,
+    }
+}
+
+wgsl_struct! {
+    /// One temporally blocked diffusion dispatch (`tiled`): `steps` steps of a one-band
+    /// grid, each workgroup stepping a tile of `TILE_SIDE`² cells whose inner
+    /// `interior`² it writes back (`interior = TILE_SIDE - 2·steps`).
+    pub(crate) struct DiffusionTile {
+        /// Cells per row.
+        cols,
+        /// Rows of the grid.
+        rows,
+        /// Steps per dispatch (K), also the halo's width.
+        steps,
+        /// Cells per side of the part of a tile that is written back.
+        interior,
+    }
+}
+
+/// Cells per side of the temporally blocked diffusion's tile in workgroup memory: the
+/// largest square within WebGPU's guaranteed 16 KiB of workgroup storage (64² f32, 45² f64).
+pub(crate) const fn tile_side(precision: Precision) -> u32 {
+    match precision {
+        Precision::F32 => 64,
+        Precision::F64 => 45,
+    }
+}
+
+/// The most steps one tiled dispatch can take in `precision`: a tile must keep at least
+/// one interior cell per side.
+pub(crate) const fn max_tile_steps(precision: Precision) -> u32 {
+    (tile_side(precision) - 1) / 2
+}
+
+fn tile_constants(precision: Precision) -> Vec<(&'static str, u32)> {
+    let side = tile_side(precision);
+    vec![
+        ("TILE_SIDE", side),
+        ("TILE_CELLS", side * side),
+        (
+            "TILE_CELLS_PER_INVOCATION",
+            (side * side).div_ceil(WORKGROUP_SIZE),
+        ),
+    ]
+}
+
+/// `diffusion.wgsl`: one step, one invocation per cell (`main`) or per four cells of a row
+/// (`quads`), or several steps on tiles in workgroup memory (`tiled`).
+pub(crate) const SHADER: Shader = Shader::new(&ShaderDef {
+    name: "diffusion",
+    body: include_str!("diffusion.wgsl"),
+    entry_points: &[MAIN, QUADS, TILED],
+    uses_bits: true,
+    rounds_products: true,
+    structs: &[DiffusionDims::LAYOUT, DiffusionTile::LAYOUT],
+    constants: &[],
+    precision_constants: tile_constants,
+    reduction: None,
+});
+
+const MAIN: &str = "main";
+const QUADS: &str = "quads";
+const TILED: &str = "tiled";
+
+impl Shader {
+    /// The diffusion shader: `Shader::Diffusion` of hpnum 0.1, when `Shader` was an enum.
+    #[deprecated(since = "0.2.0", note = "use `Shader::named(\"diffusion\")`")]
+    #[allow(non_upper_case_globals)]
+    pub const Diffusion: Shader = SHADER;
+}
+
+/// How [`Gpu::diffuse_timed`] moves data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Transfers {
+    /// Upload once, run every step on the device, download once.
+    #[default]
+    Resident,
+    /// Download the grid after every step, as a loop that calls `.cpu()` each step does:
+    /// the book's PyTorch mistake, reproduced so that its cost can be measured.
+    ReadBackEveryStep,
+}
+
+/// What a grid keeps for stepping: the steps per dispatch it was set to, and what stepping
+/// builds on first use.
+struct DiffusionState<T> {
+    steps_per_dispatch: usize,
+    plan: Option<DiffusionPlan<T>>,
+}
+
+/// What stepping a grid needs on the device, built once per grid.
+struct DiffusionPlan<T> {
+    /// The one-step entry point: `quads` where rows are whole quads, else `main`.
+    entry: Entry,
+    coefficient: wgpu::Buffer,
+    /// The D·dt the buffer holds.
+    value: T,
+    /// Per parity p (reading buffer p of each band, writing buffer 1 - p): each band's
+    /// dispatch.
+    dispatches: [Vec<(wgpu::BindGroup, Workgroups)>; 2],
+    /// The bands' dims, kept alive with the bind groups that use them.
+    _dims: Vec<wgpu::Buffer>,
+    /// The temporally blocked dispatch for the K last used, built when K changes.
+    tiled: Option<TiledPlan>,
+}
+
+/// K steps per dispatch on a one-band grid: the `tiled` entry point's bind groups per
+/// parity, and its workgroups (one per tile).
+struct TiledPlan {
+    steps: usize,
+    dispatches: [wgpu::BindGroup; 2],
+    workgroups: Workgroups,
+    _tile: wgpu::Buffer,
+}
+
+impl TiledPlan {
+    fn new<T: Real>(
+        grid: &Resident<T>,
+        (rows, cols): (usize, usize),
+        coefficient: &wgpu::Buffer,
+        steps: usize,
+    ) -> Result<Self> {
+        let ctx = grid.ctx();
+        let pipeline = ctx.pipeline::<T>(Entry::new(SHADER, TILED))?;
+        let interior = tile_side(T::PRECISION) as usize - 2 * steps;
+        let tile = ctx.uniform(
+            "diffusion tile",
+            &DiffusionTile {
+                cols: cols as u32,
+                rows: rows as u32,
+                steps: steps as u32,
+                interior: interior as u32,
+            },
+        )?;
+        let bind = |parity: usize| {
+            ctx.bind(
+                pipeline,
+                &[
+                    (0, grid.buffer(0, parity)?),
+                    (3, grid.buffer(0, 1 - parity)?),
+                    (4, coefficient),
+                    (6, &tile),
+                ],
+            )
+        };
+        let dispatches = [bind(0)?, bind(1)?];
+        let (x, y) = (cols.div_ceil(interior), rows.div_ceil(interior));
+        let max = ctx.limits.max_compute_workgroups_per_dimension as usize;
+        if x > max || y > max {
+            return Err(Error::Unsupported {
+                backend: "gpu".into(),
+                what: format!("{y} × {x} tiles in one dispatch"),
+            });
+        }
+        Ok(TiledPlan {
+            steps,
+            dispatches,
+            workgroups: (x as u32, y as u32, 1),
+            _tile: tile,
+        })
+    }
+}
+
+impl<T: Real> DiffusionPlan<T> {
+    fn new(grid: &Resident<T>, cols: usize, value: T) -> Result<Self> {
+        let ctx = grid.ctx();
+        // Four cells per invocation where rows are whole quads: 16-byte loads and stores.
+        let (entry, base, invocations_per_row) = if cols.is_multiple_of(4) {
+            (Entry::new(SHADER, QUADS), 7, cols / 4)
+        } else {
+            (Entry::new(SHADER, MAIN), 0, cols)
+        };
+        let pipeline = ctx.pipeline::<T>(entry)?;
+        // D·dt and 1.0 (the shader's `rounded` needs a one it cannot fold).
+        let coefficient = ctx.storage_with("diffusion coefficient", &[value, T::one()])?;
+        let bands = grid.segments();
+        let count = bands.len();
+        let band_rows = |b: usize| bands[b].len() / cols.max(1);
+        let mut dims = Vec::with_capacity(count);
+        for b in 0..count {
+            let above = (b + count - 1) % count;
+            dims.push(ctx.uniform(
+                "diffusion dims",
+                &DiffusionDims {
+                    cols: cols as u32,
+                    rows: band_rows(b) as u32,
+                    above_row: band_rows(above) as u32 - 1,
+                    below_row: 0,
+                },
+            )?);
+        }
+        let mut dispatches: [Vec<_>; 2] = [Vec::new(), Vec::new()];
+        for (parity, dispatches) in dispatches.iter_mut().enumerate() {
+            for (b, band_dims) in dims.iter().enumerate() {
+                let (above, below) = ((b + count - 1) % count, (b + 1) % count);
+                let group = ctx.bind(
+                    pipeline,
+                    &[
+                        (base, grid.buffer(b, parity)?),
+                        (base + 1, grid.buffer(above, parity)?),
+                        (base + 2, grid.buffer(below, parity)?),
+                        (base + 3, grid.buffer(b, 1 - parity)?),
+                        (4, &coefficient),
+                        (5, band_dims),
+                    ],
+                )?;
+                dispatches.push((group, ctx.workgroups_2d(invocations_per_row, band_rows(b))?));
+            }
+        }
+        Ok(DiffusionPlan {
+            entry,
+            coefficient,
+            value,
+            dispatches,
+            _dims: dims,
+            tiled: None,
+        })
+    }
+}
+
+impl<T: Real> GpuGrid<T> {
+    /// Advances the grid `steps` steps on the device and returns their compute time:
+    /// device time from timestamp queries where the adapter has them
+    /// ([`Gpu::compute_clock`]), else host time until they completed.
+    ///
+    /// # Errors
+    /// [`Error::Device`] if the device fails.
+    pub fn step(&mut self, params: &DiffusionParams<T>, steps: usize) -> Result<Duration> {
+        step(self, params, steps, true)
+    }
+
+    /// Advances the grid `steps` steps on the device, untimed: the cheapest call, for loops
+    /// that only need the result (on some drivers a timestamp query costs more than a
+    /// small step).
+    ///
+    /// # Errors
+    /// [`Error::Device`] if the device fails.
+    pub fn advance(&mut self, params: &DiffusionParams<T>, steps: usize) -> Result<()> {
+        step(self, params, steps, false).map(|_| ())
+    }
+
+    /// Sets how many steps one dispatch takes (temporal blocking, K): 1 runs one step per
+    /// dispatch through device memory; K ≥ 2 loads tiles of the grid with a K-cell halo into
+    /// workgroup memory and steps them K times before writing back, trading redundant
+    /// halo work for K times less memory traffic. Results are bit-identical for every K.
+    /// Which K is fastest depends on the device; `gpu_diffusion --steps-per-dispatch` and
+    /// the bench's `diffusion-k` rows measure it.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for 0 or more than [`GpuGrid::max_steps_per_dispatch`];
+    /// [`Error::Unsupported`] for K ≥ 2 on a grid stored in several bands (larger than one
+    /// storage binding), where only K = 1 runs.
+    pub fn set_steps_per_dispatch(&mut self, k: usize) -> Result<()> {
+        let max = Self::max_steps_per_dispatch();
+        if k == 0 || k > max {
+            return Err(Error::invalid(
+                "steps_per_dispatch",
+                format!("{k} is not between 1 and {max} for {}", T::PRECISION),
+            ));
+        }
+        if k > 1 && self.bands() > 1 {
+            return Err(Error::Unsupported {
+                backend: "gpu".into(),
+                what: format!(
+                    "{k} steps per dispatch on a grid in {} bands (larger than one binding)",
+                    self.bands()
+                ),
+            });
+        }
+        self.resident().with_state(initial_state::<T>, |_, state| {
+            state.steps_per_dispatch = k;
+            Ok(())
+        })
+    }
+
+    /// Steps one dispatch takes ([`GpuGrid::set_steps_per_dispatch`]).
+    pub fn steps_per_dispatch(&self) -> usize {
+        self.resident()
+            .with_state(initial_state::<T>, |_, state| Ok(state.steps_per_dispatch))
+            .unwrap_or(1)
+    }
+
+    /// The most steps one dispatch can take in `T`: the tile in workgroup memory (64² cells
+    /// in f32, 45² in f64) must keep an interior: 31 in f32, 22 in f64.
+    pub fn max_steps_per_dispatch() -> usize {
+        max_tile_steps(T::PRECISION) as usize
+    }
+}
+
+/// A grid's state before its first step: the device's default steps per dispatch.
+fn initial_state<T: Real>(grid: &Resident<T>) -> Result<DiffusionState<T>> {
+    let k = grid.ctx().summary.diffusion_steps_per_dispatch as usize;
+    Ok(DiffusionState {
+        steps_per_dispatch: k.clamp(1, max_tile_steps(T::PRECISION) as usize),
+        plan: None,
+    })
+}
+
+impl Gpu {
+    /// `steps` diffusion steps on `grid` in place: upload, steps, download, each timed.
+    /// With [`Transfers::ReadBackEveryStep`] the grid is also copied back after every step,
+    /// into one host array allocated once.
+    ///
+    /// # Errors
+    /// As [`crate::Backend::diffuse`].
+    pub fn diffuse_timed<T: Real>(
+        &self,
+        grid: ArrayViewMut2<'_, T>,
+        params: &DiffusionParams<T>,
+        steps: usize,
+        transfers: Transfers,
+    ) -> Result<GpuTimings> {
+        let mut timings = GpuTimings::new(self.compute_clock());
+        if grid.is_empty() {
+            return Ok(timings);
+        }
+        let start = Instant::now();
+        let mut resident = self.upload_grid(grid.view())?;
+        timings.upload = start.elapsed();
+        match transfers {
+            Transfers::Resident => timings.compute = resident.step(params, steps)?,
+            Transfers::ReadBackEveryStep => {
+                let (rows, cols) = grid.dim();
+                let mut host = memory::zeroed_array2(rows, cols, "per-step read-back")?;
+                for _ in 0..steps {
+                    timings.compute += resident.step(params, 1)?;
+                    let start = Instant::now();
+                    resident.download_into(host.view_mut())?;
+                    timings.download += start.elapsed();
+                }
+            }
+        }
+        let start = Instant::now();
+        resident.download_into(grid)?;
+        timings.download += start.elapsed();
+        resident.recycle();
+        Ok(timings)
+    }
+}
+
+/// The GPU backend's diffusion, one-shot: upload, steps, download.
+///
+/// # Errors
+/// As [`crate::Backend::diffuse`].
+pub(crate) fn diffuse<T: Real>(
+    gpu: &Gpu,
+    grid: ArrayViewMut2<'_, T>,
+    scratch: ArrayViewMut2<'_, T>,
+    params: &DiffusionParams<T>,
+    steps: usize,
+) -> Result<()> {
+    // The device keeps its own second buffer; the scratch is only checked, so that a call
+    // that is wrong for one backend is wrong for all.
+    check_scratch(&grid, &scratch)?;
+    if grid.is_empty() {
+        return Ok(());
+    }
+    let mut resident = gpu.upload_grid(grid.view())?;
+    resident.advance(params, steps)?;
+    resident.download_into(grid)?;
+    resident.recycle();
+    Ok(())
+}
+
+/// Advances `grid` by `steps` steps and returns their compute time: device time when
+/// `timed` and the adapter has timestamps, else host time (see [`GpuGrid::step`]).
+/// Untimed calls skip the timestamp queries, which cost more than a tiny step on some
+/// drivers (Mesa's software driver flushes its pipeline at each one).
+fn step<T: Real>(
+    grid: &mut GpuGrid<T>,
+    params: &DiffusionParams<T>,
+    steps: usize,
+    timed: bool,
+) -> Result<Duration> {
+    let (rows, cols) = grid.dim();
+    if steps == 0 || rows == 0 || cols == 0 {
+        return Ok(Duration::ZERO);
+    }
+    let bands = grid.bands();
+    let (elapsed, rotations) = grid
+        .resident()
+        .with_state(initial_state::<T>, |data, state| {
+            run_steps(data, state, (rows, cols), bands, params, steps, timed)
+        })?;
+    grid.resident_mut().rotate(rotations);
+    Ok(elapsed)
+}
+
+/// The steps themselves, on the grid's data and state; returns their time and how many
+/// times the data moved from one buffer to the other.
+fn run_steps<T: Real>(
+    data: &Resident<T>,
+    state: &mut DiffusionState<T>,
+    (rows, cols): (usize, usize),
+    bands: usize,
+    params: &DiffusionParams<T>,
+    steps: usize,
+    timed: bool,
+) -> Result<(Duration, usize)> {
+    let ctx: &Context = data.ctx();
+    let value = params.coefficient();
+    // Taken out while stepping and put back after: a failed call leaves it to be rebuilt.
+    let mut plan = match state.plan.take() {
+        Some(plan) => plan,
+        None => DiffusionPlan::new(data, cols, value)?,
+    };
+    // Rewritten only when it changed (by bits: exactly what the buffer holds).
+    if plan.value.as_f64().to_bits() != value.as_f64().to_bits() {
+        ctx.capture(|| {
+            ctx.queue
+                .write_buffer(&plan.coefficient, 0, bytemuck::bytes_of(&value))
+        })?;
+        plan.value = value;
+    }
+
+    // Temporal blocking where asked for and possible (one band); K = 1 otherwise.
+    let k = if bands == 1 {
+        state.steps_per_dispatch
+    } else {
+        1
+    };
+    if k > 1 && plan.tiled.as_ref().is_none_or(|t| t.steps != k) {
+        plan.tiled = Some(TiledPlan::new(data, (rows, cols), &plan.coefficient, k)?);
+    }
+    let pipeline = ctx.pipeline::<T>(plan.entry)?;
+    let tiled = plan.tiled.as_ref().filter(|_| k > 1);
+    let tiled_pipeline = match tiled {
+        Some(_) => Some(ctx.pipeline::<T>(Entry::new(SHADER, TILED))?),
+        None => None,
+    };
+
+    let start = Instant::now();
+    let per_submission = (CELL_STEPS_PER_SUBMISSION / (rows * cols))
+        .max(steps.div_ceil(MAX_TIMED_PASSES as usize))
+        .max(1)
+        .next_multiple_of(k);
+    let mut watch = if timed { ctx.stopwatch()? } else { None };
+    let mut readback = None;
+    let mut done = 0;
+    let mut last = None;
+    // Which buffer holds the data as the dispatches are recorded.
+    let mut parity = data.current();
+    let mut rotations = 0;
+    while done < steps {
+        let n = per_submission.min(steps - done);
+        let mut encoder = ctx.encoder();
+        {
+            let timestamp_writes = watch.as_mut().and_then(|w| w.next_pass());
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("diffusion"),
+                timestamp_writes,
+            });
+            // Every dispatch reads one buffer of each band and writes the other, whether
+            // it takes one step or K.
+            let mut left = n;
+            while left > 0 {
+                match (tiled, tiled_pipeline) {
+                    (Some(t), Some(p)) if left >= t.steps => {
+                        pass.set_pipeline(p);
+                        pass.set_bind_group(0, &t.dispatches[parity], &[]);
+                        let (x, y, z) = t.workgroups;
+                        pass.dispatch_workgroups(x, y, z);
+                        left -= t.steps;
+                    }
+                    _ => {
+                        pass.set_pipeline(pipeline);
+                        for (group, (x, y, z)) in &plan.dispatches[parity] {
+                            pass.set_bind_group(0, group, &[]);
+                            pass.dispatch_workgroups(*x, *y, *z);
+                        }
+                        left -= 1;
+                    }
+                }
+                parity = 1 - parity;
+                rotations += 1;
+            }
+        }
+        done += n;
+        // The last submission carries the timestamps back, so the call waits once.
+        if done == steps
+            && let Some(w) = &watch
+        {
+            let mut rb = Readback::new(ctx, w.bytes())?;
+            let at = rb.timestamps(&mut encoder, w)?;
+            readback = Some((rb, at));
+        }
+        last = Some(ctx.submit(encoder)?);
+    }
+    let elapsed = match (readback, last, &watch) {
+        (Some((rb, at)), Some(last), Some(w)) => {
+            let mapped = rb.finish(last)?;
+            w.elapsed(&mapped[at..], ctx.timestamp_period())
+        }
+        (_, Some(last), _) => {
+            ctx.wait(last)?;
+            Ok(start.elapsed())
+        }
+        _ => Ok(start.elapsed()),
+    };
+    ctx.return_stopwatch(watch);
+    let elapsed = elapsed?;
+    state.plan = Some(plan);
+    Ok((elapsed, rotations))
+}

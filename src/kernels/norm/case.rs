@@ -1,0 +1,84 @@
+//! The norm calls the benchmarks and the crossover sweep time: the reference's LCG vector
+//! of a length, as L2 (the crossover's) and as the book's ‖v‖².
+
+use std::time::Duration;
+
+use ndarray::Array1;
+
+use super::{LCG_SEED, NormKind, lcg_vector};
+use crate::kernels::case::host_time;
+use crate::kernels::{Case, Kernel, Workload};
+#[cfg(feature = "gpu")]
+use crate::kernels::{CaseRun, GpuFlavour};
+use crate::{AnyBackend, Error, Real, Result};
+
+struct NormCase<T: Real> {
+    v: Array1<T>,
+    kind: NormKind,
+}
+
+/// L2 and ‖v‖² of the LCG vector of length `n`.
+pub(crate) fn cases<T: Real>(n: usize) -> Result<Vec<Box<dyn Case<T>>>> {
+    if n == 0 {
+        return Err(Error::invalid("size", "must be at least 1"));
+    }
+    let v = lcg_vector::<T>(n, LCG_SEED)?;
+    Ok(vec![
+        Box::new(NormCase {
+            v: v.clone(),
+            kind: NormKind::L2,
+        }),
+        Box::new(NormCase {
+            v,
+            kind: NormKind::L2Squared,
+        }),
+    ])
+}
+
+impl<T: Real> Case<T> for NormCase<T> {
+    fn kernel(&self) -> Kernel {
+        Kernel::Norm
+    }
+
+    fn label(&self) -> String {
+        format!("norm-{}", self.kind)
+    }
+
+    fn size(&self) -> usize {
+        self.v.len()
+    }
+
+    fn workload(&self) -> Workload {
+        Workload::norm::<T>(self.v.len())
+    }
+
+    fn run(&mut self, backend: &dyn AnyBackend) -> Result<Duration> {
+        host_time(|| T::on(backend).norm(self.v.view(), self.kind).map(drop))
+    }
+
+    #[cfg(feature = "gpu")]
+    fn gpu(&mut self, gpu: &crate::Gpu, flavour: GpuFlavour) -> Result<Option<CaseRun<'_>>> {
+        let kind = self.kind;
+        let v = &mut self.v;
+        Ok(match flavour {
+            GpuFlavour::Resident => {
+                let gpu = gpu.clone();
+                let resident = gpu.upload_vector(v.view())?;
+                Some(CaseRun::new(move || {
+                    Ok(gpu.norm_resident(&resident, kind)?.1.compute)
+                }))
+            }
+            GpuFlavour::Upload => {
+                let mut resident = gpu.upload_vector(v.view())?;
+                Some(CaseRun::host_timed(move || resident.upload_from(v.view())))
+            }
+            GpuFlavour::Download => {
+                let resident = gpu.upload_vector(v.view())?;
+                Some(CaseRun::host_timed(move || {
+                    resident.download_into(v.view_mut())
+                }))
+            }
+            GpuFlavour::StepsPerDispatch(_) | GpuFlavour::ReadBackEveryStep => None,
+        })
+    }
+}
