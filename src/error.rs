@@ -87,6 +87,11 @@ pub enum Error {
         reason: String,
     },
 
+    /// The caller asked a long call to stop (Ctrl-C in Python, or a progress callback
+    /// that returned this): nothing it was computing is returned.
+    #[error("interrupted")]
+    Interrupted,
+
     /// No backend of that name exists in this build.
     #[error("unknown backend `{name}`; available: {available}")]
     UnknownBackend {

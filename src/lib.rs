@@ -34,6 +34,7 @@
 pub mod backend;
 pub mod backends;
 pub mod bands;
+pub mod crossover;
 #[cfg(feature = "mpi")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mpi")))]
 pub mod distributed;

@@ -1,21 +1,32 @@
 //! The GPU rows: the device's own limits (one probe, shared with the crossover example and
-//! `Auto`), the per-call floor and tiny calls against it (`overhead/gpu…`), transfers
-//! beside a host memcpy of the same size (`transfer/…`), and the kernels with transfers
-//! separated from compute.
+//! `Auto`), the per-call floor and each kernel's smallest call against it
+//! (`overhead/gpu…`), transfers beside a host memcpy of the same size (`transfer/…`), and
+//! each kernel case's flavours, transfers separated from compute.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use hpnum::backends::gpu::{Gpu, GpuOptions, TransferPath, Transfers, WaitMode};
-use hpnum::kernels::julia::{BOOK_C, BOOK_REGION};
-use hpnum::kernels::norm::{LCG_SEED, lcg_vector};
-use hpnum::kernels::workload::Workload;
-use hpnum::{Backend, DiffusionParams, JuliaParams, NormKind, Real};
-use ndarray::{Array1, Array2};
+use hpnum::Real;
+use hpnum::backends::gpu::{Gpu, GpuOptions, TransferPath, WaitMode};
+use hpnum::kernels::{Case, GpuFlavour, Kernel};
+use ndarray::Array2;
 
 use crate::record::{Recorder, Work};
-use crate::{DIFFUSION_SIZES, JULIA_WIDTHS, NORM_SIZES, julia_work, smooth_field};
+
+/// The flavours of compute each case is timed in (those its kernel has).
+const COMPUTE: [GpuFlavour; 4] = [
+    GpuFlavour::Resident,
+    GpuFlavour::StepsPerDispatch(4),
+    GpuFlavour::StepsPerDispatch(8),
+    GpuFlavour::ReadBackEveryStep,
+];
+
+/// The transfer flavours, timed once per kernel and size.
+const TRANSFERS: [GpuFlavour; 2] = [GpuFlavour::Upload, GpuFlavour::Download];
+
+/// The size of the cases whose smallest calls are set beside the per-call floor.
+const SMALLEST: usize = 16;
 
 /// Transfer sizes in MiB of f32: square grids of 4096² and 8192².
 const TRANSFER_MIB: [usize; 2] = [64, 256];
@@ -49,16 +60,51 @@ pub fn bench(c: &mut Criterion, rec: &Recorder, gpu: &Gpu) {
         overhead(c, rec, &other, flavour);
     }
     transfers(c, rec, gpu);
-    julia::<f32>(c, rec, gpu);
-    diffusion::<f32>(c, rec, gpu);
-    norm::<f32>(c, rec, gpu);
-    if adapter.f64 {
-        julia::<f64>(c, rec, gpu);
-        diffusion::<f64>(c, rec, gpu);
-        norm::<f64>(c, rec, gpu);
-    } else {
+    if !adapter.f64 {
         println!("gpu f64: skipped (the adapter has no SHADER_F64)");
     }
+}
+
+/// `case`'s GPU flavours as rows `{label}/{flavour}/{precision}/{size}`; the transfer
+/// flavours too when `with_transfers`.
+pub fn flavours<T: Real>(
+    c: &mut Criterion,
+    rec: &Recorder,
+    gpu: &Gpu,
+    case: &mut dyn Case<T>,
+    with_transfers: bool,
+) {
+    if !gpu.adapter().f64 && T::PRECISION == hpnum::Precision::F64 {
+        return;
+    }
+    let (label, size) = (case.label(), case.size());
+    let compute = Work::of(&*case);
+    let transfer = Work::Transfer(case.data_bytes() as u64);
+    let mut g = c.benchmark_group(&label);
+    let flavours = COMPUTE.iter().map(|&f| (f, compute)).chain(
+        TRANSFERS
+            .iter()
+            .filter(|_| with_transfers)
+            .map(|&f| (f, transfer)),
+    );
+    for (flavour, work) in flavours {
+        let mut run = match case.gpu(gpu, flavour) {
+            Ok(Some(run)) => run,
+            Ok(None) => continue,
+            Err(e) => {
+                println!("{label} {} {size}: {e}", flavour.name());
+                continue;
+            }
+        };
+        let id = format!("{}/{}", flavour.name(), T::PRECISION);
+        g.throughput(Throughput::Elements(work.amount() as u64));
+        g.bench_function(BenchmarkId::new(&id, size), |b| {
+            rec.bench_timed(b, &format!("{label}/{id}/{size}"), work, |iters| {
+                (0..iters).map(|_| run.run().unwrap_or_default()).sum()
+            })
+        });
+    }
+    g.finish();
 }
 
 /// The device's copy and read bandwidth and peak arithmetic, as limits for the table.
@@ -129,21 +175,16 @@ fn overhead(c: &mut Criterion, rec: &Recorder, gpu: &Gpu, flavour: &str) {
     row("one-dispatch", &mut || {
         black_box(gpu.dispatch_round_trip().ok());
     });
-    let params = DiffusionParams::<f32>::book();
-    if let Ok(mut grid) = gpu.upload_grid(smooth_field::<f32>(16).view()) {
-        row("diffusion-16x16-1-step", &mut || {
-            black_box(grid.advance(&params, 1).ok());
-        });
-    }
-    if let Ok(v) = lcg_vector::<f32>(16, LCG_SEED).and_then(|v| gpu.upload_vector(v.view())) {
-        row("norm-l2-16", &mut || {
-            black_box(v.norm(NormKind::L2).ok());
-        });
-    }
-    if let Ok(julia) = JuliaParams::<f32>::new(BOOK_REGION, 16, 16, BOOK_C, 300) {
-        row("julia-16x16", &mut || {
-            black_box(Backend::<f32>::julia(gpu, &julia).ok());
-        });
+    for kernel in Kernel::ALL {
+        let Ok(mut case) = kernel.case::<f32>(SMALLEST) else {
+            continue;
+        };
+        let name = format!("{}-{SMALLEST}", case.label());
+        if let Ok(Some(mut call)) = case.gpu(gpu, GpuFlavour::SingleCall) {
+            row(&name, &mut || {
+                black_box(call.run().ok());
+            });
+        }
     }
     g.finish();
 }
@@ -182,7 +223,7 @@ fn transfers(c: &mut Criterion, rec: &Recorder, gpu: &Gpu) {
             )
         });
         drop((src, dst));
-        let host = smooth_field::<f32>(side);
+        let host = Array2::from_shape_fn((side, side), |(r, c)| ((r * 7 + c * 13) % 17) as f32);
         let mut out = Array2::<f32>::zeros((side, side));
         for gpu in [Some(gpu), other_path.as_ref()].into_iter().flatten() {
             let path = match gpu.adapter().transfer_path {
@@ -218,161 +259,4 @@ fn transfers(c: &mut Criterion, rec: &Recorder, gpu: &Gpu) {
         }
     }
     g.finish();
-}
-
-fn julia<T: Real>(c: &mut Criterion, rec: &Recorder, gpu: &Gpu) {
-    let mut g = c.benchmark_group("julia");
-    for width in JULIA_WIDTHS {
-        let Ok(params) = JuliaParams::<T>::book(width, 300) else {
-            continue;
-        };
-        let work = julia_work(&params);
-        g.throughput(Throughput::Elements(work.count));
-        let id = format!("gpu-resident/{}", T::PRECISION);
-        g.bench_function(BenchmarkId::new(&id, width), |b| {
-            rec.bench_timed(b, &format!("julia/{id}/{width}"), work.into(), |iters| {
-                (0..iters)
-                    .map(|_| {
-                        gpu.julia_timed(&params)
-                            .map(|(_, t)| t.compute)
-                            .unwrap_or_default()
-                    })
-                    .sum()
-            })
-        });
-    }
-    g.finish();
-}
-
-fn diffusion<T: Real>(c: &mut Criterion, rec: &Recorder, gpu: &Gpu) {
-    let mut g = c.benchmark_group("diffusion");
-    let params = DiffusionParams::<T>::book();
-    for n in DIFFUSION_SIZES {
-        let mut grid = smooth_field::<T>(n);
-        let Ok(mut resident) = gpu.upload_grid(grid.view()) else {
-            continue;
-        };
-        let mut host = Array2::<T>::zeros((n, n));
-        let grid_bytes = (n * n * size_of::<T>()) as u64;
-        // Two steps per iteration, each reading and writing the grid.
-        let step_bytes = Workload::diffusion::<T>(n, n, 2).memory_bytes as u64;
-        let p = T::PRECISION;
-        let mut row = |flavour: &str, work: Work, routine: &mut dyn FnMut(u64) -> Duration| {
-            let id = format!("{flavour}/{p}");
-            g.throughput(Throughput::Bytes(work.bytes()));
-            g.bench_function(BenchmarkId::new(&id, n), |b| {
-                rec.bench_timed(b, &format!("diffusion/{id}/{n}"), work, &mut *routine)
-            });
-        };
-        row("gpu-resident", Work::Bytes(step_bytes), &mut |iters| {
-            (0..iters)
-                .map(|_| resident.step(&params, 2).unwrap_or_default())
-                .sum()
-        });
-        // Temporal blocking: K steps per dispatch on tiles in workgroup memory, counted as
-        // K steps' traffic, so that a rate above the copy bandwidth is what blocking buys.
-        for k in [4usize, 8] {
-            if resident.set_steps_per_dispatch(k).is_err() {
-                continue;
-            }
-            let bytes = Workload::diffusion::<T>(n, n, k).memory_bytes as u64;
-            row(
-                &format!("gpu-resident-k{k}"),
-                Work::Bytes(bytes),
-                &mut |iters| {
-                    (0..iters)
-                        .map(|_| resident.step(&params, k).unwrap_or_default())
-                        .sum()
-                },
-            );
-        }
-        if resident.set_steps_per_dispatch(1).is_err() {
-            continue;
-        }
-        row("gpu-upload", Work::Transfer(grid_bytes), &mut |iters| {
-            let start = Instant::now();
-            for _ in 0..iters {
-                black_box(resident.upload_from(grid.view()).ok());
-            }
-            start.elapsed()
-        });
-        row("gpu-download", Work::Transfer(grid_bytes), &mut |iters| {
-            let start = Instant::now();
-            for _ in 0..iters {
-                black_box(resident.download_into(host.view_mut()).ok());
-            }
-            start.elapsed()
-        });
-        row("gpu-readback", Work::Bytes(step_bytes), &mut |iters| {
-            let start = Instant::now();
-            for _ in 0..iters {
-                black_box(
-                    gpu.diffuse_timed(grid.view_mut(), &params, 2, Transfers::ReadBackEveryStep)
-                        .ok(),
-                );
-            }
-            start.elapsed()
-        });
-    }
-    g.finish();
-}
-
-fn norm<T: Real>(c: &mut Criterion, rec: &Recorder, gpu: &Gpu) {
-    for kind in [NormKind::L2, NormKind::L2Squared] {
-        let kernel = format!("norm-{kind}");
-        let mut g = c.benchmark_group(&kernel);
-        for n in NORM_SIZES {
-            let Ok(v) = lcg_vector::<T>(n, LCG_SEED) else {
-                continue;
-            };
-            let Ok(mut resident) = gpu.upload_vector(v.view()) else {
-                continue;
-            };
-            let bytes = Workload::norm::<T>(n).memory_bytes as u64;
-            g.throughput(Throughput::Bytes(bytes));
-            let id = format!("gpu-resident/{}", T::PRECISION);
-            g.bench_function(BenchmarkId::new(&id, n), |b| {
-                rec.bench_timed(
-                    b,
-                    &format!("{kernel}/{id}/{n}"),
-                    Work::BytesRead(bytes),
-                    |iters| {
-                        (0..iters)
-                            .map(|_| {
-                                gpu.norm_resident(&resident, kind)
-                                    .map(|(_, t)| t.compute)
-                                    .unwrap_or_default()
-                            })
-                            .sum()
-                    },
-                )
-            });
-            if kind == NormKind::L2 {
-                let id = format!("gpu-upload/{}", T::PRECISION);
-                g.bench_function(BenchmarkId::new(&id, n), |b| {
-                    rec.bench(
-                        b,
-                        &format!("{kernel}/{id}/{n}"),
-                        Work::Transfer(bytes),
-                        || {
-                            black_box(resident.upload_from(v.view()).ok());
-                        },
-                    )
-                });
-                let mut host = Array1::<T>::zeros(n);
-                let id = format!("gpu-download/{}", T::PRECISION);
-                g.bench_function(BenchmarkId::new(&id, n), |b| {
-                    rec.bench(
-                        b,
-                        &format!("{kernel}/{id}/{n}"),
-                        Work::Transfer(bytes),
-                        || {
-                            black_box(resident.download_into(host.view_mut()).ok());
-                        },
-                    )
-                });
-            }
-        }
-        g.finish();
-    }
 }

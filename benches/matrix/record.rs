@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use criterion::Bencher;
+use hpnum::kernels::Limit;
 
 /// What one iteration of a benchmark does, for throughput.
 #[derive(Debug, Clone, Copy)]
@@ -14,42 +15,33 @@ pub enum Work {
     Bytes(u64),
     /// Bytes only read.
     BytesRead(u64),
-    /// Julia pixel-iterations, each `flops` floating-point operations.
-    PixelIterations { count: u64, flops: u64 },
+    /// A kernel's call: `amount` in the numerator of `unit`, and `limit_amount` of what
+    /// limits it (floating-point operations, bytes copied or read).
+    Kernel {
+        amount: f64,
+        unit: &'static str,
+        limit: Limit,
+        limit_amount: f64,
+    },
     /// Floating-point operations.
     Flops(u64),
     /// Bytes copied from one memory to another (counted once), against a host memcpy of
     /// the same size (`transfer/memcpy/u8/SIZE`).
+    #[cfg_attr(not(feature = "gpu"), allow(dead_code))]
     Transfer(u64),
     /// One call whose cost is its latency, against the floors of its group
     /// (`overhead/FLAVOUR/empty-submission` and `overhead/FLAVOUR/one-dispatch`).
+    #[cfg_attr(not(feature = "gpu"), allow(dead_code))]
     Call,
 }
 
 impl Work {
-    /// The bytes it moves (0 for work counted otherwise).
-    pub fn bytes(self) -> u64 {
+    /// The amount one iteration does, in the unit its throughput is shown in.
+    pub fn amount(self) -> f64 {
         match self {
-            Work::Bytes(b) | Work::BytesRead(b) | Work::Transfer(b) => b,
-            _ => 0,
-        }
-    }
-}
-
-/// A Julia benchmark's measured work.
-#[derive(Debug, Clone, Copy)]
-pub struct JuliaWork {
-    /// Pixel-iterations the grid takes.
-    pub count: u64,
-    /// Floating-point operations per pixel-iteration.
-    pub flops: u64,
-}
-
-impl From<JuliaWork> for Work {
-    fn from(work: JuliaWork) -> Work {
-        Work::PixelIterations {
-            count: work.count,
-            flops: work.flops,
+            Work::Bytes(b) | Work::BytesRead(b) | Work::Transfer(b) | Work::Flops(b) => b as f64,
+            Work::Kernel { amount, .. } => amount,
+            Work::Call => 1.0,
         }
     }
 }
@@ -68,6 +60,7 @@ pub struct Recorder {
 
 impl Recorder {
     /// Times `iters` calls of `routine` for criterion and records the time per call.
+    #[cfg_attr(not(feature = "gpu"), allow(dead_code))]
     pub fn bench(&self, b: &mut Bencher<'_>, id: &str, work: Work, mut routine: impl FnMut()) {
         b.iter_custom(|iters| {
             let start = Instant::now();
@@ -82,7 +75,6 @@ impl Recorder {
 
     /// For routines that time themselves (GPU work timed on the device): `routine` runs
     /// `iters` times and returns the total time to report.
-    #[cfg_attr(not(feature = "gpu"), allow(dead_code))]
     pub fn bench_timed(
         &self,
         b: &mut Bencher<'_>,
@@ -97,8 +89,7 @@ impl Recorder {
         });
     }
 
-    /// Records a limit measured outside criterion (the GPU's copy bandwidth).
-    #[cfg_attr(not(feature = "gpu"), allow(dead_code))]
+    /// Records a limit measured outside criterion (the host's and the GPU's probes).
     pub fn record_limit(&self, id: &str, work: Work, per_iter: Duration) {
         self.push(id, work, per_iter);
     }
@@ -132,11 +123,8 @@ impl Recorder {
     /// Prints the machine limits and every benchmark as a Markdown table.
     pub fn print_summary(&self) {
         let rate = |work: Work, secs: f64| match work {
-            Work::Bytes(n) | Work::BytesRead(n) | Work::Flops(n) | Work::Transfer(n) => {
-                n as f64 / secs / 1e9
-            }
-            Work::PixelIterations { count, .. } => count as f64 / secs / 1e9,
             Work::Call => 1.0 / secs,
+            _ => work.amount() / secs / 1e9,
         };
         let rows = self.median("");
         let best = |prefix: &str| {
@@ -152,7 +140,8 @@ impl Recorder {
         };
         let copy = best("bandwidth/copy");
         let read = best("bandwidth/read");
-        let memcpy_1_core = best("bandwidth/copy/1-core") / 2.0;
+        // One core's memcpy, where a transfer row has no memcpy of its own size.
+        let memcpy_fallback = copy / 2.0 / rayon::current_num_threads().max(1) as f64;
         let flops = best("peak/flops/f32");
         let flops_f64 = best("peak/flops/f64");
         let gpu_copy = best("bandwidth/gpu-copy");
@@ -175,8 +164,8 @@ impl Recorder {
             );
         }
         println!();
-        println!("| benchmark | time per iteration | throughput | of limit |");
-        println!("|---|---:|---:|---:|");
+        println!("| benchmark | time per iteration | throughput | of limit | rayon ÷ simd |");
+        println!("|---|---:|---:|---:|---:|");
         let percent = |r: f64, limit: f64| {
             if limit > 0.0 {
                 format!("{:.0}%", 100.0 * r / limit)
@@ -203,18 +192,27 @@ impl Recorder {
                 Work::Bytes(_) => (format!("{r:.2} GB/s"), percent(r, copy)),
                 Work::BytesRead(_) => (format!("{r:.2} GB/s"), percent(r, read)),
                 Work::Flops(_) => (format!("{r:.2} GFLOP/s"), "100%".to_owned()),
-                Work::PixelIterations { flops, .. } => {
-                    let f = r * flops as f64;
-                    (
-                        format!("{r:.3} Gpix·iter/s = {f:.1} GFLOP/s"),
-                        percent(f, peak),
-                    )
+                Work::Kernel {
+                    unit,
+                    limit,
+                    limit_amount,
+                    ..
+                } => {
+                    let used = limit_amount / secs / 1e9;
+                    match limit {
+                        Limit::Arithmetic => (
+                            format!("{r:.3} {unit} = {used:.1} GFLOP/s"),
+                            percent(used, peak),
+                        ),
+                        Limit::CopyBandwidth => (format!("{r:.2} {unit}"), percent(used, copy)),
+                        Limit::ReadBandwidth => (format!("{r:.2} {unit}"), percent(used, read)),
+                    }
                 }
                 Work::Transfer(_) => {
                     let size = id.rsplit('/').next().unwrap_or_default();
                     let memcpy = seconds(&format!("transfer/memcpy/u8/{size}"))
-                        .map(|t| work.bytes() as f64 / t / 1e9)
-                        .unwrap_or(memcpy_1_core);
+                        .map(|t| work.amount() / t / 1e9)
+                        .unwrap_or(memcpy_fallback);
                     (
                         format!("{r:.2} GB/s"),
                         format!("{:.2}× memcpy", r / memcpy.max(f64::MIN_POSITIVE)),
@@ -233,7 +231,16 @@ impl Recorder {
                     )
                 }
             };
-            println!("| {id} | {} | {shown} | {of_limit} |", human(secs));
+            // Where the rayon backend stops scaling: its speed over one core's SIMD.
+            let speedup = match id.split_once("/rayon/") {
+                Some((kernel, rest)) => seconds(&format!("{kernel}/simd/{rest}"))
+                    .map_or("–".to_owned(), |simd| format!("{:.2}×", simd / secs)),
+                None => String::new(),
+            };
+            println!(
+                "| {id} | {} | {shown} | {of_limit} | {speedup} |",
+                human(secs)
+            );
         }
     }
 }

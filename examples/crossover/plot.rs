@@ -4,7 +4,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::sweep::Point;
+use hpnum::crossover::Point;
 
 /// Every backend flavour, in the order tables and legends list them.
 pub const FLAVOURS: [&str; 7] = [
@@ -34,12 +34,13 @@ pub fn plot(
     title: &str,
     x_label: &str,
     y_label: &str,
-    points: &[Point],
+    points: &[&Point],
     value: impl Fn(&Point) -> f64,
     crossovers: &[(usize, String)],
 ) -> Result<(), Box<dyn std::error::Error>> {
     let finite: Vec<&Point> = points
         .iter()
+        .copied()
         .filter(|p| value(p).is_finite() && value(p) > 0.0)
         .collect();
     if finite.is_empty() {
@@ -78,7 +79,7 @@ pub fn plot(
         })
         .y_label_formatter(&|v| format!("{v:.0e}"))
         .draw()?;
-    let mut flavours: Vec<&str> = finite.iter().map(|p| p.flavour.as_str()).collect();
+    let mut flavours: Vec<&str> = finite.iter().map(|p| p.backend.as_str()).collect();
     flavours.dedup();
     flavours.sort_unstable();
     flavours.dedup();
@@ -91,7 +92,7 @@ pub fn plot(
         let colour = COLOURS[i % COLOURS.len()];
         let mut line: Vec<(f64, f64)> = finite
             .iter()
-            .filter(|p| p.flavour == *flavour)
+            .filter(|p| p.backend == *flavour)
             .map(|p| (p.size as f64, value(p)))
             .collect();
         line.sort_by(|a, b| a.0.total_cmp(&b.0));

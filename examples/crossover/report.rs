@@ -1,180 +1,221 @@
-//! One kernel's sweep as a Markdown table, its crossover sizes, its throughput against the
-//! measured limits, a CSV file and two log-log plots.
+//! A sweep as Markdown tables, crossover sizes, throughput against the measured limits, a
+//! CSV file and two log-log plots per kernel.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
-use hpnum::Precision;
-use hpnum::kernels::workload::{JULIA_FLOPS_PER_ITERATION, Kernel};
+use hpnum::crossover::{Crossover, Point};
+use hpnum::kernels::Kernel;
 
 use super::plot;
-use super::sweep::{Point, STEPS, crossover};
 
-/// One kernel's sweep.
-pub struct Report {
-    pub kernel: Kernel,
-    pub label: &'static str,
-    pub size_label: &'static str,
-    pub unit: &'static str,
-    pub points: Vec<Point>,
+/// Prints the limits the sweep measured beside its points.
+pub fn limits(result: &Crossover) {
+    let host = &result.host;
+    println!(
+        "host (all cores): copy {:.1} GB/s, read {:.1} GB/s, peak {:.1} GFLOP/s without FMA",
+        host.copy_bytes_per_s / 1e9,
+        host.read_bytes_per_s / 1e9,
+        host.flops(result.precision) / 1e9
+    );
+    if let Some(adapter) = &result.adapter {
+        println!("gpu: {adapter}");
+    }
+    #[cfg(feature = "gpu")]
+    if let Some(d) = &result.device {
+        let flops = match result.precision {
+            hpnum::Precision::F32 => Some(d.f32_flops),
+            hpnum::Precision::F64 => d.f64_flops,
+        };
+        println!(
+            "gpu limits: copy {:.1} GB/s, read {:.1} GB/s, peak {} ({:?})",
+            d.copy_bytes_per_s / 1e9,
+            d.read_bytes_per_s / 1e9,
+            flops.map_or("–".into(), |f| format!("{:.1} GFLOP/s", f / 1e9)),
+            d.clock
+        );
+    }
+    if let Some(link) = &result.link {
+        println!(
+            "gpu link: {:.2} GB/s (the slower way), {} per one-shot call's waits",
+            link.transfer_rate / 1e9,
+            human(link.overhead)
+        );
+    }
 }
 
-/// The limits throughput is judged against, measured in this run.
-pub struct Limits {
-    /// Host copy bandwidth, all cores, GB/s (read + write).
-    pub host_copy: f64,
-    /// The GPU's, if there is one.
-    pub device: Option<GpuLimits>,
+/// The GPU's copy bandwidth in GB/s, if one was swept.
+pub fn gpu_copy(result: &Crossover) -> Option<f64> {
+    #[cfg(feature = "gpu")]
+    return result.device.map(|d| d.copy_bytes_per_s / 1e9);
+    #[cfg(not(feature = "gpu"))]
+    {
+        let _ = result;
+        None
+    }
 }
 
-/// The GPU's limits in the report's units, from `Gpu::device_limits`.
-#[derive(Debug, Clone, Copy)]
-pub struct GpuLimits {
-    /// Copy bandwidth, GB/s (read + write).
-    pub copy: f64,
-    /// Read bandwidth, GB/s.
-    pub read: f64,
-    /// Peak multiply-then-add arithmetic in the sweep's precision, GFLOP/s.
-    pub flops: f64,
+/// Prints every kernel's report, writes its CSV and plots under `out`, and returns the
+/// crossovers as JSON, by kernel label.
+pub fn emit_all(result: &Crossover, out: &Path) -> Result<serde_json::Value, String> {
+    let mut crossovers = serde_json::Map::new();
+    for kernel in Kernel::ALL {
+        let points: Vec<&Point> = result.points_of(kernel).collect();
+        let Some(first) = points.first() else {
+            continue;
+        };
+        let label = first.label.clone();
+        crossovers.insert(label.clone(), emit(result, kernel, &label, &points, out)?);
+    }
+    Ok(serde_json::Value::Object(crossovers))
 }
 
-/// Prints the report, writes its CSV and plots under `out`, and returns its crossovers
-/// as JSON.
-pub fn emit(
-    r: &Report,
-    precision: Precision,
-    repeats: usize,
-    cpu: &[String],
-    limits: &Limits,
+fn emit(
+    result: &Crossover,
+    kernel: Kernel,
+    label: &str,
+    points: &[&Point],
     out: &Path,
 ) -> Result<serde_json::Value, String> {
+    let precision = result.precision;
     println!(
-        "\n## {} ({precision}, median of {repeats} runs{})",
-        r.label,
-        if r.kernel == Kernel::Diffusion {
-            format!(", {STEPS} steps per call")
-        } else {
-            String::new()
-        }
+        "\n## {label} ({precision}, median of {} runs; a call is {})",
+        result.repeats,
+        describe_call(points)
     );
-    print!("{}", table(r));
-    let resident = crossover(&r.points, "gpu-resident", cpu);
-    let one_shot = crossover(&r.points, "gpu", cpu);
-    let readback = crossover(&r.points, "gpu-readback", cpu);
-    let say = |what: &str, at: Option<usize>| match at {
-        Some(size) => println!(
-            "- {what} beats the best CPU backend from {} {size} on",
-            r.size_label
-        ),
-        None => println!("- {what} never beats the best CPU backend in this range"),
+    print!("{}", table(kernel, points));
+    let crossings = result.crossings();
+    let at = |flavour: &str| {
+        crossings
+            .iter()
+            .find(|c| c.kernel == kernel && c.flavour == flavour)
+            .and_then(|c| c.size)
     };
-    if r.points.iter().any(|p| p.flavour.starts_with("gpu")) {
-        say("the GPU on resident data", resident);
-        say("the GPU counting upload and download", one_shot);
-        if r.kernel == Kernel::Diffusion {
-            say("the GPU reading back every step", readback);
+    for c in crossings.iter().filter(|c| c.kernel == kernel) {
+        let what = match c.flavour {
+            "gpu-resident" => "the GPU on resident data",
+            "gpu" => "the GPU counting upload and download",
+            _ => "the GPU reading back every step",
+        };
+        match c.size {
+            Some(size) => println!(
+                "- {what} beats the best CPU backend from {} {size} on",
+                kernel.size_label()
+            ),
+            None => println!("- {what} never beats the best CPU backend in this range"),
         }
     }
-    print_fractions(r, limits);
+    print_fractions(kernel, points);
 
-    let stem = out.join(format!("{}-{precision}", r.label));
+    let stem = out.join(format!("{label}-{precision}"));
     let marks: Vec<(usize, String)> = [
-        (resident, "gpu resident wins"),
-        (one_shot, "gpu one-shot wins"),
+        (at("gpu-resident"), "gpu resident wins"),
+        (at("gpu"), "gpu one-shot wins"),
     ]
     .into_iter()
     .filter_map(|(at, label)| at.map(|size| (size, label.to_owned())))
     .collect();
-    write_csv(&stem.with_extension("csv"), &r.points).map_err(|e| e.to_string())?;
-    for (what, unit, value) in [
+    write_csv(&stem.with_extension("csv"), points).map_err(|e| e.to_string())?;
+    for (what, unit, extension, value) in [
         (
             "time per call",
             "seconds",
+            "time.svg",
             (|p: &Point| p.seconds) as fn(&Point) -> f64,
         ),
-        ("throughput", r.unit, |p: &Point| p.throughput),
+        (
+            "throughput",
+            kernel.unit(),
+            "throughput.svg",
+            |p: &Point| p.throughput,
+        ),
     ] {
-        let path = stem.with_extension(if unit == "seconds" {
-            "time.svg"
-        } else {
-            "throughput.svg"
-        });
+        let path = stem.with_extension(extension);
         plot::plot(
             &path,
-            &format!("{} ({precision}): {what}", r.label),
-            r.size_label,
+            &format!("{label} ({precision}): {what}"),
+            kernel.size_label(),
             unit,
-            &r.points,
+            points,
             value,
             &marks,
         )
         .map_err(|e| format!("{}: {e}", path.display()))?;
     }
     Ok(serde_json::json!({
-        "gpu_resident": resident, "gpu_one_shot": one_shot, "gpu_readback": readback,
+        "gpu_resident": at("gpu-resident"), "gpu_one_shot": at("gpu"),
+        "gpu_readback": at("gpu-readback"),
     }))
 }
 
-/// Throughput at the largest size against the measured limits: memory bandwidth for
-/// diffusion and norms, peak arithmetic for Julia on the GPU.
-fn print_fractions(r: &Report, limits: &Limits) {
-    let largest = r.points.iter().map(|p| p.size).max().unwrap_or(0);
-    for p in r.points.iter().filter(|p| p.size == largest) {
-        let on_device = p.flavour == "gpu-resident";
-        let (limit, of) = match (r.kernel, on_device, limits.device) {
-            (Kernel::Julia, true, Some(d)) => (
-                d.flops / JULIA_FLOPS_PER_ITERATION as f64,
-                "device peak arithmetic",
-            ),
-            (Kernel::Julia, _, _) => continue,
-            (Kernel::Diffusion, true, Some(d)) => (d.copy, "device copy bandwidth"),
-            (Kernel::Norm, true, Some(d)) => (d.read, "device read bandwidth"),
-            (_, true, None) => continue,
-            (_, false, _) => (limits.host_copy, "host copy bandwidth"),
-        };
-        println!(
-            "  {} at {largest}: {:.2} {} = {:.0}% of {of}",
-            p.flavour,
-            p.throughput,
-            r.unit,
-            100.0 * p.throughput / limit
-        );
+/// What one call of the sweep does, from its workload.
+fn describe_call(points: &[&Point]) -> String {
+    let Some(p) = points.first() else {
+        return String::new();
+    };
+    match p.kernel {
+        Kernel::Diffusion => {
+            let cells = (p.size * p.size) as f64;
+            format!("{} steps", (p.workload.work / cells).round())
+        }
+        Kernel::Julia => format!(
+            "{} iterations at most",
+            p.workload.work / (p.size * p.size) as f64
+        ),
+        Kernel::Norm => "one norm".into(),
     }
 }
 
-fn flavours(points: &[Point]) -> Vec<String> {
+/// Throughput at the largest size as a fraction of its limit, where one applies.
+fn print_fractions(kernel: Kernel, points: &[&Point]) {
+    let largest = points.iter().map(|p| p.size).max().unwrap_or(0);
+    for p in points.iter().filter(|p| p.size == largest) {
+        if let Some(fraction) = p.of_limit {
+            println!(
+                "  {} at {largest}: {:.2} {} = {:.0}% of its {:?} limit",
+                p.backend,
+                p.throughput,
+                kernel.unit(),
+                100.0 * fraction,
+                kernel.limit()
+            );
+        }
+    }
+}
+
+fn backends(points: &[&Point]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for p in points {
-        if !out.contains(&p.flavour) {
-            out.push(p.flavour.clone());
+        if !out.contains(&p.backend) {
+            out.push(p.backend.clone());
         }
     }
     out
 }
 
-fn table(r: &Report) -> String {
-    let flavours = flavours(&r.points);
-    let mut sizes: Vec<usize> = r.points.iter().map(|p| p.size).collect();
+fn table(kernel: Kernel, points: &[&Point]) -> String {
+    let backends = backends(points);
+    let mut sizes: Vec<usize> = points.iter().map(|p| p.size).collect();
     sizes.sort_unstable();
     sizes.dedup();
-    let mut out = format!("| {} |", r.size_label);
-    for f in &flavours {
-        let _ = write!(out, " {f} |");
+    let mut out = format!("| {} |", kernel.size_label());
+    for b in &backends {
+        let _ = write!(out, " {b} |");
     }
     out.push('\n');
-    out.push_str(&"|---".repeat(flavours.len() + 1));
+    out.push_str(&"|---".repeat(backends.len() + 1));
     out.push_str("|\n");
     for size in sizes {
         let _ = write!(out, "| {size} |");
-        for f in &flavours {
-            match r.points.iter().find(|p| p.size == size && &p.flavour == f) {
+        for b in &backends {
+            match points.iter().find(|p| p.size == size && &p.backend == b) {
                 Some(p) => {
                     let _ = write!(
                         out,
                         " {} ({:.2} {}) |",
                         human(p.seconds),
                         p.throughput,
-                        r.unit
+                        kernel.unit()
                     );
                 }
                 None => out.push_str(" – |"),
@@ -193,13 +234,19 @@ pub fn human(secs: f64) -> String {
     }
 }
 
-fn write_csv(path: &Path, points: &[Point]) -> std::io::Result<()> {
-    let mut text = String::from("size,work,transfer_bytes,backend,seconds,throughput\n");
+fn write_csv(path: &Path, points: &[&Point]) -> std::io::Result<()> {
+    let mut text = String::from("size,work,transfer_bytes,backend,seconds,throughput,of_limit\n");
     for p in points {
         let _ = writeln!(
             text,
-            "{},{},{},{},{:e},{}",
-            p.size, p.workload.work, p.workload.transfer_bytes, p.flavour, p.seconds, p.throughput
+            "{},{},{},{},{:e},{},{}",
+            p.size,
+            p.workload.work,
+            p.workload.transfer_bytes,
+            p.backend,
+            p.seconds,
+            p.throughput,
+            p.of_limit.map_or(String::new(), |f| f.to_string())
         );
     }
     std::fs::write(path, text)

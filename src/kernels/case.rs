@@ -24,6 +24,10 @@ pub enum GpuFlavour {
     /// Every step's result copied back to the host (diffusion): the book's PyTorch loop
     /// that calls `.cpu()` each step.
     ReadBackEveryStep,
+    /// The least a resident call can do (one diffusion step, one norm, one Julia grid),
+    /// untimed by the device and timed on the host: what the per-call floor
+    /// ([`crate::Gpu::dispatch_round_trip`]) is compared with.
+    SingleCall,
 }
 
 #[cfg(feature = "gpu")]
@@ -37,6 +41,7 @@ impl GpuFlavour {
             GpuFlavour::Upload => "gpu-upload".into(),
             GpuFlavour::Download => "gpu-download".into(),
             GpuFlavour::ReadBackEveryStep => "gpu-readback".into(),
+            GpuFlavour::SingleCall => "gpu-call".into(),
         }
     }
 
@@ -114,6 +119,12 @@ pub trait Case<T: Real>: Send {
     /// operations for Julia, bytes for the others.
     fn limit_work(&self) -> f64 {
         self.workload().memory_bytes
+    }
+
+    /// Bytes of the data the call keeps on a device (the grid, the vector, the counts):
+    /// what one upload or download of it moves.
+    fn data_bytes(&self) -> f64 {
+        self.workload().transfer_bytes
     }
 
     /// Runs the call once on `backend` (a GPU's one-shot call: upload, compute, download)

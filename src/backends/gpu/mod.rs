@@ -234,6 +234,23 @@ impl Gpu {
     }
 }
 
+impl Shader {
+    /// Every shader hpnum builds: each kernel's (in [`crate::kernels::Kernel::ALL`]'s
+    /// order), then the probes'.
+    pub fn all() -> Vec<Shader> {
+        crate::kernels::Kernel::ALL
+            .iter()
+            .map(|kernel| kernel.shader())
+            .chain([probe::SHADER])
+            .collect()
+    }
+
+    /// The shader called `name` ([`Shader::name`]).
+    pub fn named(name: &str) -> Option<Shader> {
+        Shader::all().into_iter().find(|s| s.name() == name)
+    }
+}
+
 impl Describe for Gpu {
     fn name(&self) -> &str {
         "gpu"

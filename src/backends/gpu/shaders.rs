@@ -58,8 +58,8 @@ pub(crate) fn no_precision_constants(_: Precision) -> Vec<(&'static str, u32)> {
     Vec::new()
 }
 
-/// One of hpnum's compute shaders (see [`Shader::all`]): a kernel's, or the probes' that
-/// measure the device.
+/// One of hpnum's compute shaders (see [`Shader::all`], in `mod.rs`, which gathers them): a
+/// kernel's, or the probes' that measure the device.
 ///
 /// ```
 /// use hpnum::Precision;
@@ -77,21 +77,6 @@ pub struct Shader {
 impl Shader {
     pub(crate) const fn new(def: &'static ShaderDef) -> Shader {
         Shader { def }
-    }
-
-    /// Every shader hpnum builds: each kernel's (in [`crate::kernels::Kernel::ALL`]'s
-    /// order), then the probes'.
-    pub fn all() -> Vec<Shader> {
-        crate::kernels::Kernel::ALL
-            .iter()
-            .map(|kernel| kernel.shader())
-            .chain([super::probe::SHADER])
-            .collect()
-    }
-
-    /// The shader called `name` ([`Shader::name`]).
-    pub fn named(name: &str) -> Option<Shader> {
-        Shader::all().into_iter().find(|s| s.name() == name)
     }
 
     /// `julia`, `diffusion`, `norm` or `probe`.

@@ -54,6 +54,11 @@ impl<T: Real> Case<T> for JuliaCase<T> {
         self.iterations * FLOPS_PER_ITERATION as f64
     }
 
+    fn data_bytes(&self) -> f64 {
+        let (rows, cols) = self.params.shape();
+        (rows * cols * size_of::<u32>()) as f64
+    }
+
     fn run(&mut self, backend: &dyn AnyBackend) -> Result<Duration> {
         host_time(|| T::on(backend).julia(&self.params).map(drop))
     }

@@ -68,6 +68,10 @@ impl<T: Real> Case<T> for NormCase<T> {
                     Ok(gpu.norm_resident(&resident, kind)?.1.compute)
                 }))
             }
+            GpuFlavour::SingleCall => {
+                let resident = gpu.upload_vector(v.view())?;
+                Some(CaseRun::host_timed(move || resident.norm(kind).map(drop)))
+            }
             GpuFlavour::Upload => {
                 let mut resident = gpu.upload_vector(v.view())?;
                 Some(CaseRun::host_timed(move || resident.upload_from(v.view())))
