@@ -20,7 +20,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from . import _hpnum
-from ._hpnum import DeviceError, Gpu, GpuGrid, GpuVector, UnsupportedError
+from ._hpnum import BACKENDS, KERNELS, NORM_KINDS, DeviceError, Gpu, GpuGrid, GpuVector, UnsupportedError
 
 __all__ = [
     "julia",
@@ -35,13 +35,13 @@ __all__ = [
     "UnsupportedError",
     "DeviceError",
     "BACKENDS",
+    "KERNELS",
     "NORM_KINDS",
 ]
 
-#: The backend names every call accepts.
-BACKENDS = ("auto", "scalar", "simd", "rayon", "gpu")
-#: The norms :func:`norm` computes.
-NORM_KINDS = ("l1", "l2", "linf", "l2sq")
+# From the extension, which takes them from the library's own lists: BACKENDS, the backend
+# names every call accepts ("auto" first); KERNELS, the kernels; NORM_KINDS, the norms
+# :func:`norm` computes.
 
 
 def _dtype_name(dtype) -> str:

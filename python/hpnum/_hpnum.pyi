@@ -3,6 +3,10 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+KERNELS: Tuple[str, ...]
+BACKENDS: Tuple[str, ...]
+NORM_KINDS: Tuple[str, ...]
+
 class UnsupportedError(RuntimeError): ...
 class DeviceError(RuntimeError): ...
 

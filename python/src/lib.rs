@@ -20,6 +20,24 @@ fn _hpnum(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(info::backends, m)?)?;
     m.add_function(wrap_pyfunction!(info::last_choice, m)?)?;
     m.add_function(wrap_pyfunction!(info::rust_norm_call_seconds, m)?)?;
+    // The names every call accepts, from the library's own lists: the kernels, the
+    // backends this build has (`auto` first: it is the default), the norms.
+    let kernels: Vec<&str> = hpnum::kernels::Kernel::ALL
+        .iter()
+        .map(|k| k.name())
+        .collect();
+    m.add("KERNELS", pyo3::types::PyTuple::new(py, kernels)?)?;
+    let backends: Vec<&str> = std::iter::once("auto")
+        .chain(
+            hpnum::backends::NAMES
+                .iter()
+                .copied()
+                .filter(|&n| n != "auto"),
+        )
+        .collect();
+    m.add("BACKENDS", pyo3::types::PyTuple::new(py, backends)?)?;
+    let norms: Vec<&str> = hpnum::NormKind::ALL.iter().map(|k| k.name()).collect();
+    m.add("NORM_KINDS", pyo3::types::PyTuple::new(py, norms)?)?;
     m.add_class::<gpu::PyGpu>()?;
     m.add_class::<gpu::PyGpuGrid>()?;
     m.add_class::<gpu::PyGpuVector>()?;

@@ -1,39 +1,14 @@
-//! Shared by the integration tests: the backends under test and the reference data in
-//! `tests/data/` (copied from the book's recomputed references).
+//! Shared by the integration tests: the GPU under test, the reference data in `tests/data/`
+//! (copied from the book's recomputed references), and the comparisons every backend is
+//! held to.
 
 #![allow(dead_code)] // each test crate uses a different part
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use hpnum::backends::simd::Isa;
-use hpnum::{AnyBackend, DeviceKind, Rayon, Real, Simd};
+use hpnum::{AnyBackend, DeviceKind, Real};
 use ndarray::Array2;
-
-/// Every backend of this build, each SIMD level this CPU runs, and rayon on a pool of an odd
-/// size: each test runs all of them through the same cases.
-pub fn backends() -> Vec<Arc<dyn AnyBackend>> {
-    let mut all = hpnum::backends::all();
-    assert!(all.len() >= 3, "scalar, simd and rayon must all be built");
-    for isa in Isa::detected() {
-        let simd = Simd::with_isa(isa).unwrap();
-        all.push(Arc::new(simd));
-        all.push(Arc::new(Rayon::with_simd(simd)));
-    }
-    all.push(Arc::new(Rayon::with_threads(3).unwrap()));
-    all.retain(|b| b.name() != "gpu");
-    all.extend(gpu());
-    all
-}
-
-/// The backends of [`backends`] that compute in `T` (a GPU on GL or Metal has no f64; its
-/// `Error::Unsupported` is tested in tests/gpu.rs).
-pub fn backends_for<T: Real>() -> Vec<Arc<dyn AnyBackend>> {
-    backends()
-        .into_iter()
-        .filter(|b| supports::<T>(b.as_ref()))
-        .collect()
-}
 
 /// The GPU backend, if an adapter opens. With `HPNUM_REQUIRE_GPU=1` (as CI sets) a missing
 /// adapter fails the test; otherwise the GPU cases are skipped with a message saying why.
@@ -72,6 +47,31 @@ pub fn exact<T: Real>(backend: &dyn AnyBackend) -> bool {
 /// Whether `backend` computes in `T` (a GPU may lack f64).
 pub fn supports<T: Real>(backend: &dyn AnyBackend) -> bool {
     backend.capabilities().supports(T::PRECISION)
+}
+
+/// Asserts that every kernel of `backend` refuses `T` with `Error::Unsupported`: what a
+/// backend that lacks a precision must say, instead of computing something.
+pub fn assert_unsupported<T: Real>(backend: &dyn AnyBackend) {
+    let b = T::on(backend);
+    let unsupported = |what: &str, result: hpnum::Result<()>| {
+        assert!(
+            matches!(result, Err(hpnum::Error::Unsupported { .. })),
+            "{} {what} in {}: {result:?}",
+            label(backend),
+            T::PRECISION
+        );
+    };
+    let params = hpnum::JuliaParams::<T>::book(8, 10).unwrap();
+    unsupported("julia", b.julia(&params).map(drop));
+    let mut grid = Array2::<T>::zeros((4, 4));
+    let mut scratch = grid.clone();
+    let d = hpnum::DiffusionParams::book();
+    unsupported(
+        "diffuse",
+        b.diffuse(grid.view_mut(), scratch.view_mut(), &d, 1),
+    );
+    let v = ndarray::Array1::<T>::zeros(5);
+    unsupported("norm", b.norm(v.view(), hpnum::NormKind::L2).map(drop));
 }
 
 /// Asserts `got` equals `want`: bit for bit on an exact backend, else within `rel` of the
@@ -166,6 +166,23 @@ pub fn diffusion_reference(name: &str) -> Array2<f64> {
     let grid: Vec<Vec<f64>> = serde_json::from_value(json["grid"].clone()).unwrap();
     let cols = grid[0].len();
     Array2::from_shape_vec((grid.len(), cols), grid.concat()).unwrap()
+}
+
+/// A property-test runner with `cases` cases and a fixed seed: the same cases on every run,
+/// so that CI is reproducible (`PROPTEST_CASES` raises the count by hand).
+pub fn runner(cases: u32) -> proptest::test_runner::TestRunner {
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(cases);
+    TestRunner::new_with_rng(
+        Config {
+            failure_persistence: None,
+            ..Config::with_cases(cases)
+        },
+        TestRng::deterministic_rng(RngAlgorithm::ChaCha),
+    )
 }
 
 /// Relative error of `got` against `want`.
