@@ -28,7 +28,6 @@
 //! # Ok::<(), hpnum::Error>(())
 //! ```
 
-#![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod backend;

@@ -21,6 +21,15 @@ use crate::select;
 /// on one core, so that an interrupt is noticed promptly and the checks cost nothing.
 const CELL_STEPS_PER_CHECK: usize = 1 << 22;
 
+/// Adds the kernels' functions to the extension module.
+pub(crate) fn register(m: &Bound<'_, pyo3::types::PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(julia, m)?)?;
+    m.add_function(wrap_pyfunction!(diffuse, m)?)?;
+    m.add_function(wrap_pyfunction!(norm, m)?)?;
+    m.add_function(wrap_pyfunction!(book_grid, m)?)?;
+    Ok(())
+}
+
 /// `float32` or `float64`, from the name NumPy gives a dtype.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Dtype {

@@ -13,10 +13,7 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _hpnum(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
-    m.add_function(wrap_pyfunction!(kernels::julia, m)?)?;
-    m.add_function(wrap_pyfunction!(kernels::diffuse, m)?)?;
-    m.add_function(wrap_pyfunction!(kernels::norm, m)?)?;
-    m.add_function(wrap_pyfunction!(kernels::book_grid, m)?)?;
+    kernels::register(m)?;
     m.add_function(wrap_pyfunction!(info::backends, m)?)?;
     m.add_function(wrap_pyfunction!(info::last_choice, m)?)?;
     m.add_function(wrap_pyfunction!(info::rust_norm_call_seconds, m)?)?;

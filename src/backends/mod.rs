@@ -10,6 +10,7 @@ use crate::{Error, Result};
 
 pub mod auto;
 #[cfg(feature = "gpu")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gpu")))]
 pub mod gpu;
 pub mod rayon;
 pub mod scalar;
@@ -17,6 +18,7 @@ pub mod simd;
 
 pub use self::auto::Auto;
 #[cfg(feature = "gpu")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gpu")))]
 pub use self::gpu::Gpu;
 pub use self::rayon::Rayon;
 pub use scalar::Scalar;

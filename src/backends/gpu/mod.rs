@@ -249,6 +249,11 @@ impl Shader {
     pub fn named(name: &str) -> Option<Shader> {
         Shader::all().into_iter().find(|s| s.name() == name)
     }
+
+    /// The probes' shader: `Shader::Probe` of hpnum 0.1, when `Shader` was an enum.
+    #[deprecated(since = "0.2.0", note = "use `Shader::named(\"probe\")`")]
+    #[allow(non_upper_case_globals)]
+    pub const Probe: Shader = probe::SHADER;
 }
 
 impl Describe for Gpu {

@@ -1,7 +1,7 @@
 //! The device's own limits and the link to it, measured: the yardsticks every GPU figure
 //! is judged against, shared by the bench, the crossover example and `Auto`.
 //!
-//! - Copy and read bandwidth by compute shaders (`shaders/probe.wgsl`: vector loads and
+//! - Copy and read bandwidth by compute shaders (`wgsl/probe.wgsl`: vector loads and
 //!   stores, grid-stride loops) over 1 GiB (or the device's largest total that fits),
 //!   far beyond any cache, timed with GPU timestamps where the adapter has them; the best
 //!   of several passes, after one that touches every page.

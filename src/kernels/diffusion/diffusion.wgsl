@@ -1,6 +1,7 @@
 // One explicit-Euler diffusion step with periodic boundaries, one invocation per cell.
 // The host prepends `alias real = f32;` (or f64), the shared contract (WORKGROUP_SIZE,
-// `struct DiffusionDims`; src/backends/gpu/contract.rs) and shaders/bits/ (for `rounded`,
+// `struct DiffusionDims`, `struct DiffusionTile`, TILE_*; declared in gpu.rs beside this
+// file) and the bit-level view of `real` (src/backends/gpu/wgsl/bits_*.wgsl, for `rounded`,
 // which keeps a driver from fusing `t * coefficient` into the final add).
 //
 // The grid may be stored as several bands of rows (one buffer each) when it exceeds the

@@ -1,6 +1,7 @@
 // Julia set escape counts, one invocation per pixel.
 // The host prepends `alias real = f32;` (or f64), the shared contract (WORKGROUP_SIZE,
-// `struct JuliaDims`; src/backends/gpu/contract.rs) and shaders/bits/ (for `rounded`).
+// `struct JuliaDims`; declared in gpu.rs beside this file) and the bit-level view of `real`
+// (src/backends/gpu/wgsl/bits_*.wgsl, for `rounded`).
 // Same operations as hpnum::kernels::julia::escape_count, each product rounded before it
 // is added (`rounded`): a driver may not fuse them, which would change boundary pixels
 // (an H100 gave 33219848 for the book's f32 33222988).

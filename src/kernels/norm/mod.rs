@@ -9,7 +9,7 @@
 //! - a NaN anywhere gives NaN, for every kind; otherwise an infinity gives +∞;
 //! - the empty vector has norm 0.
 //!
-//! Every backend's version is here: [`reference`] (the scalar backend), `simd.rs` (a
+//! Every backend's version is here: [`reference()`] (the scalar backend), `simd.rs` (a
 //! pairwise tree over vectorised leaves), `rayon.rs` (the same tree, its top levels
 //! forked), `gpu.rs` with `norm.wgsl` and its two workgroup reductions (classification by
 //! bits on any driver), and `case.rs` (the calls the benchmarks time).

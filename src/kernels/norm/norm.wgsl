@@ -1,12 +1,12 @@
 // Norm reductions as a tree: each workgroup reduces its block of the input to one
 // NormPartial; `combine` reduces those partials until one is left, which the host finishes
-// (src/backends/gpu/norm.rs). The host prepends `alias real = f32;` (or f64), the shared
-// contract (WORKGROUP_SIZE, NORM_LOADS_PER_INVOCATION, NORM_PARTIALS_PER_INVOCATION,
-// REALS_PER_VEC4, the SUMMAND_* codes, `struct NormJob`, `struct NormCall`; see
-// src/backends/gpu/contract.rs) and the bit-level view of `real` (shaders/bits/), and
-// appends the workgroup's reduction, `struct Lane` and `fn reduce_workgroup`: a tree in
-// workgroup memory (shaders/norm/tree.wgsl) or subgroup operations where the device has
-// them (shaders/norm/subgroups.wgsl).
+// (gpu.rs beside this file). The host prepends `alias real = f32;` (or f64), the contract
+// (WORKGROUP_SIZE, REALS_PER_VEC4, NORM_LOADS_PER_INVOCATION, NORM_PARTIALS_PER_INVOCATION,
+// the SUMMAND_* codes, `struct NormJob`, `struct NormCall`; declared in gpu.rs) and the
+// bit-level view of `real` (src/backends/gpu/wgsl/bits_*.wgsl), and appends the
+// workgroup's reduction, `struct Lane` and `fn reduce_workgroup`: a tree in workgroup
+// memory (reduce_tree.wgsl) or subgroup operations where the device has them
+// (reduce_subgroups.wgsl).
 //
 // The numerical contract holds on every conforming driver, including one that flushes
 // subnormals and assumes that no NaN or ∞ occurs:

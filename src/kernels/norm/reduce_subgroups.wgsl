@@ -2,7 +2,7 @@
 // subgroup adds its invocations' partials in registers (subgroupAdd, subgroupMax), one
 // invocation per subgroup stores the subgroup's, and after a single barrier the first
 // invocation merges those (a handful: 8 subgroups of 32 on NVIDIA) in subgroup order.
-// Appended to shaders/norm.wgsl in place of shaders/norm/tree.wgsl; the host falls back
+// Appended to norm.wgsl in place of reduce_tree.wgsl; the host falls back
 // to the tree where a driver cannot build this (f64 subgroup arithmetic is optional).
 
 // What an invocation needs to know of its place in the workgroup and its subgroup.

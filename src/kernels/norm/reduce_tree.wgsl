@@ -1,7 +1,7 @@
 // A norm workgroup's reduction in workgroup memory, portable to every API: the
 // invocations' partials are halved pairwise, WORKGROUP_SIZE / 2 … 1, one barrier per level.
-// Appended to shaders/norm.wgsl where the device lacks subgroup operations (see
-// shaders/norm/subgroups.wgsl for the other).
+// Appended to norm.wgsl where the device lacks subgroup operations (see
+// reduce_subgroups.wgsl for the other).
 
 // What an invocation needs to know of its place in the workgroup.
 struct Lane {

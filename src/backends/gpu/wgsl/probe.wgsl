@@ -5,7 +5,7 @@
 // use none; a driver may still contract them, as it may in the kernels).
 // `subnormals` asks whether the device keeps subnormal numbers.
 // The host prepends `alias real = f32;` (or f64) and the shared contract: WORKGROUP_SIZE,
-// PROBE_CHAINS and `struct ProbeJob` (src/backends/gpu/contract.rs).
+// PROBE_CHAINS and `struct ProbeJob` (declared in src/backends/gpu/probe.rs).
 
 @group(0) @binding(0) var<uniform> job: ProbeJob;
 @group(0) @binding(1) var<storage, read> src: array<vec4<u32>>;
