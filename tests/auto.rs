@@ -325,3 +325,53 @@ fn measured_points_are_interpolated_in_log_log_space() {
         1e-5
     ));
 }
+
+/// A backend that computes only in f32 and may flush its subnormals, as a GPU without
+/// `SHADER_F64` on a driver that flushes: the scalar backend, with such capabilities.
+struct F32Only;
+
+impl hpnum::Describe for F32Only {
+    fn name(&self) -> &str {
+        "f32-only"
+    }
+
+    fn capabilities(&self) -> hpnum::Capabilities {
+        let mut caps = Scalar.capabilities();
+        caps.precisions = vec![Precision::F32];
+        caps.keeps_subnormals = vec![];
+        caps
+    }
+}
+
+impl<T: hpnum::Real> Backend<T> for F32Only {
+    fn julia(&self, params: &JuliaParams<T>) -> hpnum::Result<ndarray::Array2<u32>> {
+        T::on(&Scalar).julia(params)
+    }
+
+    fn diffuse(
+        &self,
+        grid: ndarray::ArrayViewMut2<'_, T>,
+        scratch: ndarray::ArrayViewMut2<'_, T>,
+        params: &DiffusionParams<T>,
+        steps: usize,
+    ) -> hpnum::Result<()> {
+        T::on(&Scalar).diffuse(grid, scratch, params, steps)
+    }
+
+    fn norm(&self, v: ndarray::ArrayView1<'_, T>, kind: NormKind) -> hpnum::Result<T> {
+        T::on(&Scalar).norm(v, kind)
+    }
+}
+
+#[test]
+fn a_backend_without_a_precision_has_no_say_in_its_subnormals() {
+    use hpnum::Describe;
+    let backends: Vec<Arc<dyn AnyBackend>> = vec![Arc::new(Scalar), Arc::new(F32Only)];
+    let auto = Auto::with_calibration(backends, Calibration::new());
+    let caps = auto.capabilities();
+    // f32: the f32-only backend may be chosen, and it may flush.
+    assert!(!caps.keeps_subnormals_in(Precision::F32));
+    // f64: only the scalar backend computes it, and it keeps them.
+    assert!(caps.keeps_subnormals_in(Precision::F64));
+    assert!(caps.supports(Precision::F64));
+}

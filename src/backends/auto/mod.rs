@@ -233,9 +233,14 @@ impl Describe for Auto {
         let mut caps = Capabilities::cpu("auto", 1);
         caps.precisions
             .retain(|p| self.capabilities.iter().any(|c| c.supports(*p)));
-        // Auto may choose any of its backends: subnormals are kept only where all keep them.
-        caps.keeps_subnormals
-            .retain(|p| self.capabilities.iter().all(|c| c.keeps_subnormals_in(*p)));
+        // Auto may choose any of its backends that compute in a precision: subnormals are
+        // kept in it only where all of those keep them (a GPU without f64 has no say in f64).
+        caps.keeps_subnormals.retain(|p| {
+            self.capabilities
+                .iter()
+                .filter(|c| c.supports(*p))
+                .all(|c| c.keeps_subnormals_in(*p))
+        });
         caps.threads = self
             .capabilities
             .iter()
