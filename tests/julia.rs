@@ -73,3 +73,43 @@ proptest! {
         prop_assert_eq!(escape_count(-re as f32, -im as f32, (c_re as f32, c_im as f32), max_iter), n32);
     }
 }
+
+/// The peak resident set of this process, from `/proc/self/status` (Linux).
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse::<u64>()
+        .ok()?;
+    Some(kib * 1024)
+}
+
+#[test]
+fn a_grid_beyond_the_machine_is_refused_before_its_axes_are_built() {
+    let before = peak_rss_bytes();
+    // 10⁹ × 10⁹ counts (4·10¹⁸ bytes): before the call priced itself, its 16 GB of axes
+    // were built first, and the refusal took half a minute.
+    for result in [
+        JuliaParams::<f64>::book(1_000_000_000, 1).map(drop),
+        JuliaParams::<f32>::new(BOOK_REGION, 1_000_000, 1_000_000, BOOK_C, 1).map(drop),
+    ] {
+        match result {
+            Err(Error::OutOfMemory { what, bytes, .. }) => {
+                assert_eq!(what, "julia counts and axes");
+                assert!(bytes > 1 << 40, "{bytes}");
+            }
+            other => panic!("expected OutOfMemory, got {other:?}"),
+        }
+    }
+    if let (Some(before), Some(after)) = (before, peak_rss_bytes()) {
+        assert!(
+            after - before < 64 << 20,
+            "{} MiB touched",
+            (after - before) >> 20
+        );
+    }
+}

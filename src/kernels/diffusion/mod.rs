@@ -46,6 +46,7 @@ pub(crate) mod simd;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 
 use super::{DefaultRates, KernelInfo, Limit, Workload};
+use crate::interrupt::Watch;
 use crate::{Error, Real, Result, memory};
 
 /// Floating-point operations per cell-step: one product by −4, four sums, the product by
@@ -215,15 +216,20 @@ pub(crate) fn diffuse_reference<T: Real>(
 ) -> Result<()> {
     check_scratch(&grid, &scratch)?;
     let coefficient = params.coefficient();
+    let watch = Watch::start();
     // Reborrowed so that both views share one lifetime, as `ping_pong` needs one type.
     ping_pong(
         &mut grid.view_mut(),
         &mut scratch.view_mut(),
         steps,
-        |src, dst| reference_step(src.view(), dst.view_mut(), coefficient),
+        |src, dst| {
+            if !watch.interrupted() {
+                reference_step(src.view(), dst.view_mut(), coefficient)
+            }
+        },
         |grid, scratch| grid.assign(scratch),
     );
-    Ok(())
+    watch.check()
 }
 
 /// Checks that a scratch buffer can serve `grid`.
@@ -265,13 +271,15 @@ pub fn ping_pong<B: ?Sized>(
 }
 
 /// Runs `steps` steps of `step` (a step on row-major slices) on `grid`, through `scratch`:
-/// the driver of the vector backends. When both are row-major they are used directly;
+/// the driver of the vector backends, which stops early (an error, the grid unspecified)
+/// when a stop is asked for ([`crate::interrupt`]). When both are row-major they are used directly;
 /// otherwise the grid is copied once into a row-major buffer (with its own scratch) and the
 /// result copied back, never once per step.
 ///
 /// # Errors
 /// [`Error::ShapeMismatch`] if `scratch`'s shape differs from `grid`'s;
-/// [`Error::OutOfMemory`] if a non-row-major grid's working copies cannot be allocated.
+/// [`Error::OutOfMemory`] if a non-row-major grid's working copies cannot be allocated;
+/// [`Error::Interrupted`].
 pub(crate) fn diffuse_row_major<T: Real>(
     mut grid: ArrayViewMut2<'_, T>,
     mut scratch: ArrayViewMut2<'_, T>,
@@ -279,11 +287,20 @@ pub(crate) fn diffuse_row_major<T: Real>(
     mut step: impl FnMut(&[T], &mut [T]),
 ) -> Result<()> {
     check_scratch(&grid, &scratch)?;
+    // Steps stop once a stop is asked for (`crate::interrupt`); the call is then an error.
+    let watch = Watch::start();
+    let mut step = |src: &[T], dst: &mut [T]| {
+        if !watch.interrupted() {
+            step(src, dst)
+        }
+    };
     if let (Some(g), Some(s)) = (grid.as_slice_mut(), scratch.as_slice_mut()) {
         ping_pong(g, s, steps, &mut step, |g, s| g.copy_from_slice(s));
-        return Ok(());
+        return watch.check();
     }
     const WHAT: &str = "row-major copy of a strided grid";
+    // The copy and its scratch, priced together before either is allocated.
+    memory::check_host(2 * memory::bytes_of::<T>(grid.len()), WHAT)?;
     let mut g = memory::collect_vec(grid.len(), grid.iter().copied(), WHAT)?;
     let mut s = memory::zeroed_vec::<T>(g.len(), WHAT)?;
     ping_pong(&mut g[..], &mut s[..], steps, &mut step, |g, s| {
@@ -295,5 +312,5 @@ pub(crate) fn diffuse_row_major<T: Real>(
         found: vec![g.len()],
     })?;
     grid.assign(&result);
-    Ok(())
+    watch.check()
 }

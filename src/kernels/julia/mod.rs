@@ -31,6 +31,7 @@ pub(crate) mod simd;
 use ndarray::Array2;
 
 use super::{DefaultRates, KernelInfo, Limit, Workload};
+use crate::interrupt::Watch;
 use crate::{Error, Real, Result, memory};
 
 /// Floating-point operations per pixel-iteration: four products, five sums (`re·re`,
@@ -116,12 +117,14 @@ impl<T: Real> JuliaParams<T> {
     /// 65×65 grid); widths 200 and 1000 give square grids of that size.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] if `width` is 0; [`Error::OutOfMemory`] if the axes cannot
-    /// be allocated.
+    /// [`Error::InvalidParameter`] if `width` is 0; [`Error::OutOfMemory`] if the axes and
+    /// the counts a call would return cannot be allocated (checked before anything is).
     pub fn book(width: usize, max_iter: u32) -> Result<Self> {
         if width == 0 {
             return Err(Error::invalid("width", "must be at least 1"));
         }
+        let axis = width.saturating_add(1);
+        check_footprint::<T>(axis, axis)?;
         let Region {
             x_min: x1,
             x_max: x2,
@@ -130,7 +133,6 @@ impl<T: Real> JuliaParams<T> {
         } = BOOK_REGION;
         let x_step = (x2 - x1) / width as f64;
         let y_step = (y1 - y2) / width as f64;
-        let axis = width.saturating_add(1);
         let mut xs = memory::with_capacity(axis, "julia axes")?;
         let mut x = x1;
         while x < x2 {
@@ -154,7 +156,8 @@ impl<T: Real> JuliaParams<T> {
     /// # Errors
     /// [`Error::InvalidParameter`] if `cols` or `rows` is 0, a bound or `c` is not finite,
     /// or the region is empty (`x_min ≥ x_max` or `y_min ≥ y_max`); [`Error::OutOfMemory`] if
-    /// the axes cannot be allocated.
+    /// the axes and the counts a call would return cannot be allocated (checked before
+    /// anything is).
     pub fn new(
         region: Region,
         cols: usize,
@@ -186,6 +189,7 @@ impl<T: Real> JuliaParams<T> {
                 format!("needs x_min < x_max and y_min < y_max, got {region:?}"),
             ));
         }
+        check_footprint::<T>(rows, cols)?;
         let x_step = (x_max - x_min) / cols as f64;
         let y_step = (y_max - y_min) / rows as f64;
         let xs = memory::collect_vec(
@@ -205,8 +209,13 @@ impl<T: Real> JuliaParams<T> {
     /// `ys[r]`. Either axis may be empty (the output is then empty); `c` is rounded to `T`.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] if a coordinate or `c` is NaN or infinite.
+    /// [`Error::InvalidParameter`] if a coordinate or `c` is NaN or infinite;
+    /// [`Error::OutOfMemory`] if the counts a call would return cannot be allocated.
     pub fn from_axes(xs: Vec<T>, ys: Vec<T>, c: (f64, f64), max_iter: u32) -> Result<Self> {
+        memory::check_host(
+            memory::bytes_of::<u32>(xs.len()) * ys.len() as u128,
+            "julia counts",
+        )?;
         if let Some(k) = xs.iter().position(|x| !x.is_finite()) {
             return Err(Error::invalid(
                 "xs",
@@ -219,19 +228,22 @@ impl<T: Real> JuliaParams<T> {
                 format!("coordinates must be finite, ys[{r}] = {}", ys[r]),
             ));
         }
-        let c = (T::from_f64(c.0), T::from_f64(c.1));
-        if !c.0.is_finite() || !c.1.is_finite() {
-            return Err(Error::invalid(
-                "c",
-                format!("must be finite in {}, got {} + {}i", T::PRECISION, c.0, c.1),
-            ));
-        }
+        let c = finite_c::<T>(c)?;
         Ok(JuliaParams {
             xs,
             ys,
             c,
             max_iter,
         })
+    }
+
+    /// The same grid and iteration cap with another constant `c` (rounded to `T`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] if `c` is not finite in `T`.
+    pub fn with_c(self, c: (f64, f64)) -> Result<Self> {
+        let c = finite_c::<T>(c)?;
+        Ok(JuliaParams { c, ..self })
     }
 
     /// Real parts of the columns' starting points.
@@ -260,6 +272,27 @@ impl<T: Real> JuliaParams<T> {
     }
 }
 
+/// `c` rounded to `T`, if finite there.
+fn finite_c<T: Real>(c: (f64, f64)) -> Result<(T, T)> {
+    let c = (T::from_f64(c.0), T::from_f64(c.1));
+    if !c.0.is_finite() || !c.1.is_finite() {
+        return Err(Error::invalid(
+            "c",
+            format!("must be finite in {}, got {} + {}i", T::PRECISION, c.0, c.1),
+        ));
+    }
+    Ok(c)
+}
+
+/// Checks, before anything is allocated, that a `rows × cols` call's axes and counts fit
+/// the memory this machine has available: a request beyond it is refused at once, not
+/// after gigabytes of axes have been built.
+fn check_footprint<T: Real>(rows: usize, cols: usize) -> Result<()> {
+    let axes = memory::bytes_of::<T>(rows) + memory::bytes_of::<T>(cols);
+    let counts = memory::bytes_of::<u32>(rows) * cols as u128;
+    memory::check_host(axes + counts, "julia counts and axes")
+}
+
 /// Total iterations that produced `counts`: the work measure of pixel-iterations per second.
 pub fn pixel_iterations(counts: &Array2<u32>) -> u64 {
     counts.iter().map(|&n| u64::from(n)).sum()
@@ -286,26 +319,33 @@ pub fn escape_count<T: Real>(z_re: T, z_im: T, c: (T, T), max_iter: u32) -> u32 
 /// [`Error::OutOfMemory`] if the counts cannot be allocated.
 pub fn reference<T: Real>(params: &JuliaParams<T>) -> Result<Array2<u32>> {
     let (c, max_iter) = (params.c, params.max_iter);
-    counts_row_major(params, |cells| {
-        let cols = params.xs.len();
-        for (i, n) in cells.iter_mut().enumerate() {
-            *n = escape_count(params.xs[i % cols], params.ys[i / cols], c, max_iter);
+    counts_row_major(params, |cells, watch| {
+        let cols = params.xs.len().max(1);
+        for (row, (y, counts)) in params.ys.iter().zip(cells.chunks_mut(cols)).enumerate() {
+            if row % 8 == 0 && watch.interrupted() {
+                return;
+            }
+            for (n, &x) in counts.iter_mut().zip(&params.xs) {
+                *n = escape_count(x, *y, c, max_iter);
+            }
         }
     })
 }
 
-/// The counts of `params` as a new array, filled by `fill` in row-major order.
+/// The counts of `params` as a new array, filled by `fill` in row-major order; `fill` stops
+/// early when its watch says so ([`crate::interrupt`]), and the call is then an error.
 ///
 /// # Errors
-/// [`Error::OutOfMemory`] if the counts cannot be allocated.
+/// [`Error::OutOfMemory`] if the counts cannot be allocated; [`Error::Interrupted`].
 pub(crate) fn counts_row_major<T: Real>(
     params: &JuliaParams<T>,
-    fill: impl FnOnce(&mut [u32]),
+    fill: impl FnOnce(&mut [u32], Watch),
 ) -> Result<Array2<u32>> {
+    let watch = Watch::start();
     let (rows, cols) = params.shape();
     let mut counts = memory::zeroed_array2(rows, cols, "julia counts")?;
     match counts.as_slice_mut() {
-        Some(cells) => fill(cells),
+        Some(cells) => fill(cells, watch),
         // A fresh array is row-major: unreachable, and an error rather than a panic.
         None => {
             return Err(Error::ShapeMismatch {
@@ -315,6 +355,7 @@ pub(crate) fn counts_row_major<T: Real>(
             });
         }
     }
+    watch.check()?;
     Ok(counts)
 }
 
