@@ -38,6 +38,7 @@ pub mod crossover;
 #[cfg_attr(docsrs, doc(cfg(feature = "mpi")))]
 pub mod distributed;
 mod error;
+pub mod interrupt;
 pub mod kernels;
 mod memory;
 mod real;
@@ -48,6 +49,7 @@ pub use backend::{AnyBackend, Backend, Capabilities, Describe, DeviceKind};
 pub use backends::Gpu;
 pub use backends::{Auto, Rayon, Scalar, Simd};
 pub use error::{Error, Result};
+pub use interrupt::interrupt_running_calls;
 pub use kernels::diffusion::DiffusionParams;
 pub use kernels::julia::{JuliaParams, Region};
 pub use kernels::norm::NormKind;

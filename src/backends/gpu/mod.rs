@@ -29,8 +29,8 @@
 //! On a headless Linux machine, Mesa's Vulkan device-selection layer (Mesa 22, as in
 //! Debian 12) prints `error: XDG_RUNTIME_DIR is invalid or not set in the environment.`
 //! while the adapters are enumerated, because it looks for a Wayland compositor. The
-//! message is harmless; `NODEVICE_SELECT=1` in the environment silences it (hpnum's
-//! examples set it for themselves when `XDG_RUNTIME_DIR` is unset).
+//! message is harmless; `NODEVICE_SELECT=1` silences it, and opening a device sets it where
+//! that is sound ([`quiet_headless_vulkan`]; the Python package sets it at import).
 //!
 //! Layout (each file depends only on those before it): `errors`, `pool` (reuse pools and
 //! the cache of recent calls), `timing`, `adapter` (options, choice), `contract` and
@@ -70,7 +70,9 @@ use std::time::Duration;
 
 use ndarray::{ArrayView1, ArrayView2};
 
-pub use self::adapter::{AdapterSummary, DEFAULT_SPIN, GpuOptions, TransferPath, WaitMode};
+pub use self::adapter::{
+    AdapterSummary, DEFAULT_SPIN, GpuOptions, TransferPath, WaitMode, quiet_headless_vulkan,
+};
 pub(crate) use self::context::Context;
 pub(crate) use self::errors::device_error;
 pub use self::grid::GpuGrid;
@@ -209,10 +211,11 @@ impl Gpu {
         self.ctx.release_cached();
     }
 
-    /// Bytes of device memory the cache of recent one-shot calls holds now (see
-    /// [`Gpu::release_cached`]).
+    /// Bytes of device memory kept for reuse now: the cache of recent one-shot calls and
+    /// the pooled staging buffers (see [`Gpu::release_cached`]). Bounded: what a soak of
+    /// many threads and calls checks stays so.
     pub fn cached_bytes(&self) -> u64 {
-        self.ctx.cache.bytes()
+        self.ctx.cache.bytes() + self.ctx.staging.bytes()
     }
 
     /// Copies `grid` (any layout) to the device.

@@ -38,6 +38,12 @@ impl<K: PartialEq, V> Pool<K, V> {
             .clear();
     }
 
+    /// The sum of `size` over the items kept.
+    pub(crate) fn total(&self, size: impl Fn(&V) -> u64) -> u64 {
+        let items = self.items.lock().unwrap_or_else(PoisonError::into_inner);
+        items.iter().map(|(_, v)| size(v)).sum()
+    }
+
     /// Returns an item; the oldest one is dropped when the pool is full.
     pub(crate) fn put(&self, key: K, value: V) {
         let mut items = self.items.lock().unwrap_or_else(PoisonError::into_inner);
@@ -82,6 +88,11 @@ impl StagingPool {
     pub(crate) fn clear(&self) {
         self.uploads.clear();
         self.readbacks.clear();
+    }
+
+    /// Bytes of the pooled staging buffers.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.uploads.total(wgpu::Buffer::size) + self.readbacks.total(wgpu::Buffer::size)
     }
 
     /// Elements of `T` per chunk.

@@ -14,6 +14,7 @@ use crate::backends::gpu::{
     Context, Entry, Gpu, GpuGrid, GpuTimings, MAX_TIMED_PASSES, Resident, Shader, ShaderDef,
     Workgroups,
 };
+use crate::interrupt::Watch;
 use crate::{Error, Precision, Real, Result, memory};
 
 pub use super::multi_gpu::MultiGpuGrid;
@@ -466,18 +467,26 @@ fn run_steps<T: Real>(
     };
 
     let start = Instant::now();
+    let mut watch = if timed { ctx.stopwatch()? } else { None };
+    // A timed call takes one timestamped pass per submission, so a stopwatch's passes
+    // bound how many submissions it may have; an untimed one is bounded by work alone.
+    let passes_bound = match watch {
+        Some(_) => steps.div_ceil(MAX_TIMED_PASSES as usize),
+        None => 1,
+    };
     let per_submission = (CELL_STEPS_PER_SUBMISSION / (rows * cols))
-        .max(steps.div_ceil(MAX_TIMED_PASSES as usize))
+        .max(passes_bound)
         .max(1)
         .next_multiple_of(k);
-    let mut watch = if timed { ctx.stopwatch()? } else { None };
+    // Submissions stop once a stop is asked for; what was submitted finishes first.
+    let stop = Watch::start();
     let mut readback = None;
     let mut done = 0;
     let mut last = None;
     // Which buffer holds the data as the dispatches are recorded.
     let mut parity = data.current();
     let mut rotations = 0;
-    while done < steps {
+    while done < steps && !stop.interrupted() {
         let n = per_submission.min(steps - done);
         let mut encoder = ctx.encoder();
         {
@@ -520,7 +529,11 @@ fn run_steps<T: Real>(
             let at = rb.timestamps(&mut encoder, w)?;
             readback = Some((rb, at));
         }
-        last = Some(ctx.submit(encoder)?);
+        // At most two submissions in flight: the device never idles between them, and a
+        // stop leaves at most one to finish.
+        if let Some(previous) = last.replace(ctx.submit(encoder)?) {
+            ctx.wait(previous)?;
+        }
     }
     let elapsed = match (readback, last, &watch) {
         (Some((rb, at)), Some(last), Some(w)) => {
@@ -536,5 +549,6 @@ fn run_steps<T: Real>(
     ctx.return_stopwatch(watch);
     let elapsed = elapsed?;
     state.plan = Some(plan);
+    stop.check()?;
     Ok((elapsed, rotations))
 }

@@ -11,23 +11,57 @@ use super::JuliaParams;
 use crate::backends::gpu::contract::{WgslStruct, wgsl_struct};
 use crate::backends::gpu::staging::{self, Readback, Sink, Span};
 use crate::backends::gpu::{
-    CacheKey, ComputeClock, Context, Entry, Gpu, GpuTimings, Shader, ShaderDef, Workgroups,
-    device_error, no_precision_constants,
+    CacheKey, ComputeClock, Context, Entry, Gpu, GpuTimings, Shader, ShaderDef, device_error,
+    no_precision_constants,
 };
+use crate::interrupt::Watch;
 use crate::{Error, Real, Result, memory};
 
 wgsl_struct! {
-    /// One Julia dispatch: a segment of rows of the output.
+    /// One Julia dispatch: a run of rows of one segment of the output.
     pub(crate) struct JuliaDims {
         /// The iteration cap.
         max_iter,
         /// Pixels per row.
         cols,
-        /// Rows in this segment.
+        /// Rows in this dispatch.
         rows,
-        /// The segment's first row in the `ys` axis.
+        /// The dispatch's first row in the `ys` axis.
         first_row,
+        /// The dispatch's first row within its segment's counts.
+        segment_row,
     }
+}
+
+/// Pixel-iterations one submission takes at the most (a few milliseconds on a large GPU, a
+/// second on a software one): a huge call never trips an operating system's GPU watchdog,
+/// and a stop asked for ([`crate::interrupt`]) is honoured between submissions.
+const WORK_PER_SUBMISSION: u64 = 1 << 30;
+
+/// One dispatch: rows `segment_row .. segment_row + rows` of segment `segment`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Dispatch {
+    segment: usize,
+    segment_row: usize,
+    rows: usize,
+}
+
+/// The dispatches of a call: each segment whole where its work fits one submission, else
+/// in runs of rows that do.
+fn dispatches(segments: &[CountSegment], cols: usize, max_iter: u32) -> Vec<Dispatch> {
+    let per_row = (cols as u64).saturating_mul(u64::from(max_iter.max(1)));
+    let rows_per = (WORK_PER_SUBMISSION / per_row.max(1)).max(1) as usize;
+    let mut out = Vec::new();
+    for (segment, s) in segments.iter().enumerate() {
+        for segment_row in (0..s.rows).step_by(rows_per) {
+            out.push(Dispatch {
+                segment,
+                segment_row,
+                rows: rows_per.min(s.rows - segment_row),
+            });
+        }
+    }
+    out
 }
 
 /// `julia.wgsl`: escape counts, one invocation per pixel.
@@ -53,14 +87,13 @@ impl Shader {
     pub const Julia: Shader = SHADER;
 }
 
-/// One segment of output rows: its counts, its dispatch, and the dims it was last given.
+/// One segment of output rows: its counts, its bind group, and the dims it was last given.
 struct CountSegment {
     first_row: usize,
     rows: usize,
     dims: wgpu::Buffer,
     counts: wgpu::Buffer,
     bind: wgpu::BindGroup,
-    groups: Workgroups,
     written: Option<JuliaDims>,
 }
 
@@ -116,7 +149,6 @@ impl JuliaBuffers {
                 dims,
                 counts,
                 bind,
-                groups: ctx.workgroups((n * cols) as u64)?,
                 written: None,
             });
         }
@@ -161,6 +193,7 @@ fn julia<T: Real>(
     timed: bool,
 ) -> Result<(Array2<u32>, GpuTimings)> {
     let pipeline = ctx.pipeline::<T>(ENTRY)?;
+    let stop = Watch::start();
     let mut timings = GpuTimings::new(if timed {
         ctx.clock()
     } else {
@@ -203,39 +236,55 @@ fn julia<T: Real>(
             buffers.written.extend_from_slice(ys);
             buffers.written.extend_from_slice(c);
         }
-        for segment in &mut buffers.segments {
-            let dims = JuliaDims {
-                max_iter: params.max_iter(),
-                cols: cols as u32,
-                rows: segment.rows as u32,
-                first_row: segment.first_row as u32,
-            };
-            if segment.written != Some(dims) {
-                ctx.queue
-                    .write_buffer(&segment.dims, 0, bytemuck::bytes_of(&dims));
-                segment.written = Some(dims);
-            }
-        }
     })?;
     timings.upload = start.elapsed();
 
     let start = Instant::now();
+    let plan = dispatches(&buffers.segments, cols, params.max_iter());
+    // One submission where every segment is one dispatch; else one per dispatch, each
+    // waited for, so that a segment's dims can be rewritten between them and a stop is
+    // honoured after the one in flight.
+    let one_submission = plan.len() == buffers.segments.len();
     let mut watch = if timed { ctx.stopwatch()? } else { None };
-    let mut encoder = ctx.encoder();
-    for segment in &buffers.segments {
-        let timestamp_writes = watch.as_mut().and_then(|w| w.next_pass());
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some("julia"),
-            timestamp_writes,
-        });
-        pass.set_pipeline(pipeline);
-        pass.set_bind_group(0, &segment.bind, &[]);
-        let (x, y, z) = segment.groups;
-        pass.dispatch_workgroups(x, y, z);
-    }
-    // A grid that fits one staging chunk comes back with the compute, in one wait.
     let count_bytes = (rows * cols * 4) as u64;
+    // A grid that fits one staging chunk comes back with the compute, in one wait.
     let small = count_bytes <= ctx.summary.staging_chunk_bytes;
+    let mut encoder = ctx.encoder();
+    for (k, d) in plan.iter().enumerate() {
+        let segment = &mut buffers.segments[d.segment];
+        let dims = JuliaDims {
+            max_iter: params.max_iter(),
+            cols: cols as u32,
+            rows: d.rows as u32,
+            first_row: (segment.first_row + d.segment_row) as u32,
+            segment_row: d.segment_row as u32,
+        };
+        if segment.written != Some(dims) {
+            ctx.capture(|| {
+                ctx.queue
+                    .write_buffer(&segment.dims, 0, bytemuck::bytes_of(&dims))
+            })?;
+            segment.written = Some(dims);
+        }
+        let timestamp_writes = watch.as_mut().and_then(|w| w.next_pass());
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("julia"),
+                timestamp_writes,
+            });
+            pass.set_pipeline(pipeline);
+            pass.set_bind_group(0, &segment.bind, &[]);
+            let (x, y, z) = ctx.workgroups((d.rows * cols) as u64)?;
+            pass.dispatch_workgroups(x, y, z);
+        }
+        if !one_submission && k + 1 < plan.len() {
+            let done = std::mem::replace(&mut encoder, ctx.encoder());
+            ctx.wait(ctx.submit(done)?)?;
+            if stop.interrupted() {
+                break;
+            }
+        }
+    }
     let watch_bytes = watch.as_ref().map_or(0, |w| w.bytes());
     let mut readback = Readback::new(ctx, watch_bytes + if small { count_bytes } else { 0 })?;
     let ticks_at = watch
@@ -256,7 +305,7 @@ fn julia<T: Real>(
     let submission = ctx.submit(encoder)?;
     let mapped = readback.finish(submission)?;
     timings.compute = match (&watch, ticks_at) {
-        (Some(w), Some(at)) if w.passes() as usize == buffers.segments.len() => {
+        (Some(w), Some(at)) if w.passes() as usize == plan.len() => {
             w.elapsed(&mapped[at..], ctx.timestamp_period())?
         }
         _ => {
@@ -293,5 +342,7 @@ fn julia<T: Real>(
     timings.download = start.elapsed();
     let bytes = buffers.bytes;
     ctx.cache.put(key, bytes, buffers);
+    // A kernel in flight cannot be stopped: a stop asked for meanwhile is honoured here.
+    stop.check()?;
     Ok((counts, timings))
 }

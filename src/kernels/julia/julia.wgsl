@@ -51,5 +51,6 @@ fn main(
         re = new_re;
         n = n + 1u;
     }
-    counts[i] = n;
+    // The dispatch's rows start at `segment_row` within this segment's counts.
+    counts[dims.segment_row * cols + i] = n;
 }

@@ -18,7 +18,7 @@ use crate::backends::simd::SimdReal;
 pub(crate) fn counts<T: SimdReal>(rayon: &Rayon, params: &JuliaParams<T>) -> Result<Array2<u32>> {
     let level = rayon.simd().level();
     let cols = params.xs().len();
-    super::counts_row_major(params, |out| {
+    super::counts_row_major(params, |out, watch| {
         if cols == 0 {
             return;
         }
@@ -32,6 +32,7 @@ pub(crate) fn counts<T: SimdReal>(rayon: &Rayon, params: &JuliaParams<T>) -> Res
                         c: params.c(),
                         max_iter: params.max_iter(),
                         out: row,
+                        watch,
                     })
                 })
         })

@@ -10,6 +10,7 @@ use pulp::{Simd as Isa, WithSimd};
 use super::JuliaParams;
 use crate::Result;
 use crate::backends::simd::{Level, SimdReal, load};
+use crate::interrupt::Watch;
 
 /// Independent vectors iterated together: each iteration is a chain of three dependent
 /// floating-point operations, so several chains in flight keep the FP units busy.
@@ -23,13 +24,14 @@ const MAX_LANES: usize = 16;
 /// # Errors
 /// [`crate::Error::OutOfMemory`] if the counts cannot be allocated.
 pub(crate) fn counts<T: SimdReal>(level: Level, params: &JuliaParams<T>) -> Result<Array2<u32>> {
-    super::counts_row_major(params, |out| {
+    super::counts_row_major(params, |out, watch| {
         level.dispatch(JuliaRows {
             xs: params.xs(),
             ys: params.ys(),
             c: params.c(),
             max_iter: params.max_iter(),
             out,
+            watch,
         })
     })
 }
@@ -42,6 +44,8 @@ pub(crate) struct JuliaRows<'a, T> {
     pub c: (T, T),
     pub max_iter: u32,
     pub out: &'a mut [u32],
+    /// Rows stop being computed once it says so.
+    pub watch: Watch,
 }
 
 impl<T: SimdReal> WithSimd for JuliaRows<'_, T> {
@@ -54,6 +58,9 @@ impl<T: SimdReal> WithSimd for JuliaRows<'_, T> {
             return;
         }
         for (row, &y) in self.out.chunks_exact_mut(cols).zip(self.ys) {
+            if self.watch.interrupted() {
+                return;
+            }
             julia_row(s, self.xs, y, self.c, self.max_iter, row);
         }
     }

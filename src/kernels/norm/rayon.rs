@@ -9,6 +9,7 @@ use super::simd::Reducer;
 use crate::Result;
 use crate::backends::rayon::Rayon;
 use crate::backends::simd::SimdReal;
+use crate::interrupt::Watch;
 
 /// The rayon backend's norm.
 ///
@@ -19,6 +20,7 @@ pub(crate) fn norm<T: SimdReal>(rayon: &Rayon, v: ArrayView1<'_, T>, kind: NormK
     let reducer = Reducer {
         level: rayon.simd().level(),
         parallel: true,
+        watch: Watch::start(),
     };
-    Ok(rayon.install(|| reducer.norm(&x, kind)))
+    rayon.install(|| reducer.norm(&x, kind))
 }

@@ -12,6 +12,7 @@ use pulp::{Simd as Isa, WithSimd};
 use super::{NormKind, l2_from_parts, l2_scaled_by_amax, max_magnitude};
 use crate::Result;
 use crate::backends::simd::{Level, SimdReal};
+use crate::interrupt::Watch;
 
 /// The SIMD backend's norm: the whole tree on one core, at `level`.
 ///
@@ -19,11 +20,12 @@ use crate::backends::simd::{Level, SimdReal};
 /// [`crate::Error::OutOfMemory`] if a strided view's contiguous copy cannot be allocated.
 pub(crate) fn norm<T: SimdReal>(level: Level, v: ArrayView1<'_, T>, kind: NormKind) -> Result<T> {
     let x = super::contiguous(&v)?;
-    Ok(Reducer {
+    Reducer {
         level,
         parallel: false,
+        watch: Watch::start(),
     }
-    .norm(&x, kind))
+    .norm(&x, kind)
 }
 
 /// Accumulators per leaf.
@@ -154,6 +156,8 @@ impl<T: SimdReal> WithSimd for Leaf<'_, T> {
 pub(crate) struct Reducer {
     pub level: Level,
     pub parallel: bool,
+    /// Leaves are skipped once it says so, and the norm is then an error.
+    pub watch: Watch,
 }
 
 impl Reducer {
@@ -165,6 +169,13 @@ impl Reducer {
         leaf_len: usize,
     ) -> Partial<T> {
         if x.len() <= leaf_len {
+            if self.watch.interrupted() {
+                return Partial {
+                    sum: T::zero(),
+                    amax: T::zero(),
+                    nan: false,
+                };
+            }
             return self.level.dispatch(Leaf {
                 x,
                 summand,
@@ -187,7 +198,16 @@ impl Reducer {
     }
 
     /// The norm `kind` of `x`, with the semantics of [`crate::kernels::norm`].
-    pub(crate) fn norm<T: SimdReal>(self, x: &[T], kind: NormKind) -> T {
+    ///
+    /// # Errors
+    /// [`crate::Error::Interrupted`] when a stop was asked for meanwhile.
+    pub(crate) fn norm<T: SimdReal>(self, x: &[T], kind: NormKind) -> Result<T> {
+        let value = self.norm_unchecked(x, kind);
+        self.watch.check()?;
+        Ok(value)
+    }
+
+    fn norm_unchecked<T: SimdReal>(self, x: &[T], kind: NormKind) -> T {
         let lanes = self
             .level
             .dispatch(LaneCount::<T>(std::marker::PhantomData));
@@ -228,5 +248,31 @@ impl<T: SimdReal> WithSimd for LaneCount<T> {
     #[inline(always)]
     fn with_simd<S: Isa>(self, _: S) -> usize {
         T::lanes::<S>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backends::simd::Simd;
+
+    #[test]
+    fn a_stop_skips_the_leaves_and_is_an_error() {
+        let x = vec![1.0f64; 100_000];
+        for parallel in [false, true] {
+            let reducer = |watch| Reducer {
+                level: Simd::new().level(),
+                parallel,
+                watch,
+            };
+            assert_eq!(
+                reducer(Watch::start()).norm(&x, NormKind::L1),
+                Ok(100_000.0)
+            );
+            assert_eq!(
+                reducer(Watch::stopped()).norm(&x, NormKind::L1),
+                Err(crate::Error::Interrupted)
+            );
+        }
     }
 }
