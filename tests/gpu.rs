@@ -490,3 +490,22 @@ fn two_devices_share_a_grid_bit_for_bit() {
     let one_row = Array2::<f32>::zeros((1, 4));
     assert!(hpnum::backends::gpu::MultiGpuGrid::upload(&gpus, one_row.view(), 1).is_err());
 }
+
+/// The library sets `NODEVICE_SELECT` only while the process runs one thread: with a
+/// second thread alive, changing the environment could race with it, so the switch must
+/// do nothing (and say so).
+#[test]
+fn the_headless_switch_changes_nothing_beside_another_thread() {
+    let before = std::env::var_os("NODEVICE_SELECT");
+    let (ready, wait) = std::sync::mpsc::channel::<()>();
+    let (stop, done) = std::sync::mpsc::channel::<()>();
+    let other = std::thread::spawn(move || {
+        ready.send(()).unwrap();
+        done.recv().ok();
+    });
+    wait.recv().unwrap();
+    assert!(!hpnum::backends::gpu::quiet_headless_vulkan());
+    assert_eq!(std::env::var_os("NODEVICE_SELECT"), before);
+    stop.send(()).unwrap();
+    other.join().unwrap();
+}

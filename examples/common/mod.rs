@@ -89,22 +89,13 @@ pub fn positive(s: &str) -> Result<usize, String> {
     }
 }
 
-/// On a headless Linux machine, keeps Mesa's Vulkan device-selection layer (Mesa 22, as in
-/// Debian 12) from printing `error: XDG_RUNTIME_DIR is invalid or not set in the
-/// environment.` while the GPU adapters are enumerated: it looks for a Wayland compositor,
-/// and there is none. The layer's own switch, `NODEVICE_SELECT=1`, is set only when
-/// `XDG_RUNTIME_DIR` is unset (no desktop session, so nothing to select by) and the user
-/// has not set the switch either way. Call it first in `main`.
+/// Keeps Mesa's Vulkan device-selection layer quiet on a headless machine: the library's
+/// own switch ([`hpnum::backends::gpu::quiet_headless_vulkan`]), called first in `main`,
+/// while the program still runs one thread, so that it applies even where threads start
+/// before the first GPU call.
 pub fn quiet_headless_vulkan() {
-    if cfg!(target_os = "linux")
-        && std::env::var_os("XDG_RUNTIME_DIR").is_none()
-        && std::env::var_os("NODEVICE_SELECT").is_none()
-    {
-        // SAFETY: `set_var` is unsound only while another thread reads or writes the
-        // environment. This runs first in `main`, before the program (or any library it
-        // calls, wgpu included) has started a thread, so the process has exactly one.
-        unsafe { std::env::set_var("NODEVICE_SELECT", "1") };
-    }
+    #[cfg(feature = "gpu")]
+    hpnum::backends::gpu::quiet_headless_vulkan();
 }
 
 /// Prints an error the way a command-line tool should and exits with status 1.

@@ -2,7 +2,7 @@
 //! unsupported precision or a missing adapter `hpnum.UnsupportedError`, a device failure
 //! `hpnum.DeviceError` (both `RuntimeError`s), memory that cannot be had `MemoryError`.
 
-use pyo3::exceptions::{PyMemoryError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyKeyboardInterrupt, PyMemoryError, PyRuntimeError, PyValueError};
 use pyo3::{PyErr, create_exception};
 
 create_exception!(
@@ -30,10 +30,58 @@ pub(crate) fn to_py(error: hpnum::Error) -> PyErr {
             UnsupportedError::new_err(message)
         }
         hpnum::Error::OutOfMemory { .. } => PyMemoryError::new_err(message),
+        // Stopped by Ctrl-C (in this call or, Ctrl-C being the process's, in another).
+        hpnum::Error::Interrupted => PyKeyboardInterrupt::new_err(message),
         // `Device`, and any kind a later hpnum adds.
         _ => DeviceError::new_err(message),
     }
 }
+
+/// Runs `work` without the GIL. A `long` call runs on a thread of its own while this one
+/// checks for Ctrl-C every [`CHECK_EVERY`]; on Ctrl-C it asks the library to stop the call
+/// ([`hpnum::interrupt_running_calls`], honoured at the kernel's next row, leaf or step),
+/// waits for it to return, and raises `KeyboardInterrupt`. Short calls run here directly:
+/// a thread costs tens of microseconds, which they would notice.
+pub(crate) fn interruptible<R: Send>(
+    py: pyo3::Python<'_>,
+    long: bool,
+    work: impl FnOnce() -> hpnum::Result<R> + Send,
+) -> pyo3::PyResult<R> {
+    if !long {
+        return py.detach(work).py_err();
+    }
+    let done = &std::sync::atomic::AtomicBool::new(false);
+    let waiting = &std::thread::current();
+    std::thread::scope(|scope| {
+        let worker = scope.spawn(move || {
+            let result = work();
+            done.store(true, std::sync::atomic::Ordering::Release);
+            waiting.unpark();
+            result
+        });
+        loop {
+            // Woken when the work is done, or after CHECK_EVERY to look for Ctrl-C.
+            py.detach(|| std::thread::park_timeout(CHECK_EVERY));
+            if done.load(std::sync::atomic::Ordering::Acquire) {
+                break;
+            }
+            if let Err(interrupt) = py.check_signals() {
+                hpnum::interrupt_running_calls();
+                // It stops within a row, a leaf or a step, and must return before the
+                // arrays it reads go back to Python.
+                py.detach(|| worker.join()).ok();
+                return Err(interrupt);
+            }
+        }
+        match py.detach(|| worker.join()) {
+            Ok(result) => result.py_err(),
+            Err(_) => Err(PyRuntimeError::new_err("an hpnum call panicked")),
+        }
+    })
+}
+
+/// How often a long call's caller checks for Ctrl-C.
+const CHECK_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// `Result` with hpnum's error turned into Python's.
 pub(crate) trait IntoPy<T> {

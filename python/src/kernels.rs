@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use hpnum::kernels::Workload;
 use hpnum::kernels::diffusion::book_initial_grid;
 use hpnum::{AnyBackend, Backend, DiffusionParams, JuliaParams, NormKind, Real, Region};
 use ndarray::{Array2, ArrayViewMut2};
@@ -14,8 +15,13 @@ use numpy::{
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
-use crate::errors::IntoPy;
+use crate::errors::{self, IntoPy};
 use crate::select;
+
+/// Work units (Julia pixel-iterations, norm elements) from which a call is long enough to
+/// run on a thread of its own, so that Ctrl-C can stop it (see `errors::interruptible`):
+/// some milliseconds of work, beside which the thread costs nothing.
+const LONG_WORK: f64 = (1u64 << 23) as f64;
 
 /// Cell-steps between two checks for Ctrl-C in a diffusion run: a few milliseconds of work
 /// on one core, so that an interrupt is noticed promptly and the checks cost nothing.
@@ -99,12 +105,11 @@ where
             name: "height",
             reason: "the book's axes are square: give a region for a rectangle".into(),
         }),
-        None => JuliaParams::<T>::book(width, max_iter).and_then(|book| {
-            JuliaParams::from_axes(book.xs().to_vec(), book.ys().to_vec(), c, max_iter)
-        }),
+        None => JuliaParams::<T>::book(width, max_iter).and_then(|book| book.with_c(c)),
     }
     .py_err()?;
-    py.detach(|| backend.julia(&params)).py_err()
+    let long = Workload::julia(&params).work > LONG_WORK;
+    errors::interruptible(py, long, || backend.julia(&params))
 }
 
 /// The book's initial grid (see `hpnum.book_grid`).
@@ -213,14 +218,14 @@ pub(crate) fn norm(
     let backend = select::backend(backend).py_err()?;
     if let Ok(v) = v.extract::<PyReadonlyArray1<'_, f64>>() {
         let v = v.as_array();
-        return py.detach(|| backend.norm(v, kind)).py_err();
+        let long = v.len() as f64 > LONG_WORK;
+        return errors::interruptible(py, long, || backend.norm(v, kind));
     }
     if let Ok(v) = v.extract::<PyReadonlyArray1<'_, f32>>() {
         let v = v.as_array();
-        return py
-            .detach(|| Backend::<f32>::norm(backend.as_ref(), v, kind))
-            .map(f64::from)
-            .py_err();
+        let long = v.len() as f64 > LONG_WORK;
+        return errors::interruptible(py, long, || Backend::<f32>::norm(backend.as_ref(), v, kind))
+            .map(f64::from);
     }
     Err(PyTypeError::new_err(format!(
         "v must be a 1-D float32 or float64 numpy array, got {}",

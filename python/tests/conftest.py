@@ -12,7 +12,14 @@ import pathlib
 import numpy as np
 import pytest
 
-import hpnum
+try:
+    import hpnum
+    from hpnum import _hpnum  # noqa: F401 (the compiled extension is there)
+except ImportError as e:  # pragma: no cover - says how to fix a setup, not a test
+    raise pytest.UsageError(
+        f"the hpnum package is not installed ({e}); install it first, from the repository's "
+        'root: pip install "./python[test]"'
+    ) from e
 
 #: The reference data the Rust tests use (recomputed from the book's code).
 DATA = pathlib.Path(__file__).resolve().parents[2] / "tests" / "data"

@@ -15,12 +15,31 @@ missing GPU :class:`UnsupportedError`, a failing device :class:`DeviceError` (bo
 from __future__ import annotations
 
 import numbers
+import os
+import sys
 from typing import Optional, Tuple
 
 import numpy as np
 
-from . import _hpnum
-from ._hpnum import BACKENDS, KERNELS, NORM_KINDS, DeviceError, Gpu, GpuGrid, GpuVector, UnsupportedError
+# On a headless Linux machine, Mesa's Vulkan device-selection layer prints two
+# "XDG_RUNTIME_DIR is invalid" lines when the GPU adapters are enumerated (it looks for a
+# Wayland compositor). Its own switch silences it; set here, at import, unless the user
+# chose either way or a desktop session exists. (The library does the same when it opens a
+# device, but only while the process runs one thread, which an interpreter rarely does.)
+if sys.platform.startswith("linux") and not {"XDG_RUNTIME_DIR", "NODEVICE_SELECT"} & set(os.environ):
+    os.environ["NODEVICE_SELECT"] = "1"
+
+from . import _hpnum  # noqa: E402 (after the switch above)
+from ._hpnum import (  # noqa: E402
+    BACKENDS,
+    KERNELS,
+    NORM_KINDS,
+    DeviceError,
+    Gpu,
+    GpuGrid,
+    GpuVector,
+    UnsupportedError,
+)
 
 __all__ = [
     "julia",

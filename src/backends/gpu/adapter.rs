@@ -173,7 +173,41 @@ const INSTALL_HINT: &str = "install a GPU driver with Vulkan, Metal or DX12 supp
 
 /// Opens the adapter `options` describe, with the features and limits hpnum uses.
 pub(crate) fn open(options: &GpuOptions) -> Result<Opened> {
+    quiet_headless_vulkan();
     pollster::block_on(open_async(options))
+}
+
+/// On a headless Linux machine, keeps Mesa's Vulkan device-selection layer (Mesa 22, as in
+/// Debian 12) from printing `error: XDG_RUNTIME_DIR is invalid or not set in the
+/// environment.` twice when the GPU adapters are enumerated: it looks for a Wayland
+/// compositor because wgpu enables `VK_KHR_wayland_surface`, and there is none. It sets
+/// the layer's own switch, `NODEVICE_SELECT=1`, and returns `true`, only where that is
+/// right and sound: on Linux, when neither `XDG_RUNTIME_DIR` (no desktop session, so
+/// nothing to select by) nor `NODEVICE_SELECT` (the user's own choice) is set, and while
+/// this process runs a single thread. Otherwise it changes nothing and returns `false`.
+///
+/// Opening a device calls it; a program that starts threads before its first GPU call
+/// (or the Python package, which sets the switch at import) calls it, or sets the variable
+/// itself, first.
+pub fn quiet_headless_vulkan() -> bool {
+    let wanted = cfg!(target_os = "linux")
+        && std::env::var_os("XDG_RUNTIME_DIR").is_none()
+        && std::env::var_os("NODEVICE_SELECT").is_none();
+    if !wanted || !single_threaded() {
+        return false;
+    }
+    // SAFETY: `set_var` is unsound only while another thread reads or writes the
+    // environment. `single_threaded` found this process running one thread, this one,
+    // and nothing between that check and this call starts a thread, so no other thread
+    // exists to race with it (tests/gpu.rs checks that a second thread makes this a
+    // no-op).
+    unsafe { std::env::set_var("NODEVICE_SELECT", "1") };
+    true
+}
+
+/// Whether this process runs exactly one thread (Linux: one entry in `/proc/self/task`).
+fn single_threaded() -> bool {
+    std::fs::read_dir("/proc/self/task").is_ok_and(|tasks| tasks.count() == 1)
 }
 
 async fn open_async(options: &GpuOptions) -> Result<Opened> {
