@@ -509,3 +509,24 @@ fn the_headless_switch_changes_nothing_beside_another_thread() {
     stop.send(()).unwrap();
     other.join().unwrap();
 }
+
+/// Every kernel's benchmark case runs on the GPU in the flavours every kernel has (compute
+/// on resident data, and the smallest call the per-call floor is compared with), and each
+/// run succeeds: the bench and the crossover sweep rely on them.
+#[test]
+fn every_kernels_case_has_its_gpu_flavours() {
+    use hpnum::kernels::{GpuFlavour, Kernel};
+    let Some(_) = common::gpu() else { return };
+    let gpu = Gpu::shared().unwrap();
+    for kernel in Kernel::ALL {
+        let mut case = kernel.case::<f32>(16).unwrap();
+        for flavour in [GpuFlavour::Resident, GpuFlavour::SingleCall] {
+            let mut run = case
+                .gpu(&gpu, flavour)
+                .unwrap()
+                .unwrap_or_else(|| panic!("{kernel} has no {} flavour", flavour.name()));
+            run.run().unwrap();
+        }
+        assert!(case.run(&gpu).unwrap() > std::time::Duration::ZERO);
+    }
+}

@@ -73,6 +73,9 @@ impl<T: Real> Case<T> for JuliaCase<T> {
             GpuFlavour::Resident => {
                 Some(CaseRun::new(move || Ok(gpu.julia_timed(params)?.1.compute)))
             }
+            GpuFlavour::SingleCall => Some(CaseRun::host_timed(move || {
+                T::on(&gpu).julia(params).map(drop)
+            })),
             _ => None,
         })
     }
