@@ -189,3 +189,59 @@ pub fn runner(cases: u32) -> proptest::test_runner::TestRunner {
 pub fn rel_err(got: f64, want: f64) -> f64 {
     ((got - want) / want).abs()
 }
+
+/// Calls `check` with a vector of `n` elements (`values(i)`) whose last byte is followed by
+/// at least 64 KiB of unmapped memory (on Unix: a mapping whose tail is made inaccessible;
+/// elsewhere an ordinary allocation, which shows the values but not the fault).
+pub fn before_unmapped_memory<T: Real>(
+    n: usize,
+    values: impl Fn(usize) -> T,
+    check: impl FnOnce(ndarray::ArrayView1<'_, T>),
+) {
+    #[cfg(unix)]
+    {
+        const GUARD: usize = 64 << 10;
+        let page = 4096usize.max(
+            // SAFETY: sysconf has no preconditions.
+            usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096),
+        );
+        let data = (n * size_of::<T>()).div_ceil(page) * page;
+        let guard = GUARD.div_ceil(page) * page;
+        // SAFETY: a fresh anonymous private mapping, no address hint; checked below.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                data + guard,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(base, libc::MAP_FAILED, "mmap");
+        // SAFETY: `data..data + guard` lies inside the mapping just made.
+        let protected =
+            unsafe { libc::mprotect(base.cast::<u8>().add(data).cast(), guard, libc::PROT_NONE) };
+        assert_eq!(protected, 0, "mprotect");
+        // SAFETY: the `n` elements end exactly at `base + data`, inside the readable,
+        // writable part of the mapping; `data - n·size` is a multiple of T's size (page
+        // sizes are), so the start is aligned for T; nothing else refers to that memory.
+        let v = unsafe {
+            std::slice::from_raw_parts_mut(
+                base.cast::<u8>().add(data - n * size_of::<T>()).cast::<T>(),
+                n,
+            )
+        };
+        for (i, x) in v.iter_mut().enumerate() {
+            *x = values(i);
+        }
+        check(ndarray::ArrayView1::from(&*v));
+        // SAFETY: the whole mapping made above, no longer borrowed.
+        unsafe { libc::munmap(base, data + guard) };
+    }
+    #[cfg(not(unix))]
+    {
+        let v = ndarray::Array1::from_iter((0..n).map(values));
+        check(v.view());
+    }
+}

@@ -46,6 +46,7 @@ macro_rules! cases {
             norm_book_arange => norm::book_arange,
             norm_any_stride => norm::any_stride,
             norm_exact_small_sums => norm::exact_small_sums,
+            norm_ends_at_unmapped_memory => norm::ends_at_unmapped_memory,
             norm_nan_and_infinity => norm::nan_and_infinity,
             norm_l2_neither_overflows_nor_underflows => norm::l2_range,
             norm_special_values_at_every_block_edge => norm::special_values_everywhere,

@@ -103,6 +103,23 @@ pub fn exact_small_sums<T: Real>(b: &dyn AnyBackend) {
     }
 }
 
+/// A vector whose last element is the last byte before unmapped memory: reductions that
+/// look ahead of their loads (the SIMD leaves prefetch 16 KiB ahead) must neither fault
+/// nor read past the end. Small integers, so that every sum is exact.
+pub fn ends_at_unmapped_memory<T: Real>(b: &dyn AnyBackend) {
+    for n in [1usize, 4099, 65_536 / size_of::<T>() - 3] {
+        let values = |i: usize| T::from_f64(((i * 37) % 19) as f64 - 9.0);
+        common::before_unmapped_memory(n, values, |v| {
+            let l1: f64 = v.iter().map(|x| x.abs().as_f64()).sum();
+            let l2sq: f64 = v.iter().map(|&x| (x * x).as_f64()).sum();
+            let name = common::label(b);
+            assert_eq!(norm(b, v, NormKind::L1), l1, "{name} n={n}");
+            assert_eq!(norm(b, v, NormKind::L2Squared), l2sq, "{name} n={n}");
+            assert_eq!(norm(b, v, NormKind::LInf), 9.0, "{name} n={n}");
+        });
+    }
+}
+
 /// A NaN anywhere gives NaN, for every kind; an infinity gives +∞.
 pub fn nan_and_infinity<T: Real>(b: &dyn AnyBackend) {
     for n in [1usize, 5, 33, 1000] {

@@ -19,7 +19,7 @@
 mod element;
 mod isa;
 
-pub(crate) use self::element::{SimdReal, load, store};
+pub(crate) use self::element::{SimdReal, load, prefetch, store};
 pub use self::isa::Isa;
 pub(crate) use self::isa::Level;
 use crate::backend::{Capabilities, Describe};
