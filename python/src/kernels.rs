@@ -1,6 +1,6 @@
 //! The kernels on NumPy arrays: Julia counts as a new `uint32` array, diffusion in place on
 //! the caller's array (any layout), norms of any 1-D array. Every kernel runs with the GIL
-//! released; a long diffusion run checks for Ctrl-C between chunks of steps.
+//! released; a long call runs on a thread of its own while the caller watches for Ctrl-C.
 
 use std::sync::Arc;
 
@@ -22,10 +22,6 @@ use crate::select;
 /// run on a thread of its own, so that Ctrl-C can stop it (see `errors::interruptible`):
 /// some milliseconds of work, beside which the thread costs nothing.
 const LONG_WORK: f64 = (1u64 << 23) as f64;
-
-/// Cell-steps between two checks for Ctrl-C in a diffusion run: a few milliseconds of work
-/// on one core, so that an interrupt is noticed promptly and the checks cost nothing.
-const CELL_STEPS_PER_CHECK: usize = 1 << 22;
 
 /// Adds the kernels' functions to the extension module.
 pub(crate) fn register(m: &Bound<'_, pyo3::types::PyModule>) -> PyResult<()> {
@@ -144,15 +140,14 @@ pub(crate) fn diffuse(
     dt: f64,
     backend: &str,
 ) -> PyResult<()> {
-    let backend_name = backend;
     let backend = select::backend(backend).py_err()?;
     if let Ok(mut g) = grid.extract::<PyReadwriteArray2<'_, f64>>() {
         let params = DiffusionParams::new(diffusivity, dt).py_err()?;
-        return diffuse_in(py, &backend, backend_name, g.as_array_mut(), &params, steps);
+        return diffuse_in(py, &backend, g.as_array_mut(), &params, steps);
     }
     if let Ok(mut g) = grid.extract::<PyReadwriteArray2<'_, f32>>() {
         let params = DiffusionParams::new(diffusivity as f32, dt as f32).py_err()?;
-        return diffuse_in(py, &backend, backend_name, g.as_array_mut(), &params, steps);
+        return diffuse_in(py, &backend, g.as_array_mut(), &params, steps);
     }
     Err(PyTypeError::new_err(format!(
         "grid must be a writeable 2-D float32 or float64 numpy array, got {}",
@@ -163,7 +158,6 @@ pub(crate) fn diffuse(
 fn diffuse_in<T: Real>(
     py: Python<'_>,
     backend: &Arc<dyn AnyBackend>,
-    name: &str,
     mut grid: ArrayViewMut2<'_, T>,
     params: &DiffusionParams<T>,
     steps: usize,
@@ -171,37 +165,15 @@ fn diffuse_in<T: Real>(
 where
     dyn AnyBackend: Backend<T>,
 {
-    let cells = grid.len().max(1);
-    let per_chunk = (CELL_STEPS_PER_CHECK / cells).max(1);
-    // On the GPU the grid stays resident between chunks: one upload, one download.
-    if name == "gpu" {
-        let gpu = hpnum::Gpu::shared().py_err()?;
-        let mut resident = py.detach(|| gpu.upload_grid(grid.view())).py_err()?;
-        let mut done = 0;
-        while done < steps {
-            let n = per_chunk.min(steps - done);
-            py.detach(|| resident.advance(params, n)).py_err()?;
-            done += n;
-            py.check_signals()?;
-        }
-        return py.detach(|| resident.download_into(grid)).py_err();
-    }
-    let mut scratch = Array2::<T>::zeros(grid.dim());
-    let mut done = 0;
-    while done < steps {
-        let n = per_chunk.min(steps - done);
-        py.detach(|| backend.diffuse(grid.view_mut(), scratch.view_mut(), params, n))
-            .py_err()?;
-        done += n;
-        py.check_signals()?;
-    }
-    if steps == 0 {
-        // Still checks the arguments, as every backend does.
-        backend
-            .diffuse(grid.view_mut(), scratch.view_mut(), params, 0)
-            .py_err()?;
-    }
-    Ok(())
+    // One call for all the steps, as from Rust: the CPU backends block steps in cache
+    // tiles and skip the odd step's copy only across a whole run, and a GPU keeps the grid
+    // resident throughout. A long run goes on a thread of its own, so that Ctrl-C stops it.
+    let (rows, cols) = grid.dim();
+    let mut scratch = hpnum::kernels::diffusion::scratch::<T>(rows, cols).py_err()?;
+    let long = (grid.len() as f64) * (steps as f64) > LONG_WORK;
+    errors::interruptible(py, long, || {
+        backend.diffuse(grid.view_mut(), scratch.view_mut(), params, steps)
+    })
 }
 
 /// A norm of a 1-D array (see `hpnum.norm`).

@@ -13,6 +13,8 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _hpnum(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
+    // The version of the package and of the library it is built from (one workspace).
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     kernels::register(m)?;
     m.add_function(wrap_pyfunction!(info::backends, m)?)?;
     m.add_function(wrap_pyfunction!(info::last_choice, m)?)?;

@@ -1,5 +1,6 @@
-"""The resident GPU API, the backends' description, auto's observable choice, and the GIL
-released for the whole of every kernel (two Python threads run kernels at once)."""
+"""The resident GPU API, the backends' description, the version, auto's observable choice,
+and the GIL released for the whole of every kernel (two Python threads run kernels at
+once)."""
 
 import threading
 import time
@@ -21,6 +22,12 @@ def test_backends_describe_themselves():
         assert "f32" in b["precisions"]
         assert b["threads"] >= 1
     assert described["scalar"]["keeps_subnormals"] == ["f32", "f64"]
+
+
+def test_the_version_is_the_installed_packages():
+    from importlib.metadata import version
+
+    assert hpnum.__version__ == version("hpnum")
 
 
 def test_auto_says_what_it_chose():

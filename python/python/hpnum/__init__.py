@@ -39,6 +39,7 @@ from ._hpnum import (  # noqa: E402
     GpuGrid,
     GpuVector,
     UnsupportedError,
+    __version__,
 )
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "BACKENDS",
     "KERNELS",
     "NORM_KINDS",
+    "__version__",
 ]
 
 # From the extension, which takes them from the library's own lists: BACKENDS, the backend
@@ -137,8 +139,8 @@ def diffuse(
     """Advances ``grid`` (2-D ``float32`` or ``float64``, any layout: C, Fortran, strided,
     negative strides) ``steps`` explicit-Euler steps with periodic boundaries, in place, and
     returns it. The update per cell is the book's NumPy expression, bit for bit:
-    ``g + D·dt·(-4g + up + down + left + right)``. Stable for ``D·dt ≤ 1/4``. A long run
-    notices Ctrl-C between chunks of steps."""
+    ``g + D·dt·(-4g + up + down + left + right)``. Stable for ``D·dt ≤ 1/4``. Ctrl-C stops a
+    long run (``KeyboardInterrupt``; the grid's contents are then unspecified)."""
     if not isinstance(grid, np.ndarray):
         raise TypeError(f"grid must be a numpy array, got {type(grid).__name__}")
     if grid.ndim != 2:

@@ -3,6 +3,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+__version__: str
 KERNELS: Tuple[str, ...]
 BACKENDS: Tuple[str, ...]
 NORM_KINDS: Tuple[str, ...]

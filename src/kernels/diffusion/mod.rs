@@ -163,6 +163,14 @@ pub fn book_initial_grid<T: Real>(rows: usize, cols: usize) -> Result<Array2<T>>
     Ok(grid)
 }
 
+/// A `rows × cols` scratch grid for [`crate::Backend::diffuse`], zeros, allocated fallibly.
+///
+/// # Errors
+/// [`Error::OutOfMemory`] if it exceeds the address space or the memory available.
+pub fn scratch<T: Real>(rows: usize, cols: usize) -> Result<Array2<T>> {
+    memory::zeroed_array2(rows, cols, "diffusion scratch")
+}
+
 /// One cell's update in the reference operation order: the definition every backend keeps
 /// (vector code performs these same operations lane by lane).
 #[inline(always)]
