@@ -8,8 +8,9 @@
 //! adapter they are skipped with a note. Benchmark IDs have one shape,
 //! `kernel/backend/precision/size`. After criterion's own report, a Markdown table shows
 //! each result as throughput and as a fraction of the measured limit (copy bandwidth for
-//! diffusion, read bandwidth for norms, peak FLOP/s for Julia), and rayon's speed-up over
-//! the SIMD backend on one core.
+//! diffusion, read bandwidth for norms, peak FLOP/s for Julia: one core's for the scalar
+//! and SIMD rows, all cores' for the others), and rayon's speed-up over the SIMD backend
+//! on one core.
 //!
 //! `cargo bench --bench matrix -- diffusion` runs one kernel (the probes always run with
 //! the table, so filter with `bandwidth|diffusion` to keep the fractions).

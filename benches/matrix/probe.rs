@@ -1,7 +1,7 @@
 //! The machine's limits, measured in the same run as the kernels by the library's own probe
-//! (`hpnum::crossover::HostLimits`: STREAM-like copy and read bandwidth on all cores over
-//! buffers far beyond the caches, and peak floating-point throughput without FMA, which
-//! the kernels do not use), recorded as the table's yardsticks.
+//! (`hpnum::crossover::HostLimits`: STREAM-like copy and read bandwidth over buffers far
+//! beyond the caches, and peak floating-point throughput without FMA, which the kernels do
+//! not use, on all cores and on one), recorded as the table's yardsticks.
 
 use std::time::Duration;
 
@@ -39,12 +39,37 @@ pub fn bench(rec: &Recorder) {
         Work::Flops(limits.f64_flops as u64),
         second,
     );
+    // One core's, the yardsticks of the scalar and SIMD rows.
+    rec.record_limit(
+        "bandwidth/copy/one-core",
+        Work::Bytes(limits.one_core_copy_bytes_per_s as u64),
+        second,
+    );
+    rec.record_limit(
+        "bandwidth/read/one-core",
+        Work::BytesRead(limits.one_core_read_bytes_per_s as u64),
+        second,
+    );
+    rec.record_limit(
+        "peak/flops/f32/one-core",
+        Work::Flops(limits.one_core_f32_flops as u64),
+        second,
+    );
+    rec.record_limit(
+        "peak/flops/f64/one-core",
+        Work::Flops(limits.one_core_f64_flops as u64),
+        second,
+    );
     println!(
         "host limits (all cores): copy {:.1} GB/s, read {:.1} GB/s, {:.1} / {:.1} GFLOP/s \
-         f32 / f64 without FMA",
+         f32 / f64 without FMA; one core: copy {:.1} GB/s, read {:.1} GB/s, {:.1} / {:.1}",
         limits.copy_bytes_per_s / 1e9,
         limits.read_bytes_per_s / 1e9,
         limits.f32_flops / 1e9,
-        limits.f64_flops / 1e9
+        limits.f64_flops / 1e9,
+        limits.one_core_copy_bytes_per_s / 1e9,
+        limits.one_core_read_bytes_per_s / 1e9,
+        limits.one_core_f32_flops / 1e9,
+        limits.one_core_f64_flops / 1e9
     );
 }

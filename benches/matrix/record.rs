@@ -140,10 +140,16 @@ impl Recorder {
         };
         let copy = best("bandwidth/copy");
         let read = best("bandwidth/read");
-        // One core's memcpy, where a transfer row has no memcpy of its own size.
-        let memcpy_fallback = copy / 2.0 / rayon::current_num_threads().max(1) as f64;
         let flops = best("peak/flops/f32");
         let flops_f64 = best("peak/flops/f64");
+        let one_core = [
+            best("bandwidth/copy/one-core"),
+            best("bandwidth/read/one-core"),
+            best("peak/flops/f32/one-core"),
+            best("peak/flops/f64/one-core"),
+        ];
+        // One core's memcpy, where a transfer row has no memcpy of its own size.
+        let memcpy_fallback = one_core[0] / 2.0;
         let gpu_copy = best("bandwidth/gpu-copy");
         let gpu_read = best("bandwidth/gpu-read");
         let gpu_flops = best("peak/gpu-flops/f32");
@@ -156,6 +162,11 @@ impl Recorder {
         println!("- read bandwidth: {read:.1} GB/s");
         println!(
             "- peak FLOP/s without FMA, all cores: {flops:.1} G (f32), {flops_f64:.1} G (f64)"
+        );
+        println!(
+            "- one core (the yardsticks of the scalar and simd rows): copy {:.1} GB/s, read \
+             {:.1} GB/s, {:.1} GFLOP/s f32, {:.1} GFLOP/s f64",
+            one_core[0], one_core[1], one_core[2], one_core[3]
         );
         if gpu_copy > 0.0 {
             println!(
@@ -182,11 +193,15 @@ impl Recorder {
                 && !id.starts_with("transfer/")
                 && !id.contains("upload")
                 && !id.contains("download");
-            let (copy, read, peak) = match (on_device, f64_row) {
-                (true, false) => (gpu_copy, gpu_read, gpu_flops),
-                (true, true) => (gpu_copy, gpu_read, gpu_flops_f64),
-                (false, false) => (copy, read, flops),
-                (false, true) => (copy, read, flops_f64),
+            // The single-core backends against one core's limits.
+            let single_core = matches!(id.split('/').nth(1), Some("scalar" | "simd"));
+            let (copy, read, peak) = match (on_device, single_core, f64_row) {
+                (true, _, false) => (gpu_copy, gpu_read, gpu_flops),
+                (true, _, true) => (gpu_copy, gpu_read, gpu_flops_f64),
+                (false, true, false) => (one_core[0], one_core[1], one_core[2]),
+                (false, true, true) => (one_core[0], one_core[1], one_core[3]),
+                (false, false, false) => (copy, read, flops),
+                (false, false, true) => (copy, read, flops_f64),
             };
             let (shown, of_limit) = match work {
                 Work::Bytes(_) => (format!("{r:.2} GB/s"), percent(r, copy)),

@@ -1,12 +1,13 @@
 //! The host's own limits, measured the way the kernels use the machine: STREAM-like copy
-//! and read bandwidth on all cores over buffers far beyond the caches, and peak
-//! floating-point throughput without fused multiply-adds (the kernels use none).
+//! and read bandwidth over buffers far beyond the caches, and peak floating-point
+//! throughput without fused multiply-adds (the kernels use none), on all cores and on one.
 
 use std::hint::black_box;
 use std::time::Instant;
 
 use rayon::prelude::*;
 
+use crate::kernels::Limit;
 use crate::{Precision, Result, memory};
 
 /// Words (8 bytes) per buffer of the bandwidth probes: 128 MiB, beyond any last-level cache
@@ -35,10 +36,39 @@ pub struct HostLimits {
     pub f32_flops: f64,
     /// The same in f64.
     pub f64_flops: f64,
+    /// Copy bandwidth on one thread. One core cannot saturate the memory, so the
+    /// single-core backends' yardstick is measured, not the all-cores figure divided.
+    pub one_core_copy_bytes_per_s: f64,
+    /// Read bandwidth on one thread.
+    pub one_core_read_bytes_per_s: f64,
+    /// Peak multiply-then-add throughput on one thread in f32.
+    pub one_core_f32_flops: f64,
+    /// The same in f64.
+    pub one_core_f64_flops: f64,
+}
+
+/// On how many cores a limit applies: all (rayon, `Auto`, the machine) or one (the scalar
+/// and SIMD backends).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cores {
+    /// Every core of rayon's global pool.
+    All,
+    /// One thread.
+    One,
+}
+
+impl Cores {
+    /// The cores a backend runs on, by its name: `scalar` and `simd` run on one.
+    pub fn of_backend(name: &str) -> Cores {
+        match name {
+            "scalar" | "simd" => Cores::One,
+            _ => Cores::All,
+        }
+    }
 }
 
 impl HostLimits {
-    /// Measures the limits (about half a second; 256 MiB of memory for a moment).
+    /// Measures the limits (about a second; 256 MiB of memory for a moment).
     ///
     /// # Errors
     /// [`crate::Error::OutOfMemory`] if the probes' buffers cannot be allocated.
@@ -68,12 +98,37 @@ impl HostLimits {
                     .reduce(|| 0, |a, b| a ^ b),
             );
         }));
+        let one_core_copy = best(Box::new(|| dst.copy_from_slice(&src)));
+        let one_core_read = best(Box::new(|| {
+            black_box(src.iter().fold(0u64, |a, &x| a ^ x));
+        }));
+        let threads = rayon::current_num_threads().max(1);
         Ok(HostLimits {
             copy_bytes_per_s: 2.0 * bytes / copy.max(1e-12),
             read_bytes_per_s: bytes / read.max(1e-12),
-            f32_flops: peak_flops(Precision::F32),
-            f64_flops: peak_flops(Precision::F64),
+            f32_flops: peak_flops(Precision::F32, threads),
+            f64_flops: peak_flops(Precision::F64, threads),
+            one_core_copy_bytes_per_s: 2.0 * bytes / one_core_copy.max(1e-12),
+            one_core_read_bytes_per_s: bytes / one_core_read.max(1e-12),
+            one_core_f32_flops: peak_flops(Precision::F32, 1),
+            one_core_f64_flops: peak_flops(Precision::F64, 1),
         })
+    }
+
+    /// The yardstick `limit` in `precision` on `cores`: bytes per second for the
+    /// bandwidths (read plus written for a copy), operations per second for arithmetic.
+    pub fn of(&self, limit: Limit, precision: Precision, cores: Cores) -> f64 {
+        match (limit, cores) {
+            (Limit::Arithmetic, Cores::All) => self.flops(precision),
+            (Limit::Arithmetic, Cores::One) => match precision {
+                Precision::F32 => self.one_core_f32_flops,
+                Precision::F64 => self.one_core_f64_flops,
+            },
+            (Limit::CopyBandwidth, Cores::All) => self.copy_bytes_per_s,
+            (Limit::CopyBandwidth, Cores::One) => self.one_core_copy_bytes_per_s,
+            (Limit::ReadBandwidth, Cores::All) => self.read_bytes_per_s,
+            (Limit::ReadBandwidth, Cores::One) => self.one_core_read_bytes_per_s,
+        }
     }
 
     /// Peak arithmetic in `precision`.
@@ -85,9 +140,9 @@ impl HostLimits {
     }
 }
 
-/// Multiply-then-add operations per second on all cores, best of [`PASSES`].
-fn peak_flops(precision: Precision) -> f64 {
-    let threads = rayon::current_num_threads().max(1);
+/// Multiply-then-add operations per second on `threads` threads of rayon's pool, best of
+/// [`PASSES`].
+fn peak_flops(precision: Precision, threads: usize) -> f64 {
     let arch = pulp::Arch::new();
     (0..PASSES)
         .map(|_| {

@@ -33,9 +33,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use self::calibrate::Link;
-pub use self::limits::HostLimits;
+pub use self::limits::{Cores, HostLimits};
 use crate::backend::{AnyBackend, DeviceKind};
-use crate::kernels::{Case, Kernel, Limit, Workload};
+use crate::kernels::{Case, Kernel, Workload};
 use crate::{Error, Precision, Real, Result};
 
 /// What a sweep runs.
@@ -107,8 +107,9 @@ pub struct Point {
     /// Throughput in [`Kernel::unit`] (10⁹ units per second).
     pub throughput: f64,
     /// The fraction of the limit it reached ([`Kernel::limit`] of the host for host
-    /// backends, of the device for `gpu-resident`); `None` where no limit applies (calls
-    /// that include transfers) or none was measured.
+    /// backends, on one core for `scalar` and `simd` and on all for the others; of the
+    /// device for `gpu-resident`); `None` where no limit applies (calls that include
+    /// transfers) or none was measured.
     pub of_limit: Option<f64>,
 }
 
@@ -356,11 +357,7 @@ fn point<T: Real>(
 ) -> Point {
     let kernel = case.kernel();
     let used = case.limit_work() / seconds;
-    let host_limit = match kernel.limit() {
-        Limit::Arithmetic => host.flops(precision),
-        Limit::CopyBandwidth => host.copy_bytes_per_s,
-        Limit::ReadBandwidth => host.read_bytes_per_s,
-    };
+    let host_limit = host.of(kernel.limit(), precision, Cores::of_backend(backend));
     let of_limit = match backend {
         "gpu-resident" => device.and_then(|d| gpu::limit(d, kernel.limit(), precision)),
         // Their time includes the bus: no one limit applies.
