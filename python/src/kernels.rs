@@ -18,10 +18,13 @@ use pyo3::prelude::*;
 use crate::errors::{self, IntoPy};
 use crate::select;
 
-/// Work units (Julia pixel-iterations, norm elements) from which a call is long enough to
-/// run on a thread of its own, so that Ctrl-C can stop it (see `errors::interruptible`):
-/// some milliseconds of work, beside which the thread costs nothing.
-const LONG_WORK: f64 = (1u64 << 23) as f64;
+/// Work units (Julia pixel-iterations, diffusion cell-steps, norm elements) from which a
+/// call is long enough to run on a thread of its own, so that Ctrl-C can stop it (see
+/// `errors::interruptible`): tens of milliseconds on one SIMD core, a tenth of a second on
+/// the scalar backend, which Ctrl-C waits for unnoticed. Below, the thread's start (tens
+/// of microseconds, and a cold start for the rayon pool's wake-up) would be measurable:
+/// at 2²³, a 10⁷-element norm from Python paid it.
+const LONG_WORK: f64 = (1u64 << 26) as f64;
 
 /// Adds the kernels' functions to the extension module.
 pub(crate) fn register(m: &Bound<'_, pyo3::types::PyModule>) -> PyResult<()> {

@@ -63,6 +63,23 @@ def test_ctrl_c_stops_a_long_julia_and_the_next_call_works(backend):
     assert int(counts.sum()) == 524_486
 
 
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if b != "gpu"])
+def test_ctrl_c_stops_a_long_diffusion_at_its_next_step(backend):
+    grid = hpnum.book_grid(512)
+    timer = interrupt_after(0.3)
+    started = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            # Minutes of work on any CPU backend, in one library call.
+            hpnum.diffuse(grid, 10**6, backend=backend)
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 10.0
+    book = hpnum.book_grid(64)
+    hpnum.diffuse(book, 100, backend=backend)
+    assert book.sum() == pytest.approx(0.245, rel=1e-12)
+
+
 def test_ctrl_c_stops_a_long_diffusion_on_the_gpu_and_the_device_goes_on():
     if "gpu" not in BACKENDS:
         pytest.skip("no GPU adapter")
