@@ -72,6 +72,43 @@ def test_every_layout_in_place(backend, layout):
         assert not grid[:, 1::2].any(), "wrote outside the view"
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_a_callers_scratch_gives_the_same_bits_and_is_reused(backend, dtype, order):
+    if not supports(backend, dtype):
+        pytest.skip(f"{backend} has no {np.dtype(dtype).name}")
+    want = hpnum.book_grid(33, cols=48, dtype=dtype)
+    hpnum.diffuse(want, 11, backend="scalar")
+    grid = hpnum.book_grid(33, cols=48, dtype=dtype)
+    scratch = np.full((33, 48), np.nan, dtype=dtype, order=order)  # garbage is fine
+    for steps in (5, 6):  # the same scratch twice, an odd and an even run
+        hpnum.diffuse(grid, steps, backend=backend, scratch=scratch)
+    np.testing.assert_array_equal(grid, want)
+
+
+def test_a_bad_scratch_is_refused_before_anything_runs():
+    grid = hpnum.book_grid(8)
+    before = grid.copy()
+    with pytest.raises(ValueError, match="shape"):
+        hpnum.diffuse(grid, 1, scratch=np.zeros((8, 9)))
+    with pytest.raises(TypeError, match="dtype"):
+        hpnum.diffuse(grid, 1, scratch=np.zeros((8, 8), dtype=np.float32))
+    with pytest.raises(TypeError, match="numpy array"):
+        hpnum.diffuse(grid, 1, scratch=[[0.0] * 8] * 8)
+    readonly = np.zeros((8, 8))
+    readonly.flags.writeable = False
+    with pytest.raises(ValueError, match="writeable"):
+        hpnum.diffuse(grid, 1, scratch=readonly)
+    with pytest.raises(ValueError, match="share memory"):
+        hpnum.diffuse(grid, 1, scratch=grid)
+    with pytest.raises(ValueError, match="share memory"):
+        hpnum.diffuse(grid, 1, scratch=grid[::-1])
+    wide = np.zeros((8, 16))
+    with pytest.raises(ValueError, match="share memory"):
+        hpnum.diffuse(wide[:, ::2], 1, scratch=wide[:, 1::2])  # interleaved: refused too
+    np.testing.assert_array_equal(grid, before)
+
+
 def test_errors_are_python_exceptions():
     grid = np.zeros((4, 4))
     with pytest.raises(ValueError, match="unstable"):

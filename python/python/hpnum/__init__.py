@@ -135,12 +135,18 @@ def diffuse(
     diffusivity: float = 1.0,
     dt: float = 0.1,
     backend: str = "auto",
+    scratch: Optional[np.ndarray] = None,
 ) -> np.ndarray:
     """Advances ``grid`` (2-D ``float32`` or ``float64``, any layout: C, Fortran, strided,
     negative strides) ``steps`` explicit-Euler steps with periodic boundaries, in place, and
     returns it. The update per cell is the book's NumPy expression, bit for bit:
     ``g + D·dt·(-4g + up + down + left + right)``. Stable for ``D·dt ≤ 1/4``. Ctrl-C stops a
-    long run (``KeyboardInterrupt``; the grid's contents are then unspecified)."""
+    long run (``KeyboardInterrupt``; the grid's contents are then unspecified).
+
+    ``scratch``, an array of ``grid``'s shape and dtype whose memory does not overlap
+    ``grid``'s (as ``np.may_share_memory`` judges), is used as the second buffer instead
+    of a fresh one, which a loop of calls saves (a fresh buffer's first touch cost 0.4 ms a
+    step at 2048², 16 steps a call); its contents afterwards are unspecified."""
     if not isinstance(grid, np.ndarray):
         raise TypeError(f"grid must be a numpy array, got {type(grid).__name__}")
     if grid.ndim != 2:
@@ -148,8 +154,19 @@ def diffuse(
     _dtype_name(grid.dtype)
     if not grid.flags.writeable:
         raise ValueError("grid must be writeable: it is diffused in place")
+    if scratch is not None:
+        if not isinstance(scratch, np.ndarray):
+            raise TypeError(f"scratch must be a numpy array, got {type(scratch).__name__}")
+        if scratch.shape != grid.shape:
+            raise ValueError(f"scratch must have grid's shape {grid.shape}, got {scratch.shape}")
+        if scratch.dtype != grid.dtype:
+            raise TypeError(f"scratch must have grid's dtype {grid.dtype}, got {scratch.dtype}")
+        if not scratch.flags.writeable:
+            raise ValueError("scratch must be writeable")
+        if np.may_share_memory(grid, scratch):
+            raise ValueError("scratch must not share memory with grid")
     steps = _count("steps", steps)
-    _hpnum.diffuse(grid, steps, float(diffusivity), float(dt), _backend(backend))
+    _hpnum.diffuse(grid, steps, float(diffusivity), float(dt), _backend(backend), scratch)
     return grid
 
 
