@@ -94,6 +94,41 @@ fn grids_round_trip_across_chunk_and_binding_boundaries() {
     }
 }
 
+#[test]
+fn every_transfer_says_where_its_time_went() {
+    for gpu in paths() {
+        let label = format!("{:?}", gpu.adapter().transfer_path);
+        let host = numbered(47, 61);
+        let bytes = (47 * 61 * 4) as u64;
+        gpu.reset_transfer_phases();
+        assert_eq!(gpu.transfer_phases(), Default::default(), "{label}: reset");
+        let mut resident = gpu.upload_grid(host.view()).unwrap();
+        let mut back = Array2::<f32>::zeros((47, 61));
+        resident.download_into(back.view_mut()).unwrap();
+        resident.upload_from(host.view()).unwrap();
+        assert_eq!(back, host);
+        let phases = gpu.transfer_phases();
+        for (direction, times, transfers) in [
+            ("upload", phases.upload, 2),
+            ("download", phases.download, 1),
+        ] {
+            let label = format!("{label} {direction}");
+            assert_eq!(times.bytes, transfers * bytes, "{label}: {times:?}");
+            // The cramped device's chunks are 64 bytes, its bindings 4096: the staging
+            // path moves the grid in chunks, the mapped path in its bands' buffers.
+            let pieces = match gpu.adapter().transfer_path {
+                TransferPath::Staging => bytes.div_ceil(CHUNK),
+                TransferPath::MappedBuffers => bytes.div_ceil(BINDING),
+            };
+            assert!(times.chunks >= transfers * pieces, "{label}: {times:?}");
+            let phases_sum = times.host_copy + times.submit + times.device_wait + times.map_wait;
+            assert!(!times.host_copy.is_zero(), "{label}: {times:?}");
+            assert!(phases_sum <= times.total, "{label}: {times:?}");
+            assert!(times.bytes_per_s() > 0.0 && times.host_copy_bytes_per_s() > 0.0);
+        }
+    }
+}
+
 fn vector_round_trips<T: hpnum::Real>(gpu: &Gpu) {
     for len in [0, 1, 15, 16, 17, 1023, 1024, 1025, 3001] {
         let host = Array1::from_shape_fn(len, |i| T::from_f64(i as f64 - 0.5));

@@ -34,13 +34,15 @@ const TRANSFER_MIB: [usize; 2] = [64, 256];
 pub fn bench(c: &mut Criterion, rec: &Recorder, gpu: &Gpu) {
     let adapter = gpu.adapter();
     println!(
-        "gpu: {} ({}, {:?}), compute timed by {:?}, transfers {:?} in {} KiB chunks, wait {:?}",
+        "gpu: {} ({}, {:?}), compute timed by {:?}, transfers {:?} in {} KiB chunks, {} in \
+         flight, wait {:?}",
         adapter.name,
         adapter.api,
         adapter.device,
         gpu.compute_clock(),
         adapter.transfer_path,
         adapter.staging_chunk_bytes >> 10,
+        adapter.staging_depth,
         adapter.wait,
     );
     limits(rec, gpu);

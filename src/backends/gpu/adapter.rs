@@ -66,6 +66,10 @@ pub struct GpuOptions {
     /// Bytes per staging chunk (`None`: 4 MiB on a software adapter, where chunks that stay
     /// in the CPU's cache measured fastest, 16 MiB elsewhere). Rounded to a multiple of 16.
     pub staging_chunk_bytes: Option<u64>,
+    /// Staging chunks in flight per transfer (`None`: 2 where the device shares the host's
+    /// memory, where one chunk copies while the other drains, both in the CPU's cache; 3
+    /// elsewhere, a third for the DMA engine). At least 1.
+    pub staging_depth: Option<usize>,
     /// How the host waits for submissions (`None`: [`WaitMode::SpinThenBlock`] for up to
     /// [`DEFAULT_SPIN`], which measured faster than blocking on small calls; see
     /// `docs/performance.md`).
@@ -86,8 +90,10 @@ impl GpuOptions {
     /// From `WGPU_BACKEND` (`vulkan`, `metal`, `dx12`, `gl`, comma-separated),
     /// `WGPU_ADAPTER_NAME`, `WGPU_POWER_PREF` (`low`, `high`, `none`) and hpnum's own
     /// `HPNUM_GPU_TRANSFERS` (`staging` or `mapped`: the [`TransferPath`]) and
-    /// `HPNUM_GPU_DIFFUSION_K` (steps per diffusion dispatch). Like wgpu's, unrecognised
-    /// values leave the default.
+    /// `HPNUM_GPU_DIFFUSION_K` (steps per diffusion dispatch), `HPNUM_GPU_STAGING_CHUNK`
+    /// (bytes per staging chunk) and `HPNUM_GPU_STAGING_DEPTH` (chunks in flight): what
+    /// the `report` example's transfer sweep suggests. Like wgpu's, unrecognised values
+    /// leave the default.
     pub fn from_env() -> Self {
         GpuOptions {
             backends: wgpu::Backends::from_env(),
@@ -100,13 +106,20 @@ impl GpuOptions {
                 Ok("mapped") => Some(TransferPath::MappedBuffers),
                 _ => None,
             },
-            diffusion_steps_per_dispatch: std::env::var("HPNUM_GPU_DIFFUSION_K")
-                .ok()
-                .and_then(|k| k.parse().ok())
-                .filter(|&k| k >= 1),
+            diffusion_steps_per_dispatch: positive_env("HPNUM_GPU_DIFFUSION_K"),
+            staging_chunk_bytes: positive_env("HPNUM_GPU_STAGING_CHUNK"),
+            staging_depth: positive_env("HPNUM_GPU_STAGING_DEPTH"),
             ..GpuOptions::default()
         }
     }
+}
+
+/// A positive integer from the environment variable `name`, if it holds one.
+fn positive_env<N: std::str::FromStr + PartialOrd + From<u8>>(name: &str) -> Option<N> {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|n: &N| *n >= N::from(1))
 }
 
 /// The adapter a [`super::Gpu`] runs on.
@@ -134,6 +147,8 @@ pub struct AdapterSummary {
     pub transfer_path: TransferPath,
     /// Bytes per staging chunk.
     pub staging_chunk_bytes: u64,
+    /// Staging chunks in flight per transfer.
+    pub staging_depth: usize,
     /// How the host waits for the device.
     pub wait: WaitMode,
     /// Diffusion steps per dispatch that new grids start with (see
@@ -230,6 +245,7 @@ async fn open_async(options: &GpuOptions) -> Result<Opened> {
         wgpu::DeviceType::Cpu | wgpu::DeviceType::Other => DeviceKind::SoftwareGpu,
     };
     let software = device_kind == DeviceKind::SoftwareGpu;
+    let shares_host_memory = software || device_kind == DeviceKind::IntegratedGpu;
     let mappable = adapter
         .features()
         .contains(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS);
@@ -295,6 +311,10 @@ async fn open_async(options: &GpuOptions) -> Result<Opened> {
         staging_chunk_bytes: (options.staging_chunk_bytes.unwrap_or(default_chunk).max(16) / 16
             * 16)
             .min(limits.max_buffer_size / 16 * 16),
+        staging_depth: options
+            .staging_depth
+            .unwrap_or(if shares_host_memory { 2 } else { 3 })
+            .max(1),
         wait: options
             .wait
             .unwrap_or(WaitMode::SpinThenBlock(DEFAULT_SPIN)),

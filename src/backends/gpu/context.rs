@@ -12,7 +12,7 @@ use super::errors::{self, Failure, device_error};
 use super::pipelines::{Pipelines, unsupported_f64};
 use super::pool::{Cache, Pool, StagingPool};
 use super::shaders::{Entry, Shader};
-use super::timing::{ComputeClock, Stopwatch};
+use super::timing::{ComputeClock, PhaseTimes, Stopwatch, TransferPhases};
 use crate::backend::DeviceKind;
 use crate::{Error, Precision, Real, Result, memory};
 
@@ -39,6 +39,8 @@ pub(crate) struct Context {
     f64_pipelines: Option<Pipelines>,
     stopwatches: Pool<(), Stopwatch>,
     lost: Arc<Mutex<Option<String>>>,
+    /// Where the time of the transfers since the last reset went.
+    transfer_phases: Mutex<TransferPhases>,
 }
 
 impl Context {
@@ -68,9 +70,6 @@ impl Context {
         } else {
             None
         };
-        // Two chunks in flight measured best on the software driver (one copies while the
-        // other drains, both in the CPU's cache); a discrete GPU's DMA gets a third.
-        let depth = if summary.shares_host_memory() { 2 } else { 3 };
         // Long host copies go over several threads, except where the device's own copies
         // run on the host's cores too (a software driver's staging copies), where the
         // threads only compete: measured on the 2-core VM, splitting raised mapped uploads
@@ -79,7 +78,7 @@ impl Context {
         let parallel = !(summary.device == DeviceKind::SoftwareGpu
             && summary.transfer_path == TransferPath::Staging);
         Ok(Context {
-            staging: StagingPool::new(summary.staging_chunk_bytes, depth, parallel),
+            staging: StagingPool::new(summary.staging_chunk_bytes, summary.staging_depth, parallel),
             cache: Cache::new(KEEP_PER_KIND, KEEP_AT_MOST_BYTES, KEEP_IN_ALL_BYTES),
             stopwatches: Pool::new(4),
             device,
@@ -89,6 +88,7 @@ impl Context {
             f32_pipelines,
             f64_pipelines,
             lost,
+            transfer_phases: Mutex::new(TransferPhases::default()),
         })
     }
 
@@ -184,6 +184,32 @@ impl Context {
     pub(crate) fn release_cached(&self) {
         self.staging.clear();
         self.cache.clear();
+    }
+
+    /// Adds one transfer's phases to the totals of its direction.
+    pub(crate) fn record_transfer(&self, upload: bool, phases: &PhaseTimes) {
+        let mut totals = self
+            .transfer_phases
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if upload {
+            totals.upload.add(phases);
+        } else {
+            totals.download.add(phases);
+        }
+    }
+
+    /// The transfers' phases since the last reset; `reset` also zeroes them.
+    pub(crate) fn transfer_phases(&self, reset: bool) -> TransferPhases {
+        let mut totals = self
+            .transfer_phases
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let phases = *totals;
+        if reset {
+            *totals = TransferPhases::default();
+        }
+        phases
     }
 
     /// Nanoseconds per timestamp tick.

@@ -84,7 +84,7 @@ pub(crate) use self::shaders::{Entry, ReductionSources, ShaderDef, no_precision_
 pub use self::shaders::{Reduction, Shader};
 pub(crate) use self::submit::Workgroups;
 pub(crate) use self::timing::MAX_TIMED_PASSES;
-pub use self::timing::{ComputeClock, GpuTimings};
+pub use self::timing::{ComputeClock, GpuTimings, PhaseTimes, TransferPhases};
 pub use self::vector::GpuVector;
 use crate::backend::{Capabilities, Describe};
 pub use crate::kernels::diffusion::gpu::{MultiGpuGrid, Transfers};
@@ -202,6 +202,20 @@ impl Gpu {
     /// [`crate::Error::Device`] if the device fails.
     pub fn dispatch_round_trip(&self) -> Result<Duration> {
         probe::dispatch_round_trip(&self.ctx, &self.probes)
+    }
+
+    /// Where the time of every upload and download since the last
+    /// [`Gpu::reset_transfer_phases`] (or since the device opened) went, phase by phase:
+    /// host copies, submissions, the device's copies, mapping callbacks. Calls' small
+    /// results (a norm, timestamps) ride in their call's own submission and are not
+    /// counted.
+    pub fn transfer_phases(&self) -> TransferPhases {
+        self.ctx.transfer_phases(false)
+    }
+
+    /// Starts [`Gpu::transfer_phases`]' totals afresh.
+    pub fn reset_transfer_phases(&self) {
+        self.ctx.transfer_phases(true);
     }
 
     /// Frees the device memory this device keeps for reuse: pooled staging buffers and the

@@ -28,7 +28,7 @@ use super::context::Context;
 use super::contract::LOAD_BYTES;
 use super::errors::device_error;
 use super::submit::Submission;
-use super::timing::Stopwatch;
+use super::timing::{PhaseClock, PhaseTimes, Stopwatch};
 use crate::Result;
 
 /// Host copies at least this long are split over the rayon pool's threads.
@@ -355,10 +355,24 @@ pub(crate) fn upload<T: Pod>(
     spans: &[Span<'_>],
     source: &Source<'_, T>,
 ) -> Result<()> {
-    match ctx.summary.transfer_path {
-        TransferPath::MappedBuffers => upload_mapped(ctx, spans, source),
-        TransferPath::Staging => upload_staged(ctx, spans, source),
-    }
+    let mut clock = PhaseClock::start();
+    let chunks = match ctx.summary.transfer_path {
+        TransferPath::MappedBuffers => upload_mapped(ctx, spans, source, &mut clock),
+        TransferPath::Staging => upload_staged(ctx, spans, source, &mut clock),
+    }?;
+    let phases = clock.finish(spans_bytes::<T>(spans), chunks);
+    ctx.record_transfer(true, &phases);
+    Ok(())
+}
+
+/// Bytes the spans hold, for elements of `T`.
+fn spans_bytes<T>(spans: &[Span<'_>]) -> u64 {
+    spans.iter().map(|s| s.bytes(size_of::<T>())).sum()
+}
+
+/// Chunks of a transfer: the number of non-empty spans on the mapped path.
+fn mapped_pieces(spans: &[Span<'_>]) -> u64 {
+    spans.iter().filter(|s| s.len > 0).count() as u64
 }
 
 /// Copies the buffers of `spans` into `sink`.
@@ -370,10 +384,14 @@ pub(crate) fn download<T: Pod>(
     spans: &[Span<'_>],
     sink: &mut Sink<'_, T>,
 ) -> Result<()> {
-    match ctx.summary.transfer_path {
-        TransferPath::MappedBuffers => download_mapped(ctx, spans, sink),
-        TransferPath::Staging => download_staged(ctx, spans, sink),
-    }
+    let mut clock = PhaseClock::start();
+    let chunks = match ctx.summary.transfer_path {
+        TransferPath::MappedBuffers => download_mapped(ctx, spans, sink, &mut clock),
+        TransferPath::Staging => download_staged(ctx, spans, sink, &mut clock),
+    }?;
+    let phases = clock.finish(spans_bytes::<T>(spans), chunks);
+    ctx.record_transfer(false, &phases);
+    Ok(())
 }
 
 /// New data buffers of `lens` elements each, filled from consecutive ranges of `source`:
@@ -410,56 +428,97 @@ pub(crate) fn create_filled<T: Pod>(
             }
         })
         .collect();
-    if mapped {
-        fill_mapped(ctx, &spans, source)?;
+    let mut clock = PhaseClock::start();
+    let chunks = if mapped {
+        fill_mapped(ctx, &spans, source, &mut clock)?;
+        mapped_pieces(&spans)
     } else {
-        upload_staged(ctx, &spans, source)?;
-    }
+        upload_staged(ctx, &spans, source, &mut clock)?
+    };
+    ctx.record_transfer(true, &clock.finish(spans_bytes::<T>(&spans), chunks));
     Ok(buffers)
 }
 
 /// Maps every non-empty span's buffer in `mode` and waits until all are mapped.
-fn map_all(ctx: &Context, spans: &[Span<'_>], mode: wgpu::MapMode, element: usize) -> Result<()> {
-    let states: Vec<MapState> = spans
-        .iter()
-        .filter(|s| s.len > 0)
-        .map(|s| ctx.capture(|| MapState::map(s.buffer, mode, 0..s.bytes(element))))
-        .collect::<Result<_>>()?;
-    ctx.wait_idle()?;
-    states.iter().try_for_each(|state| state.check(ctx))
+fn map_all(
+    ctx: &Context,
+    spans: &[Span<'_>],
+    mode: wgpu::MapMode,
+    element: usize,
+    clock: &mut PhaseClock,
+) -> Result<()> {
+    let states: Vec<MapState> = clock.time(submit, || {
+        spans
+            .iter()
+            .filter(|s| s.len > 0)
+            .map(|s| ctx.capture(|| MapState::map(s.buffer, mode, 0..s.bytes(element))))
+            .collect::<Result<_>>()
+    })?;
+    clock.time(device_wait, || ctx.wait_idle())?;
+    clock.time(map_wait, || {
+        states.iter().try_for_each(|state| state.check(ctx))
+    })
 }
 
 /// Writes `source` into spans whose buffers are mapped for writing, and unmaps them.
-fn fill_mapped<T: Pod>(ctx: &Context, spans: &[Span<'_>], source: &Source<'_, T>) -> Result<()> {
+fn fill_mapped<T: Pod>(
+    ctx: &Context,
+    spans: &[Span<'_>],
+    source: &Source<'_, T>,
+    clock: &mut PhaseClock,
+) -> Result<()> {
     let mut gather = Vec::new();
     for span in spans {
         if span.len > 0 {
-            write_mapped(ctx, span.buffer, span.host(), source, &mut gather)?;
+            clock.time(host_copy, || {
+                write_mapped(ctx, span.buffer, span.host(), source, &mut gather)
+            })?;
         }
         span.buffer.unmap();
     }
     Ok(())
 }
 
-fn upload_mapped<T: Pod>(ctx: &Context, spans: &[Span<'_>], source: &Source<'_, T>) -> Result<()> {
-    map_all(ctx, spans, wgpu::MapMode::Write, size_of::<T>())?;
-    fill_mapped(ctx, spans, source)
+fn upload_mapped<T: Pod>(
+    ctx: &Context,
+    spans: &[Span<'_>],
+    source: &Source<'_, T>,
+    clock: &mut PhaseClock,
+) -> Result<u64> {
+    map_all(ctx, spans, wgpu::MapMode::Write, size_of::<T>(), clock)?;
+    fill_mapped(ctx, spans, source, clock)?;
+    Ok(mapped_pieces(spans))
 }
 
 fn download_mapped<T: Pod>(
     ctx: &Context,
     spans: &[Span<'_>],
     sink: &mut Sink<'_, T>,
-) -> Result<()> {
-    map_all(ctx, spans, wgpu::MapMode::Read, size_of::<T>())?;
+    clock: &mut PhaseClock,
+) -> Result<u64> {
+    map_all(ctx, spans, wgpu::MapMode::Read, size_of::<T>(), clock)?;
     for span in spans.iter().filter(|s| s.len > 0) {
-        {
+        clock.time(host_copy, || -> Result<()> {
             let view = ctx.mapped_range(span.buffer, 0..span.bytes(size_of::<T>()))?;
-            sink.read(span.host(), &view, ctx.staging.parallel)?;
-        }
+            sink.read(span.host(), &view, ctx.staging.parallel)
+        })?;
         span.buffer.unmap();
     }
-    Ok(())
+    Ok(mapped_pieces(spans))
+}
+
+// The phases a transfer's steps add to (for `PhaseClock::time`).
+fn host_copy(t: &mut PhaseTimes) -> &mut Duration {
+    &mut t.host_copy
+}
+fn submit(t: &mut PhaseTimes) -> &mut Duration {
+    &mut t.submit
+}
+fn device_wait(t: &mut PhaseTimes) -> &mut Duration {
+    &mut t.device_wait
+}
+fn map_wait(t: &mut PhaseTimes) -> &mut Duration {
+    &mut t.map_wait
 }
 
 /// A staging buffer whose copy has been submitted.
@@ -470,19 +529,26 @@ struct InFlight<'b> {
     chunk: Chunk<'b>,
 }
 
-fn upload_staged<T: Pod>(ctx: &Context, spans: &[Span<'_>], source: &Source<'_, T>) -> Result<()> {
+/// Returns the chunks it moved.
+fn upload_staged<T: Pod>(
+    ctx: &Context,
+    spans: &[Span<'_>],
+    source: &Source<'_, T>,
+    clock: &mut PhaseClock,
+) -> Result<u64> {
     let pool = &ctx.staging;
     let class = pool.chunk_bytes;
     let mut in_flight: VecDeque<InFlight<'_>> = VecDeque::new();
     let mut gather = Vec::new();
+    let mut moved = 0;
     for chunk in chunks(spans, pool.chunk_elements::<T>(), size_of::<T>()) {
         let buffer = if in_flight.len() >= pool.depth {
             // The oldest copy is done once its re-mapping is: then it can be written again.
             let done = in_flight
                 .pop_front()
                 .ok_or_else(|| device_error("no staging"))?;
-            ctx.wait(done.submission)?;
-            done.state.check(ctx)?;
+            clock.time(device_wait, || ctx.wait(done.submission))?;
+            clock.time(map_wait, || done.state.check(ctx))?;
             done.buffer
         } else {
             match pool.uploads.take(&class) {
@@ -491,12 +557,18 @@ fn upload_staged<T: Pod>(ctx: &Context, spans: &[Span<'_>], source: &Source<'_, 
             }
         };
         let bytes = chunk.bytes::<T>();
-        write_mapped(ctx, &buffer, chunk.host.clone(), source, &mut gather)?;
-        buffer.unmap();
-        let mut encoder = ctx.encoder();
-        encoder.copy_buffer_to_buffer(&buffer, 0, chunk.buffer, chunk.offset, bytes);
-        let submission = ctx.submit(encoder)?;
-        let state = ctx.capture(|| MapState::map(&buffer, wgpu::MapMode::Write, 0..class))?;
+        clock.time(host_copy, || {
+            write_mapped(ctx, &buffer, chunk.host.clone(), source, &mut gather)
+        })?;
+        let (submission, state) = clock.time(submit, || -> Result<_> {
+            buffer.unmap();
+            let mut encoder = ctx.encoder();
+            encoder.copy_buffer_to_buffer(&buffer, 0, chunk.buffer, chunk.offset, bytes);
+            let submission = ctx.submit(encoder)?;
+            let state = ctx.capture(|| MapState::map(&buffer, wgpu::MapMode::Write, 0..class))?;
+            Ok((submission, state))
+        })?;
+        moved += 1;
         in_flight.push_back(InFlight {
             buffer,
             submission,
@@ -505,49 +577,57 @@ fn upload_staged<T: Pod>(ctx: &Context, spans: &[Span<'_>], source: &Source<'_, 
         });
     }
     if let Some(last) = in_flight.back() {
-        ctx.wait(last.submission.clone())?;
+        clock.time(device_wait, || ctx.wait(last.submission.clone()))?;
     }
     for done in in_flight {
-        done.state.check(ctx)?;
+        clock.time(map_wait, || done.state.check(ctx))?;
         pool.uploads.put(class, done.buffer);
     }
-    Ok(())
+    Ok(moved)
 }
 
+/// Returns the chunks it moved.
 fn download_staged<T: Pod>(
     ctx: &Context,
     spans: &[Span<'_>],
     sink: &mut Sink<'_, T>,
-) -> Result<()> {
+    clock: &mut PhaseClock,
+) -> Result<u64> {
     let pool = &ctx.staging;
     let class = pool.chunk_bytes;
     let mut in_flight: VecDeque<InFlight<'_>> = VecDeque::new();
-    let drain = |done: InFlight<'_>, sink: &mut Sink<'_, T>| -> Result<()> {
-        ctx.wait(done.submission)?;
-        done.state.check(ctx)?;
-        {
-            let view = ctx.mapped_range(&done.buffer, 0..done.chunk.bytes::<T>())?;
-            sink.read(done.chunk.host.clone(), &view, pool.parallel)?;
-        }
-        done.buffer.unmap();
-        pool.readbacks.put(class, done.buffer);
-        Ok(())
-    };
+    let drain =
+        |done: InFlight<'_>, sink: &mut Sink<'_, T>, clock: &mut PhaseClock| -> Result<()> {
+            clock.time(device_wait, || ctx.wait(done.submission))?;
+            clock.time(map_wait, || done.state.check(ctx))?;
+            clock.time(host_copy, || -> Result<()> {
+                let view = ctx.mapped_range(&done.buffer, 0..done.chunk.bytes::<T>())?;
+                sink.read(done.chunk.host.clone(), &view, pool.parallel)
+            })?;
+            done.buffer.unmap();
+            pool.readbacks.put(class, done.buffer);
+            Ok(())
+        };
+    let mut moved = 0;
     for chunk in chunks(spans, pool.chunk_elements::<T>(), size_of::<T>()) {
         if in_flight.len() >= pool.depth
             && let Some(done) = in_flight.pop_front()
         {
-            drain(done, sink)?;
+            drain(done, sink, clock)?;
         }
         let buffer = match pool.readbacks.take(&class) {
             Some(buffer) => buffer,
             None => ctx.staging_buffer(class, false)?,
         };
         let bytes = chunk.bytes::<T>();
-        let mut encoder = ctx.encoder();
-        encoder.copy_buffer_to_buffer(chunk.buffer, chunk.offset, &buffer, 0, bytes);
-        let submission = ctx.submit(encoder)?;
-        let state = ctx.capture(|| MapState::map(&buffer, wgpu::MapMode::Read, 0..bytes))?;
+        let (submission, state) = clock.time(submit, || -> Result<_> {
+            let mut encoder = ctx.encoder();
+            encoder.copy_buffer_to_buffer(chunk.buffer, chunk.offset, &buffer, 0, bytes);
+            let submission = ctx.submit(encoder)?;
+            let state = ctx.capture(|| MapState::map(&buffer, wgpu::MapMode::Read, 0..bytes))?;
+            Ok((submission, state))
+        })?;
+        moved += 1;
         in_flight.push_back(InFlight {
             buffer,
             submission,
@@ -556,9 +636,9 @@ fn download_staged<T: Pod>(
         });
     }
     while let Some(done) = in_flight.pop_front() {
-        drain(done, sink)?;
+        drain(done, sink, clock)?;
     }
-    Ok(())
+    Ok(moved)
 }
 
 /// A read-back buffer for a call's small results, filled by copies recorded into the call's

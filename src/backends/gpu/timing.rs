@@ -1,7 +1,7 @@
 //! Where a GPU run's time went, and the device's own clock: timestamp queries around
 //! compute passes, resolved in the same submission as the work they time.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::errors::device_error;
 use crate::Result;
@@ -43,6 +43,106 @@ impl GpuTimings {
     /// Upload + compute + download.
     pub fn total(&self) -> Duration {
         self.upload + self.compute + self.download
+    }
+}
+
+/// Where the time of one direction's transfers went, summed over the transfers since the
+/// last [`super::Gpu::reset_transfer_phases`]: what tells a slow transfer's cause (a host
+/// copy far below `memcpy` means the CPU reads or writes uncached memory; a long device
+/// wait, a slow bus or too few chunks in flight; a long map wait, the driver's callback
+/// latency).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PhaseTimes {
+    /// Bytes moved.
+    pub bytes: u64,
+    /// Pieces they moved in: staging chunks, or mapped data buffers.
+    pub chunks: u64,
+    /// Host copies between the caller's memory and mapped memory (gathering or scattering
+    /// strided rows included).
+    pub host_copy: Duration,
+    /// Recording and submitting the device's copies and asking for the mappings.
+    pub submit: Duration,
+    /// Waiting for the device's copies (or, on the mapped path, for the device to be idle).
+    pub device_wait: Duration,
+    /// Waiting, once the device was done, for a mapping to be reported.
+    pub map_wait: Duration,
+    /// The transfers end to end: less than the phases' sum where chunks overlap.
+    pub total: Duration,
+}
+
+impl PhaseTimes {
+    /// Bytes per second end to end (0 when nothing moved).
+    pub fn bytes_per_s(&self) -> f64 {
+        rate(self.bytes, self.total)
+    }
+
+    /// Bytes per second of the host copies alone: against the host's `memcpy`, what says
+    /// whether the mapped memory is cached.
+    pub fn host_copy_bytes_per_s(&self) -> f64 {
+        rate(self.bytes, self.host_copy)
+    }
+
+    pub(crate) fn add(&mut self, other: &PhaseTimes) {
+        self.bytes += other.bytes;
+        self.chunks += other.chunks;
+        self.host_copy += other.host_copy;
+        self.submit += other.submit;
+        self.device_wait += other.device_wait;
+        self.map_wait += other.map_wait;
+        self.total += other.total;
+    }
+}
+
+fn rate(bytes: u64, time: Duration) -> f64 {
+    if time.is_zero() {
+        0.0
+    } else {
+        bytes as f64 / time.as_secs_f64()
+    }
+}
+
+/// Both directions' [`PhaseTimes`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TransferPhases {
+    /// Host → device.
+    pub upload: PhaseTimes,
+    /// Device → host.
+    pub download: PhaseTimes,
+}
+
+/// Times the phases of one transfer: each `time` call adds its closure's duration to a
+/// phase; `finish` adds the whole.
+pub(crate) struct PhaseClock {
+    started: Instant,
+    pub times: PhaseTimes,
+}
+
+impl PhaseClock {
+    pub(crate) fn start() -> Self {
+        PhaseClock {
+            started: Instant::now(),
+            times: PhaseTimes::default(),
+        }
+    }
+
+    /// Runs `op`, adding its duration to the phase `phase` selects.
+    pub(crate) fn time<R>(
+        &mut self,
+        phase: fn(&mut PhaseTimes) -> &mut Duration,
+        op: impl FnOnce() -> R,
+    ) -> R {
+        let start = Instant::now();
+        let result = op();
+        *phase(&mut self.times) += start.elapsed();
+        result
+    }
+
+    /// The phases, with the whole transfer's duration.
+    pub(crate) fn finish(mut self, bytes: u64, chunks: u64) -> PhaseTimes {
+        self.times.bytes = bytes;
+        self.times.chunks = chunks;
+        self.times.total = self.started.elapsed();
+        self.times
     }
 }
 
