@@ -1,0 +1,168 @@
+//! The measurements of a report that the crossover sweep does not make: transfers phase by
+//! phase on each path and over staging chunk sizes and depths, temporal blocking for
+//! several K, and the smallest resident calls against the driver's floor.
+
+use std::time::{Duration, Instant};
+
+use hpnum::backends::gpu::{Gpu, GpuOptions, PhaseTimes, TransferPath};
+use hpnum::kernels::diffusion::book_initial_grid;
+use hpnum::kernels::norm::lcg_vector;
+use hpnum::{DiffusionParams, NormKind, Result};
+use ndarray::Array2;
+use serde_json::{Value, json};
+
+/// The transfer size the targets name: a 256 MiB f32 grid, 8192².
+pub const TRANSFER_SIDE: usize = 8192;
+
+/// The median of `f`'s durations over `repeats` runs after one untimed run.
+pub fn median(repeats: usize, mut f: impl FnMut() -> Result<Duration>) -> Result<Duration> {
+    f()?;
+    let mut times = (0..repeats.max(1))
+        .map(|_| f())
+        .collect::<Result<Vec<Duration>>>()?;
+    times.sort();
+    Ok(times[times.len() / 2])
+}
+
+/// How long `f` takes, as a `Duration` result.
+pub fn timed(f: impl FnOnce() -> Result<()>) -> Result<Duration> {
+    let start = Instant::now();
+    f()?;
+    Ok(start.elapsed())
+}
+
+fn gbs(bytes: u64, time: Duration) -> f64 {
+    bytes as f64 / time.as_secs_f64().max(1e-12) / 1e9
+}
+
+/// One direction's phases as JSON: seconds per phase for one transfer, and the host copy's
+/// rate (against `memcpy`, what says whether mapped memory is cached).
+pub fn phases_json(times: &PhaseTimes, transfers: u32) -> Value {
+    let per = |d: Duration| d.as_secs_f64() / f64::from(transfers.max(1));
+    json!({
+        "chunks_per_transfer": times.chunks as f64 / f64::from(transfers.max(1)),
+        "host_copy_s": per(times.host_copy),
+        "submit_s": per(times.submit),
+        "device_wait_s": per(times.device_wait),
+        "map_wait_s": per(times.map_wait),
+        "total_s": per(times.total),
+        "host_copy_gbs": times.host_copy_bytes_per_s() / 1e9,
+    })
+}
+
+/// Upload and download rates of a 256 MiB f32 grid through `gpu`'s path, with their phases.
+pub fn transfers(gpu: &Gpu, repeats: usize) -> Result<Value> {
+    let host = book_initial_grid::<f32>(TRANSFER_SIDE, TRANSFER_SIDE)?;
+    let bytes = (host.len() * 4) as u64;
+    let mut back = Array2::<f32>::ones(host.dim()); // touched: no page faults in the timing
+    let mut grid = gpu.upload_grid(host.view())?;
+    grid.download_into(back.view_mut())?; // the first transfers build the staging pool
+    gpu.reset_transfer_phases();
+    let up = median(repeats, || timed(|| grid.upload_from(host.view())))?;
+    let down = median(repeats, || timed(|| grid.download_into(back.view_mut())))?;
+    let phases = gpu.transfer_phases();
+    let transfers = repeats as u32 + 1;
+    if back != host {
+        return Err(hpnum::Error::Device {
+            details: "a transfer came back different".into(),
+        });
+    }
+    Ok(json!({
+        "path": format!("{:?}", gpu.adapter().transfer_path),
+        "chunk_bytes": gpu.adapter().staging_chunk_bytes,
+        "depth": gpu.adapter().staging_depth,
+        "upload_gbs": gbs(bytes, up),
+        "download_gbs": gbs(bytes, down),
+        "phases": {
+            "upload": phases_json(&phases.upload, transfers),
+            "download": phases_json(&phases.download, transfers),
+        },
+    }))
+}
+
+/// One thread's `memcpy` of the transfer's size: the yardstick of the host copies.
+pub fn host_memcpy_gbs(repeats: usize) -> Result<f64> {
+    let n = TRANSFER_SIDE * TRANSFER_SIDE;
+    let src = vec![1.0f32; n];
+    let mut dst = vec![0.0f32; n];
+    let time = median(repeats, || {
+        timed(|| {
+            dst.copy_from_slice(&src);
+            std::hint::black_box(&dst);
+            Ok(())
+        })
+    })?;
+    Ok(gbs((n * 4) as u64, time))
+}
+
+/// The staging path over chunk sizes and depths: which the link prefers (each a device of
+/// its own, so that its pool starts empty).
+pub fn staging_sweep(quick: bool, repeats: usize) -> Vec<Value> {
+    let chunks: &[u64] = if quick {
+        &[4 << 20, 16 << 20]
+    } else {
+        &[4 << 20, 16 << 20, 64 << 20]
+    };
+    let depths: &[usize] = if quick { &[2, 3] } else { &[2, 3, 4] };
+    let mut out = Vec::new();
+    for &chunk in chunks {
+        for &depth in depths {
+            let options = GpuOptions {
+                transfer_path: Some(TransferPath::Staging),
+                staging_chunk_bytes: Some(chunk),
+                staging_depth: Some(depth),
+                ..GpuOptions::from_env()
+            };
+            let row = Gpu::new(&options).and_then(|gpu| transfers(&gpu, repeats));
+            out.push(match row {
+                Ok(row) => row,
+                Err(e) => json!({"chunk_bytes": chunk, "depth": depth, "error": e.to_string()}),
+            });
+        }
+    }
+    out
+}
+
+/// Seconds per step of a resident `side`² f32 grid at each K steps per dispatch (device
+/// time), or the reason a K could not run.
+pub fn temporal_blocking(gpu: &Gpu, side: usize, ks: &[usize], repeats: usize) -> Result<Value> {
+    let host = book_initial_grid::<f32>(side, side)?;
+    let mut grid = gpu.upload_grid(host.view())?;
+    let params = DiffusionParams::<f32>::book();
+    let steps = 24;
+    let mut rows = Vec::new();
+    for &k in ks {
+        let row = grid.set_steps_per_dispatch(k).and_then(|()| {
+            let time = median(repeats, || grid.step(&params, steps))?;
+            Ok(time.as_secs_f64() / steps as f64)
+        });
+        rows.push(match row {
+            Ok(seconds) => json!({"k": k, "seconds_per_step": seconds}),
+            Err(e) => json!({"k": k, "error": e.to_string()}),
+        });
+    }
+    Ok(Value::Array(rows))
+}
+
+/// The smallest resident calls, host-timed end to end, against one trivial dispatch: what a
+/// call costs beyond the driver's floor.
+pub fn tiny_calls(gpu: &Gpu, repeats: usize) -> Result<Value> {
+    let repeats = repeats.max(9);
+    let floor = median(repeats, || gpu.dispatch_round_trip())?;
+    let empty = median(repeats, || gpu.round_trip())?;
+    let host = book_initial_grid::<f32>(16, 16)?;
+    let mut grid = gpu.upload_grid(host.view())?;
+    let params = DiffusionParams::<f32>::book();
+    let step = median(repeats, || timed(|| grid.advance(&params, 1)))?;
+    let v = gpu.upload_vector(lcg_vector::<f32>(16, 1)?.view())?;
+    let norm = median(repeats, || timed(|| v.norm(NormKind::L2).map(|_| ())))?;
+    let ratio = |t: Duration| t.as_secs_f64() / floor.as_secs_f64().max(1e-12);
+    Ok(json!({
+        "empty_submission_s": empty.as_secs_f64(),
+        "one_dispatch_s": floor.as_secs_f64(),
+        "diffusion_16_step_s": step.as_secs_f64(),
+        "norm_16_s": norm.as_secs_f64(),
+        "diffusion_16_step_over_dispatch": ratio(step),
+        "norm_16_over_dispatch": ratio(norm),
+    }))
+}
