@@ -1,8 +1,8 @@
 // The device's own limits, measured the way the kernels use the device: `stream_copy` streams one
 // buffer into another with vector loads and stores, `stream_read` only loads (folding what it reads,
 // so that the loads cannot be optimised away), `arithmetic` runs PROBE_CHAINS independent
-// multiply-then-add chains per invocation in the shader's `real` (no fma(), as the kernels
-// use none; a driver may still contract them, as it may in the kernels).
+// chains per invocation in the shader's `real`, half multiplies and half adds, none of
+// which a driver can fuse (the kernels round their products before adding them).
 // `subnormals` asks whether the device keeps subnormal numbers.
 // The host prepends `alias real = f32;` (or f64) and the shared contract: WORKGROUP_SIZE,
 // PROBE_CHAINS and `struct ProbeJob` (declared in src/backends/gpu/probe.rs).
@@ -56,22 +56,35 @@ fn arithmetic(
     @builtin(local_invocation_index) local: u32,
 ) {
     let at = first_and_stride(wg, groups, local);
-    var x: array<real, PROBE_CHAINS>;
-    for (var c = 0u; c < PROBE_CHAINS; c = c + 1u) {
-        x[c] = real(at.x % 1024u) + real(c);
-    }
-    let m = real(0.9999);
-    let a = real(0.0001);
+    // PROBE_CHAINS lanes in eight vec4 registers (no array: a driver may keep a
+    // dynamically indexed array in memory): four multiply-only chains and four add-only
+    // chains, so that no product feeds an add and nothing can be fused, as the kernels'
+    // rounded products cannot. m is above 1 and a small, so that 2²⁰ iterations neither
+    // overflow nor reach subnormals.
+    let base = real(at.x % 1024u) + 1.0;
+    let lane = vec4<real>(base, base + 1.0, base + 2.0, base + 3.0);
+    var p0 = lane;
+    var p1 = lane + 4.0;
+    var p2 = lane + 8.0;
+    var p3 = lane + 12.0;
+    var s0 = lane + 16.0;
+    var s1 = lane + 20.0;
+    var s2 = lane + 24.0;
+    var s3 = lane + 28.0;
+    let m = vec4<real>(real(1.0000001));
+    let a = vec4<real>(real(0.0001));
     for (var k = 0u; k < job.iterations; k = k + 1u) {
-        for (var c = 0u; c < PROBE_CHAINS; c = c + 1u) {
-            x[c] = x[c] * m + a;
-        }
+        p0 = p0 * m;
+        s0 = s0 + a;
+        p1 = p1 * m;
+        s1 = s1 + a;
+        p2 = p2 * m;
+        s2 = s2 + a;
+        p3 = p3 * m;
+        s3 = s3 + a;
     }
-    var total = real(0.0);
-    for (var c = 0u; c < PROBE_CHAINS; c = c + 1u) {
-        total = total + x[c];
-    }
-    sink[at.x] = total;
+    let total = (p0 + p1) + (p2 + p3) + (s0 + s1) + (s2 + s3);
+    sink[at.x] = (total.x + total.y) + (total.z + total.w);
 }
 
 // Whether the device keeps subnormals in `real` arithmetic (WGSL allows flushing them to
