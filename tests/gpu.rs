@@ -6,7 +6,7 @@
 
 mod common;
 
-use hpnum::backends::gpu::{ComputeClock, Gpu, GpuOptions, TransferPath, Transfers};
+use hpnum::backends::gpu::{ComputeClock, Gpu, GpuOptions, ShaderTarget, TransferPath, Transfers};
 use hpnum::kernels::diffusion::book_initial_grid;
 use hpnum::kernels::norm::{LCG_SEED, lcg_vector};
 use hpnum::{Backend, DiffusionParams, JuliaParams, NormKind, Rayon, Scalar};
@@ -315,10 +315,27 @@ fn temporal_blocking_is_bit_identical<T: hpnum::Real>(gpu: &Gpu) {
 #[test]
 fn temporal_blocking_gives_the_bits_of_single_steps() {
     let Some(backend) = common::gpu() else { return };
-    let gpu = Gpu::shared().unwrap();
-    temporal_blocking_is_bit_identical::<f32>(&gpu);
-    if common::supports::<f64>(backend.as_ref()) {
-        temporal_blocking_is_bit_identical::<f64>(&gpu);
+    // Tiles of all the workgroup memory the device grants, and of WebGPU's guaranteed
+    // 16 KiB (the smallest a device runs), where the two differ.
+    let shared = Gpu::shared().unwrap();
+    let guaranteed = ShaderTarget::GUARANTEED_WORKGROUP_STORAGE_BYTES;
+    let mut devices = vec![shared.clone()];
+    if shared.adapter().workgroup_storage_bytes > guaranteed {
+        devices.push(
+            Gpu::new(&GpuOptions {
+                workgroup_storage_bytes: Some(guaranteed),
+                ..GpuOptions::from_env()
+            })
+            .unwrap(),
+        );
+    } else {
+        eprintln!("note: the device grants only the guaranteed workgroup memory");
+    }
+    for gpu in &devices {
+        temporal_blocking_is_bit_identical::<f32>(gpu);
+        if common::supports::<f64>(backend.as_ref()) {
+            temporal_blocking_is_bit_identical::<f64>(gpu);
+        }
     }
     // A grid in several bands runs K = 1 only.
     let Some(cramped) = cramped() else { return };
@@ -328,6 +345,42 @@ fn temporal_blocking_gives_the_bits_of_single_steps() {
         banded.set_steps_per_dispatch(4),
         Err(hpnum::Error::Unsupported { .. })
     ));
+}
+
+/// A grid large enough to choose its one-step entry point by timing both: the trial steps
+/// leave its data alone (the bits equal the reference's), the choice is one of the two and
+/// is kept for the next grid of its size, and rows that are not whole quads take `main`.
+#[test]
+fn large_grids_time_their_entry_point_and_keep_the_bits() {
+    let Some(_) = common::gpu() else { return };
+    let gpu = Gpu::shared().unwrap();
+    let params = DiffusionParams::<f32>::book();
+    let (rows, cols) = (1024, 4096); // 2²² cells: the smallest that measures
+    let init = Array2::from_shape_fn((rows, cols), |(r, c)| ((r * 7 + c * 3) % 11) as f32);
+    let mut want = init.clone();
+    Scalar
+        .diffuse(
+            want.view_mut(),
+            Array2::zeros((rows, cols)).view_mut(),
+            &params,
+            3,
+        )
+        .unwrap();
+    let mut grid = gpu.upload_grid(init.view()).unwrap();
+    assert_eq!(grid.entry_point(), None, "chosen at the first step");
+    grid.advance(&params, 3).unwrap();
+    let chosen = grid.entry_point().unwrap();
+    assert!(["quads", "main"].contains(&chosen), "{chosen}");
+    assert_eq!(grid.download().unwrap(), want);
+    let mut again = gpu.upload_grid(init.view()).unwrap();
+    again.advance(&params, 1).unwrap();
+    assert_eq!(again.entry_point(), Some(chosen), "remembered for the size");
+    let mut odd = gpu.upload_grid(Array2::<f32>::ones((3, 5)).view()).unwrap();
+    odd.advance(&params, 1).unwrap();
+    assert_eq!(odd.entry_point(), Some("main"));
+    let mut small = gpu.upload_grid(Array2::<f32>::ones((8, 8)).view()).unwrap();
+    small.advance(&params, 1).unwrap();
+    assert_eq!(small.entry_point(), Some("quads"));
 }
 
 /// Where the adapter lacks `SHADER_F64` (wgpu's GL backend, Metal), every f64 call is

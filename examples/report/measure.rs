@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use hpnum::backends::gpu::{Gpu, GpuOptions, PhaseTimes, TransferPath};
+use hpnum::backends::gpu::{Gpu, GpuOptions, PhaseTimes, ShaderTarget, TransferPath};
 use hpnum::kernels::diffusion::book_initial_grid;
 use hpnum::kernels::norm::lcg_vector;
 use hpnum::{DiffusionParams, NormKind, Result};
@@ -123,25 +123,54 @@ pub fn staging_sweep(quick: bool, repeats: usize) -> Vec<Value> {
     out
 }
 
-/// Seconds per step of a resident `side`² f32 grid at each K steps per dispatch (device
-/// time), or the reason a K could not run.
-pub fn temporal_blocking(gpu: &Gpu, side: usize, ks: &[usize], repeats: usize) -> Result<Value> {
-    let host = book_initial_grid::<f32>(side, side)?;
-    let mut grid = gpu.upload_grid(host.view())?;
-    let params = DiffusionParams::<f32>::book();
-    let steps = 24;
-    let mut rows = Vec::new();
-    for &k in ks {
-        let row = grid.set_steps_per_dispatch(k).and_then(|()| {
-            let time = median(repeats, || grid.step(&params, steps))?;
-            Ok(time.as_secs_f64() / steps as f64)
-        });
-        rows.push(match row {
-            Ok(seconds) => json!({"k": k, "seconds_per_step": seconds}),
-            Err(e) => json!({"k": k, "error": e.to_string()}),
-        });
+/// Seconds per step of resident square f32 grids at each K steps per dispatch (device
+/// time), for each workgroup-memory budget the diffusion tiles may fill (the guaranteed
+/// 16 KiB and the device's grant), or the reason a case could not run.
+pub fn temporal_blocking(sides: &[usize], ks: &[usize], repeats: usize) -> Vec<Value> {
+    let grant = Gpu::shared().map_or(0, |g| g.adapter().workgroup_storage_bytes);
+    let mut budgets = vec![ShaderTarget::GUARANTEED_WORKGROUP_STORAGE_BYTES];
+    if grant > budgets[0] {
+        budgets.push(grant);
     }
-    Ok(Value::Array(rows))
+    let mut rows = Vec::new();
+    for &budget in &budgets {
+        let gpu = Gpu::new(&GpuOptions {
+            workgroup_storage_bytes: Some(budget),
+            ..GpuOptions::from_env()
+        });
+        for &side in sides {
+            let params = DiffusionParams::<f32>::book();
+            let steps = 24;
+            let mut grid = gpu
+                .as_ref()
+                .map_err(Clone::clone)
+                .and_then(|gpu| gpu.upload_grid(book_initial_grid::<f32>(side, side)?.view()));
+            for &k in ks {
+                let seconds = match &mut grid {
+                    Ok(grid) => grid.set_steps_per_dispatch(k).and_then(|()| {
+                        let time = median(repeats, || grid.step(&params, steps))?;
+                        Ok(time.as_secs_f64() / steps as f64)
+                    }),
+                    Err(e) => Err(e.clone()),
+                };
+                let mut row = json!({"side": side, "workgroup_storage_bytes": budget, "k": k});
+                match seconds {
+                    Ok(s) => row["seconds_per_step"] = json!(s),
+                    Err(e) => row["error"] = json!(e.to_string()),
+                }
+                rows.push(row);
+            }
+        }
+    }
+    rows
+}
+
+/// The one-step entry point a resident `side`² grid in `T` chooses on `gpu` (timing both
+/// where the grid is large enough).
+pub fn entry_point<T: hpnum::Real>(gpu: &Gpu, side: usize) -> Result<Option<&'static str>> {
+    let mut grid = gpu.upload_grid(book_initial_grid::<T>(side, side)?.view())?;
+    grid.advance(&DiffusionParams::<T>::book(), 1)?;
+    Ok(grid.entry_point())
 }
 
 /// The smallest resident calls, host-timed end to end, against one trivial dispatch: what a

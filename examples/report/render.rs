@@ -105,7 +105,8 @@ fn render(r: &Value, level: usize) -> String {
         let _ = writeln!(
             out,
             "\nAdapter: {} on {} ({}), driver {}; f64 {}, timestamps {}, subgroups {}; \
-             transfers {} in {} chunks, {} in flight; norms reduce by {}.",
+             transfers {} in {} chunks, {} in flight; {} of workgroup memory per entry \
+             point; norms reduce by {}.",
             adapter,
             s(&a["api"]),
             s(&a["device"]),
@@ -116,6 +117,7 @@ fn render(r: &Value, level: usize) -> String {
             s(&a["transfer_path"]),
             bytes(&a["staging_chunk_bytes"]),
             a["staging_depth"],
+            bytes(&a["workgroup_storage_bytes"]),
             s(&a["norm_reduction"]),
         );
     }
@@ -264,25 +266,37 @@ fn kernels(out: &mut String, r: &Value, h: &str) {
     }
     let _ = writeln!(out, "\n| key | value |\n|---|---:|");
     for (key, value) in k.as_object().into_iter().flatten() {
-        if value.is_number() || value.is_null() {
-            let _ = writeln!(out, "| `{key}` | {} |", plain(value));
+        if value.is_number() || value.is_null() || value.is_string() {
+            let shown = value.as_str().map_or_else(|| plain(value), str::to_owned);
+            let _ = writeln!(out, "| `{key}` | {shown} |");
         }
     }
-    if let Some(rows) = k["temporal_blocking_8192_f32"].as_array() {
-        let one = rows
-            .iter()
-            .find(|r| r["k"] == 1)
-            .and_then(|r| r["seconds_per_step"].as_f64());
+    if let Some(rows) = k["temporal_blocking_f32"]
+        .as_array()
+        .filter(|r| !r.is_empty())
+    {
         let _ = writeln!(
             out,
-            "\nTemporal blocking, 8192² f32, resident (device time per step):\n\n\
-             | K | per step | speed-up over K = 1 |\n|---:|---:|---:|"
+            "\nTemporal blocking, f32, resident (device time per step), with tiles filling \
+             each workgroup-memory budget (`HPNUM_GPU_WORKGROUP_STORAGE`, \
+             `HPNUM_GPU_DIFFUSION_K`):\n\n| grid | tile memory | K | per step | speed-up \
+             over K = 1 |\n|---:|---:|---:|---:|---:|"
         );
         for row in rows {
+            let one = rows
+                .iter()
+                .find(|r| {
+                    r["k"] == 1
+                        && r["side"] == row["side"]
+                        && r["workgroup_storage_bytes"] == row["workgroup_storage_bytes"]
+                })
+                .and_then(|r| r["seconds_per_step"].as_f64());
             let time = row["seconds_per_step"].as_f64();
             let _ = writeln!(
                 out,
-                "| {} | {} | {} |",
+                "| {}² | {} | {} | {} | {} |",
+                row["side"],
+                bytes(&row["workgroup_storage_bytes"]),
                 row["k"],
                 row["error"]
                     .as_str()

@@ -80,6 +80,11 @@ pub struct GpuOptions {
     /// f64, larger values are clamped). Each grid can change it
     /// ([`super::GpuGrid::set_steps_per_dispatch`]).
     pub diffusion_steps_per_dispatch: Option<u32>,
+    /// Lowers the workgroup memory an entry point may use below the device's, in bytes
+    /// (at least WebGPU's guaranteed 16 KiB): the temporally blocked diffusion's tiles fill
+    /// it, so that a device granting more steps larger tiles with less halo; a lower budget
+    /// trades halo for occupancy, which the `report` example measures.
+    pub workgroup_storage_bytes: Option<u32>,
     /// Whether norms may reduce with subgroup operations where the device has them
     /// (`None` or `Some(true)`); `Some(false)` keeps the workgroup-memory tree, to compare
     /// the two ([`super::Gpu::norm_reduction`] says which runs).
@@ -91,8 +96,9 @@ impl GpuOptions {
     /// `WGPU_ADAPTER_NAME`, `WGPU_POWER_PREF` (`low`, `high`, `none`) and hpnum's own
     /// `HPNUM_GPU_TRANSFERS` (`staging` or `mapped`: the [`TransferPath`]) and
     /// `HPNUM_GPU_DIFFUSION_K` (steps per diffusion dispatch), `HPNUM_GPU_STAGING_CHUNK`
-    /// (bytes per staging chunk) and `HPNUM_GPU_STAGING_DEPTH` (chunks in flight): what
-    /// the `report` example's transfer sweep suggests. Like wgpu's, unrecognised values
+    /// (bytes per staging chunk), `HPNUM_GPU_STAGING_DEPTH` (chunks in flight) and
+    /// `HPNUM_GPU_WORKGROUP_STORAGE` (bytes of workgroup memory per entry point): what the
+    /// `report` example's sweeps suggest. Like wgpu's, unrecognised values
     /// leave the default.
     pub fn from_env() -> Self {
         GpuOptions {
@@ -109,10 +115,14 @@ impl GpuOptions {
             diffusion_steps_per_dispatch: positive_env("HPNUM_GPU_DIFFUSION_K"),
             staging_chunk_bytes: positive_env("HPNUM_GPU_STAGING_CHUNK"),
             staging_depth: positive_env("HPNUM_GPU_STAGING_DEPTH"),
+            workgroup_storage_bytes: positive_env("HPNUM_GPU_WORKGROUP_STORAGE"),
             ..GpuOptions::default()
         }
     }
 }
+
+/// Workgroup memory every WebGPU device grants an entry point: 16 KiB.
+pub(crate) const GUARANTEED_WORKGROUP_STORAGE_BYTES: u32 = 16 << 10;
 
 /// A positive integer from the environment variable `name`, if it holds one.
 fn positive_env<N: std::str::FromStr + PartialOrd + From<u8>>(name: &str) -> Option<N> {
@@ -151,6 +161,9 @@ pub struct AdapterSummary {
     pub staging_depth: usize,
     /// How the host waits for the device.
     pub wait: WaitMode,
+    /// Bytes of workgroup memory each entry point may use: the device's grant, or less
+    /// where [`GpuOptions::workgroup_storage_bytes`] says so.
+    pub workgroup_storage_bytes: u32,
     /// Diffusion steps per dispatch that new grids start with (see
     /// [`GpuOptions::diffusion_steps_per_dispatch`]).
     pub diffusion_steps_per_dispatch: u32,
@@ -319,6 +332,11 @@ async fn open_async(options: &GpuOptions) -> Result<Opened> {
             .wait
             .unwrap_or(WaitMode::SpinThenBlock(DEFAULT_SPIN)),
         diffusion_steps_per_dispatch: options.diffusion_steps_per_dispatch.unwrap_or(1).max(1),
+        workgroup_storage_bytes: options
+            .workgroup_storage_bytes
+            .unwrap_or(u32::MAX)
+            .min(limits.max_compute_workgroup_storage_size)
+            .max(GUARANTEED_WORKGROUP_STORAGE_BYTES),
     };
     let mut limits = limits;
     if let Some(cap) = options.max_workgroups_per_dimension {

@@ -63,7 +63,15 @@ impl Context {
         // `errors`); none panics the caller's thread, as wgpu's default handler would.
         device.on_uncaptured_error(errors::recording_handler());
 
-        let build = |precision| Pipelines::build(&device, shaders, precision, summary.subgroups);
+        let build = |precision| {
+            Pipelines::build(
+                &device,
+                shaders,
+                precision,
+                summary.subgroups,
+                summary.workgroup_storage_bytes,
+            )
+        };
         let f32_pipelines = build(Precision::F32)?;
         let f64_pipelines = if summary.f64 {
             Some(build(Precision::F64)?)

@@ -4,7 +4,7 @@
 //! a kernel.
 
 use super::errors::{Failure, capture, device_error};
-use super::shaders::{Entry, Reduction, Shader};
+use super::shaders::{Entry, Reduction, Shader, ShaderTarget};
 use crate::{Error, Precision, Result};
 
 /// The pipelines of one precision, one per entry point.
@@ -14,35 +14,41 @@ pub(crate) struct Pipelines {
 }
 
 impl Pipelines {
-    /// Compiles every entry point of `shaders` for `precision`, each shader module once.
-    /// With `subgroups`, workgroup reductions use subgroup operations unless the driver
-    /// cannot build them in this precision (subgroup arithmetic on f64 is optional), in
-    /// which case every shader uses the tree; [`Pipelines::reduction`] says which.
+    /// Compiles every entry point of `shaders` for `precision`, each shader module once,
+    /// with entry points allowed `workgroup_storage_bytes` of workgroup memory. With
+    /// `subgroups`, workgroup reductions use subgroup operations unless the driver cannot
+    /// build them in this precision (subgroup arithmetic on f64 is optional), in which case
+    /// every shader uses the tree; [`Pipelines::reduction`] says which.
     pub(crate) fn build(
         device: &wgpu::Device,
         shaders: &[Shader],
         precision: Precision,
         subgroups: bool,
+        workgroup_storage_bytes: u32,
     ) -> Result<Pipelines> {
+        let target = |reduction| ShaderTarget {
+            precision,
+            reduction,
+            workgroup_storage_bytes,
+        };
         if subgroups
             && shaders.iter().any(|s| s.has_reduction())
-            && let Ok(pipelines) =
-                Self::build_with(device, shaders, precision, Reduction::Subgroups)
+            && let Ok(pipelines) = Self::build_for(device, shaders, &target(Reduction::Subgroups))
         {
             return Ok(pipelines);
         }
-        Self::build_with(device, shaders, precision, Reduction::Tree)
+        Self::build_for(device, shaders, &target(Reduction::Tree))
     }
 
-    fn build_with(
+    fn build_for(
         device: &wgpu::Device,
         shaders: &[Shader],
-        precision: Precision,
-        reduction: Reduction,
+        target: &ShaderTarget,
     ) -> Result<Pipelines> {
+        let reduction = target.reduction;
         let mut pipelines = Vec::new();
         for &shader in shaders {
-            let source = shader.source_with(precision, reduction);
+            let source = shader.source_for(target);
             let module = compile(|| {
                 device.create_shader_module(wgpu::ShaderModuleDescriptor {
                     label: Some(shader.name()),

@@ -16,7 +16,7 @@ use ndarray::ArrayView1;
 
 use super::context::Context;
 use super::contract::{WORKGROUP_SIZE, WgslStruct, wgsl_constants, wgsl_struct};
-use super::shaders::{Entry, Shader, ShaderDef, no_precision_constants};
+use super::shaders::{Entry, Shader, ShaderDef, no_target_constants};
 use super::staging::Readback;
 use super::submit::Workgroups;
 use super::timing::ComputeClock;
@@ -51,7 +51,7 @@ pub(crate) const SHADER: Shader = Shader::new(&ShaderDef {
     rounds_products: false,
     structs: &[ProbeJob::LAYOUT],
     constants: CONSTANTS,
-    precision_constants: no_precision_constants,
+    target_constants: no_target_constants,
     reduction: None,
 });
 

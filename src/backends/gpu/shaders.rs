@@ -4,6 +4,7 @@
 //! A kernel describes its shader once, with a [`ShaderDef`]; the pipelines, the
 //! portability tests and the layout checks all read that description.
 
+use super::adapter::GUARANTEED_WORKGROUP_STORAGE_BYTES;
 use super::contract::{self, WgslLayout};
 use crate::Precision;
 
@@ -47,14 +48,41 @@ pub(crate) struct ShaderDef {
     pub structs: &'static [WgslLayout],
     /// Its `u32` constants, the same for both precisions.
     pub constants: &'static [(&'static str, u32)],
-    /// Its constants that depend on the precision.
-    pub precision_constants: fn(Precision) -> Vec<(&'static str, u32)>,
+    /// Its constants that depend on the precision or on what the device grants.
+    pub target_constants: fn(&ShaderTarget) -> Vec<(&'static str, u32)>,
     /// Its workgroup reduction, if it has one.
     pub reduction: Option<ReductionSources>,
 }
 
-/// No precision-dependent constants.
-pub(crate) fn no_precision_constants(_: Precision) -> Vec<(&'static str, u32)> {
+/// What a shader's source is built for: the precision of `real`, the workgroup reduction,
+/// and the workgroup memory an entry point may use (a kernel sizes its tiles by it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShaderTarget {
+    /// The precision of `real`.
+    pub precision: Precision,
+    /// How workgroup reductions run (shaders without one ignore it).
+    pub reduction: Reduction,
+    /// Bytes of workgroup memory one entry point may use.
+    pub workgroup_storage_bytes: u32,
+}
+
+impl ShaderTarget {
+    /// Workgroup memory every WebGPU device grants: 16 KiB.
+    pub const GUARANTEED_WORKGROUP_STORAGE_BYTES: u32 = GUARANTEED_WORKGROUP_STORAGE_BYTES;
+
+    /// `precision`, the tree reduction and the guaranteed workgroup memory: a source every
+    /// device (with `SHADER_F64` for f64) builds.
+    pub fn portable(precision: Precision) -> ShaderTarget {
+        ShaderTarget {
+            precision,
+            reduction: Reduction::Tree,
+            workgroup_storage_bytes: Self::GUARANTEED_WORKGROUP_STORAGE_BYTES,
+        }
+    }
+}
+
+/// No constants that depend on the target.
+pub(crate) fn no_target_constants(_: &ShaderTarget) -> Vec<(&'static str, u32)> {
     Vec::new()
 }
 
@@ -114,7 +142,9 @@ impl Shader {
             ("REALS_PER_VEC4", contract::reals_per_load(precision) as u32),
         ];
         all.extend_from_slice(self.def.constants);
-        all.extend((self.def.precision_constants)(precision));
+        all.extend((self.def.target_constants)(&ShaderTarget::portable(
+            precision,
+        )));
         all
     }
 
@@ -126,30 +156,39 @@ impl Shader {
     /// The complete WGSL for `precision`: the shaders are written against an alias `real`,
     /// which this defines, against the shared and their own constants and uniform structs,
     /// which this declares, and (where they use it) against the bit-level view of `real`.
-    /// f64 needs the device feature `SHADER_F64`. A workgroup reduction is the tree.
+    /// f64 needs the device feature `SHADER_F64`. A workgroup reduction is the tree, and
+    /// tiles fit the workgroup memory every device grants ([`ShaderTarget::portable`]).
     pub fn source(self, precision: Precision) -> String {
-        self.source_with(precision, Reduction::Tree)
+        self.source_for(&ShaderTarget::portable(precision))
     }
 
     /// As [`Shader::source`], with the workgroup reduction chosen (shaders without one
     /// ignore it). [`Reduction::Subgroups`] needs the device feature `SUBGROUP`.
     pub fn source_with(self, precision: Precision, reduction: Reduction) -> String {
+        self.source_for(&ShaderTarget {
+            reduction,
+            ..ShaderTarget::portable(precision)
+        })
+    }
+
+    /// The complete WGSL for `target` (see [`Shader::source`]).
+    pub fn source_for(self, target: &ShaderTarget) -> String {
         let def = self.def;
-        let bits = match (def.uses_bits, precision) {
+        let bits = match (def.uses_bits, target.precision) {
             (false, _) => "",
             (true, Precision::F32) => include_str!("wgsl/bits_f32.wgsl"),
             (true, Precision::F64) => include_str!("wgsl/bits_f64.wgsl"),
         };
-        let reduction = match (&def.reduction, reduction) {
+        let reduction = match (&def.reduction, target.reduction) {
             (None, _) => "",
             (Some(sources), Reduction::Tree) => sources.tree,
             (Some(sources), Reduction::Subgroups) => sources.subgroups,
         };
-        let mut out = contract::shared_prelude(precision);
+        let mut out = contract::shared_prelude(target.precision);
         out.push_str(&contract::constant_declarations(def.constants));
-        out.push_str(&contract::constant_declarations(
-            &(def.precision_constants)(precision),
-        ));
+        out.push_str(&contract::constant_declarations(&(def.target_constants)(
+            target,
+        )));
         for layout in def.structs {
             out.push_str(&layout.wgsl());
         }

@@ -11,8 +11,8 @@ use super::{DiffusionParams, check_scratch};
 use crate::backends::gpu::contract::{WORKGROUP_SIZE, WgslStruct, wgsl_struct};
 use crate::backends::gpu::staging::Readback;
 use crate::backends::gpu::{
-    Context, Entry, Gpu, GpuGrid, GpuTimings, MAX_TIMED_PASSES, Resident, Shader, ShaderDef,
-    Workgroups,
+    CacheKey, Context, Entry, Gpu, GpuGrid, GpuTimings, MAX_TIMED_PASSES, Resident, Shader,
+    ShaderDef, ShaderTarget, Workgroups, device_error,
 };
 use crate::interrupt::Watch;
 use crate::{Error, Precision, Real, Result, memory};
@@ -55,23 +55,23 @@ wgsl_struct! {
     }
 }
 
-/// Cells per side of the temporally blocked diffusion's tile in workgroup memory: the
-/// largest square within WebGPU's guaranteed 16 KiB of workgroup storage (64² f32, 45² f64).
-pub(crate) const fn tile_side(precision: Precision) -> u32 {
-    match precision {
-        Precision::F32 => 64,
-        Precision::F64 => 45,
-    }
+/// Cells per side of the temporally blocked diffusion's tile: the largest square of `real`
+/// within the workgroup memory an entry point may use (64² f32, 45² f64 in WebGPU's
+/// guaranteed 16 KiB; 110² and 78² in the 48 KiB NVIDIA's Vulkan driver grants), so that a
+/// device granting more recomputes less halo per cell written.
+pub(crate) fn tile_side(precision: Precision, workgroup_storage_bytes: u32) -> u32 {
+    let cells = workgroup_storage_bytes / precision.bytes() as u32;
+    cells.isqrt()
 }
 
-/// The most steps one tiled dispatch can take in `precision`: a tile must keep at least
-/// one interior cell per side.
-pub(crate) const fn max_tile_steps(precision: Precision) -> u32 {
-    (tile_side(precision) - 1) / 2
+/// The most steps one tiled dispatch can take in `precision` on every device: a tile of the
+/// guaranteed workgroup memory must keep at least one interior cell per side.
+pub(crate) fn max_tile_steps(precision: Precision) -> u32 {
+    (tile_side(precision, ShaderTarget::GUARANTEED_WORKGROUP_STORAGE_BYTES) - 1) / 2
 }
 
-fn tile_constants(precision: Precision) -> Vec<(&'static str, u32)> {
-    let side = tile_side(precision);
+fn tile_constants(target: &ShaderTarget) -> Vec<(&'static str, u32)> {
+    let side = tile_side(target.precision, target.workgroup_storage_bytes);
     vec![
         ("TILE_SIDE", side),
         ("TILE_CELLS", side * side),
@@ -92,7 +92,7 @@ pub(crate) const SHADER: Shader = Shader::new(&ShaderDef {
     rounds_products: true,
     structs: &[DiffusionDims::LAYOUT, DiffusionTile::LAYOUT],
     constants: &[],
-    precision_constants: tile_constants,
+    target_constants: tile_constants,
     reduction: None,
 });
 
@@ -159,7 +159,8 @@ impl TiledPlan {
     ) -> Result<Self> {
         let ctx = grid.ctx();
         let pipeline = ctx.pipeline::<T>(Entry::new(SHADER, TILED))?;
-        let interior = tile_side(T::PRECISION) as usize - 2 * steps;
+        let side = tile_side(T::PRECISION, ctx.summary.workgroup_storage_bytes);
+        let interior = side as usize - 2 * steps;
         let tile = ctx.uniform(
             "diffusion tile",
             &DiffusionTile {
@@ -198,11 +199,94 @@ impl TiledPlan {
     }
 }
 
+/// Grids from this many cells choose their one-step entry point by timing both once per
+/// device, precision and power-of-two size (FFTW's "measure"): on the H200 the f64 quads
+/// ran at 76 % of the copy probe where the one-cell entry had reached 92 % on an H100.
+/// Smaller grids take `quads` where rows are whole quads, too small a step to time well.
+const MEASURE_ENTRY_FROM_CELLS: usize = 1 << 22;
+
 impl<T: Real> DiffusionPlan<T> {
-    fn new(grid: &Resident<T>, cols: usize, value: T) -> Result<Self> {
+    /// The plan of a grid of `rows × cols`, on the faster one-step entry point: `main`
+    /// where rows are not whole quads, else whichever of `quads` and `main` measured faster
+    /// for grids of this size class on this device (`quads` for small grids).
+    fn build(grid: &Resident<T>, (rows, cols): (usize, usize), value: T) -> Result<Self> {
+        if !cols.is_multiple_of(4) {
+            return Self::new(grid, cols, value, MAIN);
+        }
+        let quads = Self::new(grid, cols, value, QUADS)?;
+        let cells = rows * cols;
+        if cells < MEASURE_ENTRY_FROM_CELLS {
+            return Ok(quads);
+        }
         let ctx = grid.ctx();
-        // Four cells per invocation where rows are whole quads: 16-byte loads and stores.
-        let (entry, base, invocations_per_row) = if cols.is_multiple_of(4) {
+        let key = CacheKey {
+            what: "diffusion one-step entry",
+            precision: T::PRECISION,
+            shape: [cells.next_power_of_two().trailing_zeros() as usize, 0],
+        };
+        let faster = match ctx.cache.take::<&'static str>(&key) {
+            Some(QUADS) => quads,
+            Some(_) => Self::new(grid, cols, value, MAIN)?,
+            None => {
+                let one_cell = Self::new(grid, cols, value, MAIN)?;
+                if one_cell.time_one_step(grid)? < quads.time_one_step(grid)? {
+                    one_cell
+                } else {
+                    quads
+                }
+            }
+        };
+        ctx.cache.put(key, 0, faster.entry.function);
+        Ok(faster)
+    }
+
+    /// One step's time on the grid's data, writing the buffer the next step overwrites
+    /// anyway (the grid's state is unchanged): the second of two dispatches, on the device's
+    /// clock where it has timestamps, else from submission to completion.
+    fn time_one_step(&self, grid: &Resident<T>) -> Result<Duration> {
+        let ctx = grid.ctx();
+        let pipeline = ctx.pipeline::<T>(self.entry)?;
+        let parity = grid.current();
+        let mut watch = ctx.stopwatch()?;
+        let mut times = Vec::new();
+        let mut encoder = ctx.encoder();
+        for _ in 0..2 {
+            let start = Instant::now();
+            {
+                let timestamp_writes = watch.as_mut().and_then(|w| w.next_pass());
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("diffusion entry trial"),
+                    timestamp_writes,
+                });
+                pass.set_pipeline(pipeline);
+                for (group, (x, y, z)) in &self.dispatches[parity] {
+                    pass.set_bind_group(0, group, &[]);
+                    pass.dispatch_workgroups(*x, *y, *z);
+                }
+            }
+            if watch.is_none() {
+                let finished = std::mem::replace(&mut encoder, ctx.encoder());
+                ctx.wait(ctx.submit(finished)?)?;
+                times.push(start.elapsed());
+            }
+        }
+        if let Some(w) = &watch {
+            let mut rb = Readback::new(ctx, w.bytes())?;
+            let at = rb.timestamps(&mut encoder, w)?;
+            let mapped = rb.finish(ctx.submit(encoder)?)?;
+            times = w.each(&mapped[at..], ctx.timestamp_period())?;
+        }
+        ctx.return_stopwatch(watch);
+        times
+            .last()
+            .copied()
+            .ok_or_else(|| device_error("a diffusion trial step was not timed"))
+    }
+
+    fn new(grid: &Resident<T>, cols: usize, value: T, function: &'static str) -> Result<Self> {
+        let ctx = grid.ctx();
+        // Four cells per invocation (`quads`): 16-byte loads and stores.
+        let (entry, base, invocations_per_row) = if function == QUADS {
             (Entry::new(SHADER, QUADS), 7, cols / 4)
         } else {
             (Entry::new(SHADER, MAIN), 0, cols)
@@ -310,6 +394,20 @@ impl<T: Real> GpuGrid<T> {
         })
     }
 
+    /// The one-step entry point this grid's steps use, once it has stepped: `quads` (four
+    /// cells per invocation) or `main` (one). Rows that are not whole quads take `main`;
+    /// grids of 2²² cells or more take whichever measured faster on this device for their
+    /// size (timed once per precision and power-of-two size, then remembered until
+    /// [`Gpu::release_cached`]); smaller grids take `quads`.
+    pub fn entry_point(&self) -> Option<&'static str> {
+        self.resident()
+            .with_state(initial_state::<T>, |_, state| {
+                Ok(state.plan.as_ref().map(|p| p.entry.function))
+            })
+            .ok()
+            .flatten()
+    }
+
     /// Steps one dispatch takes ([`GpuGrid::set_steps_per_dispatch`]).
     pub fn steps_per_dispatch(&self) -> usize {
         self.resident()
@@ -317,8 +415,10 @@ impl<T: Real> GpuGrid<T> {
             .unwrap_or(1)
     }
 
-    /// The most steps one dispatch can take in `T`: the tile in workgroup memory (64² cells
-    /// in f32, 45² in f64) must keep an interior: 31 in f32, 22 in f64.
+    /// The most steps one dispatch can take in `T` on every device: a tile in the workgroup
+    /// memory every device grants (64² cells in f32, 45² in f64) must keep an interior:
+    /// 31 in f32, 22 in f64. (A device granting more steps larger tiles, with a wider
+    /// interior for the same K.)
     pub fn max_steps_per_dispatch() -> usize {
         max_tile_steps(T::PRECISION) as usize
     }
@@ -439,7 +539,7 @@ fn run_steps<T: Real>(
     // Taken out while stepping and put back after: a failed call leaves it to be rebuilt.
     let mut plan = match state.plan.take() {
         Some(plan) => plan,
-        None => DiffusionPlan::new(data, cols, value)?,
+        None => DiffusionPlan::build(data, (rows, cols), value)?,
     };
     // Rewritten only when it changed (by bits: exactly what the buffer holds).
     if plan.value.as_f64().to_bits() != value.as_f64().to_bits() {

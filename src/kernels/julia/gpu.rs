@@ -12,7 +12,7 @@ use crate::backends::gpu::contract::{WgslStruct, wgsl_struct};
 use crate::backends::gpu::staging::{self, Readback, Sink, Span};
 use crate::backends::gpu::{
     CacheKey, ComputeClock, Context, Entry, Gpu, GpuTimings, Shader, ShaderDef, device_error,
-    no_precision_constants,
+    no_target_constants,
 };
 use crate::interrupt::Watch;
 use crate::{Error, Real, Result, memory};
@@ -73,7 +73,7 @@ pub(crate) const SHADER: Shader = Shader::new(&ShaderDef {
     rounds_products: true,
     structs: &[JuliaDims::LAYOUT],
     constants: &[],
-    precision_constants: no_precision_constants,
+    target_constants: no_target_constants,
     reduction: None,
 });
 

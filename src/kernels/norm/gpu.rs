@@ -17,7 +17,7 @@ use crate::backends::gpu::contract::{
 use crate::backends::gpu::staging::Readback;
 use crate::backends::gpu::{
     ComputeClock, Context, Entry, Gpu, GpuTimings, GpuVector, Reduction, ReductionSources,
-    Resident, Shader, ShaderDef, Workgroups, device_error, no_precision_constants,
+    Resident, Shader, ShaderDef, Workgroups, device_error, no_target_constants,
 };
 use crate::{Error, Precision, Real, Result};
 
@@ -71,7 +71,7 @@ pub(crate) const SHADER: Shader = Shader::new(&ShaderDef {
     rounds_products: false,
     structs: &[NormJob::LAYOUT, NormCall::LAYOUT],
     constants: CONSTANTS,
-    precision_constants: no_precision_constants,
+    target_constants: no_target_constants,
     reduction: Some(ReductionSources {
         tree: include_str!("reduce_tree.wgsl"),
         subgroups: include_str!("reduce_subgroups.wgsl"),
