@@ -82,18 +82,28 @@ fn leaves(
     let local = lane.local;
     let group = wg.y * groups.x + wg.x;
     let base = group * WORKGROUP_SIZE * NORM_LOADS_PER_INVOCATION;
-    var acc = empty_partial();
+    // Two independent partials, each taking every other load, so that two chains of adds
+    // are in flight; merged pairwise at the end.
+    var even = empty_partial();
+    var odd = empty_partial();
     // Consecutive invocations read consecutive 16-byte loads: every load is coalesced.
-    for (var k = 0u; k < NORM_LOADS_PER_INVOCATION; k = k + 1u) {
+    for (var k = 0u; k < NORM_LOADS_PER_INVOCATION; k = k + 2u) {
         let i = base + k * WORKGROUP_SIZE + local;
+        let j = i + WORKGROUP_SIZE;
         if (i < job.len) {
             let load = input[i];
             for (var r = 0u; r < REALS_PER_VEC4; r = r + 1u) {
-                acc = add_value(acc, real_bits_in(load, r));
+                even = add_value(even, real_bits_in(load, r));
+            }
+        }
+        if (j < job.len) {
+            let load = input[j];
+            for (var r = 0u; r < REALS_PER_VEC4; r = r + 1u) {
+                odd = add_value(odd, real_bits_in(load, r));
             }
         }
     }
-    reduce_workgroup(lane, group, acc);
+    reduce_workgroup(lane, group, merge(even, odd));
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
