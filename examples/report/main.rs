@@ -329,13 +329,23 @@ fn kernels(
         }
         None => Vec::new(),
     };
+    // One note per distinct refusal at 8192², naming the K values it stopped.
+    let mut refusals: Vec<(String, Vec<String>)> = Vec::new();
     for row in blocking.iter().filter(|r| r["side"] == 8192) {
         if let Some(e) = row["error"].as_str() {
-            notes.push(format!(
-                "temporal blocking at 8192², K = {}, {} of workgroup memory: {e}",
-                row["k"], row["workgroup_storage_bytes"]
-            ));
+            let k = row["k"].to_string();
+            match refusals.iter_mut().find(|(seen, _)| seen == e) {
+                Some((_, ks)) if !ks.contains(&k) => ks.push(k),
+                Some(_) => {}
+                None => refusals.push((e.to_string(), vec![k])),
+            }
         }
+    }
+    for (e, ks) in refusals {
+        notes.push(format!(
+            "temporal blocking at 8192², K = {}: {e}",
+            ks.join(", ")
+        ));
     }
     // The best K ≥ 2 over both tile budgets, against one step per dispatch.
     let at_8192 = |k_wanted: fn(u64) -> bool| {

@@ -39,7 +39,7 @@ wgsl_constants! {
 }
 
 // `leaves` deals the loads to its two partials in pairs.
-const _: () = assert!(NORM_LOADS_PER_INVOCATION % 2 == 0);
+const _: () = assert!(NORM_LOADS_PER_INVOCATION.is_multiple_of(2));
 
 /// 16-byte loads one `leaves` workgroup reduces.
 const NORM_LOADS_PER_WORKGROUP: usize = (WORKGROUP_SIZE * NORM_LOADS_PER_INVOCATION) as usize;
