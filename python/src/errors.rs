@@ -3,6 +3,8 @@
 //! `hpnum.DeviceError` (both `RuntimeError`s), memory that cannot be had `MemoryError`.
 
 use pyo3::exceptions::{PyKeyboardInterrupt, PyMemoryError, PyRuntimeError, PyValueError};
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use pyo3::{PyErr, create_exception};
 
 create_exception!(
@@ -50,22 +52,37 @@ pub(crate) fn interruptible<R: Send>(
     if !long {
         return py.detach(work).py_err();
     }
-    let done = &std::sync::atomic::AtomicBool::new(false);
+    watched(py, |_| work()).and_then(IntoPy::py_err)
+}
+
+/// Runs `work` on a thread of its own, without the GIL, while this thread checks for
+/// Ctrl-C every [`CHECK_EVERY`]. On Ctrl-C it raises `stop` (for work made of many calls,
+/// which must look at it between them), asks the library to stop the running call, waits
+/// for `work` to return and raises `KeyboardInterrupt`; otherwise it returns what `work`
+/// returned. `work` may take the GIL (to call back into Python): this thread holds it only
+/// while it looks for a signal.
+pub(crate) fn watched<R: Send>(
+    py: pyo3::Python<'_>,
+    work: impl FnOnce(&AtomicBool) -> R + Send,
+) -> pyo3::PyResult<R> {
+    let stop = &AtomicBool::new(false);
+    let done = &AtomicBool::new(false);
     let waiting = &std::thread::current();
     std::thread::scope(|scope| {
         let worker = scope.spawn(move || {
-            let result = work();
-            done.store(true, std::sync::atomic::Ordering::Release);
+            let result = work(stop);
+            done.store(true, Ordering::Release);
             waiting.unpark();
             result
         });
         loop {
             // Woken when the work is done, or after CHECK_EVERY to look for Ctrl-C.
             py.detach(|| std::thread::park_timeout(CHECK_EVERY));
-            if done.load(std::sync::atomic::Ordering::Acquire) {
+            if done.load(Ordering::Acquire) {
                 break;
             }
             if let Err(interrupt) = py.check_signals() {
+                stop.store(true, Ordering::Release);
                 hpnum::interrupt_running_calls();
                 // It stops within a row, a leaf or a step, and must return before the
                 // arrays it reads go back to Python.
@@ -73,10 +90,8 @@ pub(crate) fn interruptible<R: Send>(
                 return Err(interrupt);
             }
         }
-        match py.detach(|| worker.join()) {
-            Ok(result) => result.py_err(),
-            Err(_) => Err(PyRuntimeError::new_err("an hpnum call panicked")),
-        }
+        py.detach(|| worker.join())
+            .map_err(|_| PyRuntimeError::new_err("an hpnum call panicked"))
     })
 }
 

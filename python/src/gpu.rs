@@ -1,7 +1,7 @@
 //! The GPU with data resident on it: `hpnum.Gpu`, its grids and vectors. Many diffusion
 //! steps or norms run without crossing the bus; every call releases the GIL.
 
-use hpnum::backends::gpu::{GpuGrid, GpuOptions, GpuTimings, GpuVector};
+use hpnum::backends::gpu::{DeviceLimits, GpuGrid, GpuOptions, GpuTimings, GpuVector};
 use hpnum::{DiffusionParams, NormKind, Real};
 
 use numpy::{
@@ -43,6 +43,21 @@ enum Vector {
 #[pyclass(name = "GpuVector", module = "hpnum")]
 pub(crate) struct PyGpuVector {
     vector: Vector,
+}
+
+/// A device's limits as `Gpu.device_limits` returns them.
+pub(crate) fn device_limits_dict<'py>(
+    py: Python<'py>,
+    l: &DeviceLimits,
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("copy_bytes_per_s", l.copy_bytes_per_s)?;
+    d.set_item("read_bytes_per_s", l.read_bytes_per_s)?;
+    d.set_item("f32_flops", l.f32_flops)?;
+    d.set_item("f64_flops", l.f64_flops)?;
+    d.set_item("probe_bytes", l.probe_bytes)?;
+    d.set_item("clock", format!("{:?}", l.clock).to_lowercase())?;
+    Ok(d)
 }
 
 fn timings_dict<'py>(py: Python<'py>, t: &GpuTimings) -> PyResult<Bound<'py, PyDict>> {
@@ -92,6 +107,41 @@ impl PyGpu {
         d.set_item("f64", a.f64)?;
         d.set_item("timestamps", a.timestamps)?;
         d.set_item("subgroups", a.subgroups)?;
+        d.set_item("max_binding_bytes", a.max_binding_bytes)?;
+        d.set_item(
+            "transfer_path",
+            format!("{:?}", a.transfer_path).to_lowercase(),
+        )?;
+        d.set_item("staging_chunk_bytes", a.staging_chunk_bytes)?;
+        d.set_item("staging_depth", a.staging_depth)?;
+        d.set_item("workgroup_storage_bytes", a.workgroup_storage_bytes)?;
+        d.set_item(
+            "diffusion_steps_per_dispatch",
+            a.diffusion_steps_per_dispatch,
+        )?;
+        Ok(d)
+    }
+
+    /// The device's copy and read bandwidth (bytes per second) and peak arithmetic
+    /// (operations per second), measured by compute shaders on first request (about a
+    /// second) and remembered: `copy_bytes_per_s`, `read_bytes_per_s`, `f32_flops`,
+    /// `f64_flops` (`None` without f64), `probe_bytes`, `clock`.
+    fn device_limits<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let limits = py.detach(|| self.gpu.device_limits()).py_err()?;
+        device_limits_dict(py, &limits)
+    }
+
+    /// Upload and download rates through hpnum's transfer path (bytes per second) and
+    /// the per-call floor (`round_trip_s`: an empty submission and its wait), measured with
+    /// 32 MiB on first request and remembered: `upload_bytes_per_s`,
+    /// `download_bytes_per_s`, `round_trip_s`, `bytes`.
+    fn bus_rates<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let rates = py.detach(|| self.gpu.bus_rates()).py_err()?;
+        let d = PyDict::new(py);
+        d.set_item("upload_bytes_per_s", rates.upload_bytes_per_s)?;
+        d.set_item("download_bytes_per_s", rates.download_bytes_per_s)?;
+        d.set_item("round_trip_s", rates.round_trip.as_secs_f64())?;
+        d.set_item("bytes", rates.bytes)?;
         Ok(d)
     }
 

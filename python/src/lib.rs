@@ -1,6 +1,7 @@
 //! `hpnum._hpnum`: the Python extension module. The package `hpnum` (python/hpnum/)
 //! re-exports it with argument handling and documentation; see its `__init__.py`.
 
+mod crossover;
 mod errors;
 mod gpu;
 mod info;
@@ -17,6 +18,8 @@ fn _hpnum(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     kernels::register(m)?;
     m.add_function(wrap_pyfunction!(info::backends, m)?)?;
+    m.add_function(wrap_pyfunction!(crossover::crossover_sweep, m)?)?;
+    m.add_class::<crossover::PyCrossover>()?;
     m.add_function(wrap_pyfunction!(info::last_choice, m)?)?;
     m.add_function(wrap_pyfunction!(info::rust_norm_call_seconds, m)?)?;
     // The names every call accepts, from the library's own lists: the kernels, the

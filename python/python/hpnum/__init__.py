@@ -41,6 +41,7 @@ from ._hpnum import (  # noqa: E402
     UnsupportedError,
     __version__,
 )
+from ._crossover import Crossover, crossover  # noqa: E402
 
 __all__ = [
     "julia",
@@ -49,6 +50,8 @@ __all__ = [
     "norm",
     "backends",
     "last_choice",
+    "crossover",
+    "Crossover",
     "Gpu",
     "GpuGrid",
     "GpuVector",

@@ -1,0 +1,229 @@
+"""hpnum.crossover, its tables, plots and files, and ``python -m hpnum``.
+
+The sweeps here are small (two sizes, one repeat) so that the suite stays fast; the CLI's
+quick sweep over every kernel runs once in CI (.ci/run) and in the notebook.
+"""
+
+import csv
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import hpnum
+from conftest import BACKENDS
+
+HAS_GPU = "gpu" in BACKENDS
+SIZES = [1_000, 100_000]
+
+
+@pytest.fixture(scope="module")
+def norm_sweep():
+    backends = ["scalar", "simd"] + (["gpu"] if HAS_GPU else [])
+    return hpnum.crossover(["norm"], sizes=SIZES, repeats=1, backends=backends, progress=False)
+
+
+def best_cpu_crossing(rows, cpu_backends, flavour):
+    """The crossing as the library defines it, recomputed from the rows alone."""
+    sizes = sorted({r["size"] for r in rows})
+    seconds = {(r["size"], r["backend"]): r["seconds"] for r in rows}
+    first = None
+    for size in reversed(sizes):
+        best = min((seconds[(size, b)] for b in cpu_backends if (size, b) in seconds), default=np.inf)
+        if (size, flavour) in seconds and seconds[(size, flavour)] < best:
+            first = size
+        else:
+            break
+    return first
+
+
+def test_every_row_is_a_measurement_with_the_documented_fields(norm_sweep):
+    expected = {"scalar", "simd"} | ({"gpu", "gpu-resident"} if HAS_GPU else set())
+    assert {r["backend"] for r in norm_sweep.rows} == expected
+    assert len(norm_sweep.rows) == len(expected) * len(SIZES)
+    for r in norm_sweep.rows:
+        assert set(r) >= {"kernel", "label", "precision", "size", "backend", "seconds", "throughput", "of_limit"}
+        assert (r["kernel"], r["label"], r["precision"], r["unit"]) == ("norm", "norm-l2", "f32", "GB/s")
+        assert r["size"] in SIZES
+        assert 0 < r["seconds"] < 10
+        # The throughput is the bytes read per second: one f32 per element.
+        assert r["throughput"] == pytest.approx(4 * r["size"] / r["seconds"] / 1e9, rel=1e-9)
+        if r["backend"] == "gpu":
+            assert r["of_limit"] is None  # its time includes the bus
+        else:
+            assert r["of_limit"] > 0
+
+
+def test_crossings_follow_from_the_rows(norm_sweep):
+    flavours = ["gpu-resident", "gpu"] if HAS_GPU else []
+    assert [c["flavour"] for c in norm_sweep.crossings] == flavours
+    cpu = norm_sweep.limits["cpu_backends"]
+    assert cpu == ["scalar", "simd"]
+    for c in norm_sweep.crossings:
+        assert c["size"] == best_cpu_crossing(norm_sweep.rows, cpu, c["flavour"])
+        assert norm_sweep.crossing("norm", c["flavour"]) == c["size"]
+
+
+def test_limits_are_the_ones_measured_in_the_run(norm_sweep):
+    host = norm_sweep.limits["host"]
+    assert host["copy_bytes_per_s"] > 1e8 and host["one_core_read_bytes_per_s"] > 1e8
+    assert host["f64_flops"] > 1e8
+    if HAS_GPU:
+        device = norm_sweep.limits["device"]
+        assert device["read_bytes_per_s"] > 1e6 and device["f32_flops"] > 1e6
+        assert norm_sweep.limits["link"]["transfer_bytes_per_s"] > 0
+        assert hpnum.Gpu().adapter["name"] in norm_sweep.limits["adapter"]
+    # Each resident GPU row's fraction is its bytes over the device's read probe.
+    for r in norm_sweep.rows:
+        if r["backend"] == "gpu-resident":
+            read = norm_sweep.limits["device"]["read_bytes_per_s"]
+            assert r["of_limit"] == pytest.approx(4 * r["size"] / r["seconds"] / read, rel=1e-9)
+
+
+def test_to_pandas_has_one_row_per_measurement(norm_sweep):
+    frame = norm_sweep.to_pandas()
+    assert len(frame) == len(norm_sweep.rows)
+    assert list(frame["seconds"]) == [r["seconds"] for r in norm_sweep.rows]
+
+
+def test_plot_draws_one_line_per_backend_on_log_axes(norm_sweep, tmp_path):
+    import matplotlib.pyplot as plt
+
+    fig = norm_sweep.plot("norm")
+    time_ax, rate_ax = fig.axes
+    backends = {r["backend"] for r in norm_sweep.rows}
+    assert {line.get_label() for line in time_ax.get_lines()} >= backends
+    assert time_ax.get_xscale() == time_ax.get_yscale() == "log"
+    scalar = next(line for line in time_ax.get_lines() if line.get_label() == "scalar")
+    assert list(scalar.get_xdata()) == SIZES
+    fig.savefig(tmp_path / "n.png")
+    assert (tmp_path / "n.png").stat().st_size > 1000
+    plt.close(fig)
+    with pytest.raises(ValueError, match="no measurements of 'julia'"):
+        norm_sweep.plot("julia")
+
+
+def test_save_writes_tables_plots_summary_and_the_calibration(norm_sweep, tmp_path):
+    written = norm_sweep.save(tmp_path / "out", calibrate=True, calibration_path=tmp_path / "cal.tsv")
+    (table,) = written["csv"]
+    with open(table) as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(norm_sweep.rows)
+    assert float(rows[0]["seconds"]) == norm_sweep.rows[0]["seconds"]
+    assert os.path.getsize(written["png"][0]) > 1000
+    assert "| f32 | norm |" in pathlib.Path(written["summary"]).read_text() or not HAS_GPU
+    calibration = pathlib.Path(written["calibration"]).read_text()
+    # The table Auto reads: the measured backends, each with its points.
+    assert "simd" in calibration and "scalar" in calibration
+    if HAS_GPU:
+        assert "adapter\t" in calibration
+
+
+def test_progress_counts_every_point_and_its_exception_stops_the_sweep():
+    seen = []
+
+    def progress(done, total, row):
+        seen.append((done, total, row))
+
+    hpnum.crossover(["norm"], sizes=SIZES, repeats=1, backends=["scalar"], dtypes=[np.float32, np.float64], progress=progress)
+    assert [s[0] for s in seen] == [1, 2, 3, 4]
+    assert {s[1] for s in seen} == {4}
+    assert [s[2]["precision"] for s in seen] == ["f32", "f32", "f64", "f64"]
+
+    class Enough(Exception):
+        pass
+
+    calls = []
+
+    def stop_at_first(done, total, row):
+        calls.append(done)
+        raise Enough()
+
+    with pytest.raises(Enough):
+        hpnum.crossover(["norm"], sizes=SIZES, repeats=1, backends=["scalar"], progress=stop_at_first)
+    assert calls == [1]
+
+
+def test_ctrl_c_stops_a_sweep_within_its_running_call():
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            # Minutes on one scalar core: Julia at the largest widths, many repeats.
+            hpnum.crossover(["julia"], sizes=[4000, 8000], repeats=50, backends=["scalar"], progress=False)
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 10
+    assert hpnum.norm(np.ones(4), backend="scalar") == 2.0
+
+
+@pytest.mark.parametrize(
+    "call, error",
+    [
+        (lambda: hpnum.crossover(["fft"]), ValueError),
+        (lambda: hpnum.crossover(["norm"], backends=["cuda"]), ValueError),
+        (lambda: hpnum.crossover(["norm"], sizes=[0]), ValueError),
+        (lambda: hpnum.crossover(["norm"], repeats=0), ValueError),
+        (lambda: hpnum.crossover(["norm"], dtypes=[np.int32]), TypeError),
+        (lambda: hpnum.crossover(["norm"], dtypes=[]), ValueError),
+        (lambda: hpnum.crossover(["norm"], progress="yes"), TypeError),
+    ],
+)
+def test_bad_options_are_refused_before_anything_runs(call, error):
+    started = time.monotonic()
+    with pytest.raises(error):
+        call()
+    assert time.monotonic() - started < 1
+
+
+def run_cli(*args, cwd):
+    return subprocess.run(
+        [sys.executable, "-m", "hpnum", *args], cwd=cwd, capture_output=True, text=True, timeout=600
+    )
+
+
+def test_the_command_line_sweeps_and_writes_what_it_promises(tmp_path):
+    done = run_cli(
+        "crossover", "--kernels", "norm", "--sizes", "1000", "100000", "--repeats", "1", "--out", "out",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "out"
+    assert (out / "norm-l2-f32.csv").stat().st_size > 0
+    assert (out / "norm-l2-f32.png").stat().st_size > 1000
+    assert "# hpnum crossover" in (out / "summary.md").read_text()
+    assert "wrote 1 CSV tables, 1 PNG plots" in done.stdout
+
+
+def test_the_command_line_describes_the_machine(tmp_path):
+    done = run_cli("info", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert f"hpnum {hpnum.__version__}" in done.stdout
+    for b in hpnum.backends():
+        assert b["name"] in done.stdout
+    if HAS_GPU:
+        assert hpnum.Gpu().adapter["name"] in done.stdout
+        assert "device: copy" in done.stdout and "bus: upload" in done.stdout
+
+
+@pytest.mark.skipif(not HAS_GPU, reason="no GPU adapter")
+def test_device_limits_and_bus_rates_are_measured_dicts():
+    gpu = hpnum.Gpu()
+    limits = gpu.device_limits()
+    assert limits["copy_bytes_per_s"] > 0 and limits["read_bytes_per_s"] > 0 and limits["f32_flops"] > 0
+    assert (limits["f64_flops"] is None) == (not gpu.adapter["f64"])
+    assert limits["clock"] in ("timestamps", "host")
+    assert gpu.device_limits() == limits  # measured once, remembered
+    bus = gpu.bus_rates()
+    assert bus["upload_bytes_per_s"] > 0 and bus["download_bytes_per_s"] > 0
+    assert 0 < bus["round_trip_s"] < 1 and bus["bytes"] == 32 << 20
+    a = gpu.adapter
+    assert a["transfer_path"] in ("staging", "mappedbuffers")
+    assert a["staging_depth"] >= 1 and a["workgroup_storage_bytes"] >= 16384
