@@ -6,7 +6,9 @@
 
 mod common;
 
-use hpnum::backends::gpu::{ComputeClock, Gpu, GpuOptions, ShaderTarget, TransferPath, Transfers};
+use hpnum::backends::gpu::{
+    ComputeClock, Gpu, GpuOptions, HostMemory, ShaderTarget, TransferPath, Transfers,
+};
 use hpnum::kernels::diffusion::book_initial_grid;
 use hpnum::kernels::norm::{LCG_SEED, lcg_vector};
 use hpnum::{Backend, DiffusionParams, JuliaParams, NormKind, Rayon, Scalar};
@@ -213,6 +215,23 @@ fn adapter_is_described() {
     };
     if let Some(path) = wanted {
         assert_eq!(gpu.adapter().transfer_path, path);
+    }
+}
+
+/// The memory type a mapped buffer gets is reported wherever the API says (Vulkan), and
+/// only there; a software driver's is the host's own, cached memory.
+#[test]
+fn mapped_memory_is_reported_where_vulkan_says() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let adapter = Gpu::shared().unwrap().adapter().clone();
+    let vulkan = adapter.api == "Vulkan";
+    assert_eq!(adapter.read_back_memory.is_some(), vulkan, "{adapter:?}");
+    assert_eq!(adapter.mapped_data_memory.is_some(), vulkan, "{adapter:?}");
+    if vulkan && adapter.device == hpnum::DeviceKind::SoftwareGpu {
+        assert_eq!(adapter.read_back_memory, Some(HostMemory::Cached));
+        assert_eq!(adapter.mapped_data_memory, Some(HostMemory::Cached));
     }
 }
 

@@ -202,6 +202,8 @@ fn adapter_json(gpu: &Gpu) -> Value {
         "staging_depth": a.staging_depth,
         "max_binding_bytes": a.max_binding_bytes,
         "workgroup_storage_bytes": a.workgroup_storage_bytes,
+        "read_back_memory": a.read_back_memory.map(|m| format!("{m:?}")),
+        "mapped_data_memory": a.mapped_data_memory.map(|m| format!("{m:?}")),
         "norm_reduction": gpu.norm_reduction(Precision::F32).ok().map(|r| format!("{r:?}")),
     })
 }

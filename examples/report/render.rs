@@ -120,6 +120,16 @@ fn render(r: &Value, level: usize) -> String {
             bytes(&a["workgroup_storage_bytes"]),
             s(&a["norm_reduction"]),
         );
+        // Reports from before the field existed render as they did.
+        if a.contains_key("read_back_memory") {
+            let _ = writeln!(
+                out,
+                "Host memory behind mapped buffers (what the CPU reads a download from): \
+                 read-back staging buffers {}, data buffers mapped both ways {}.",
+                memory(&a["read_back_memory"]),
+                memory(&a["mapped_data_memory"]),
+            );
+        }
     }
     limits(&mut out, r, &h(1));
     transfers(&mut out, r, &h(1));
@@ -379,6 +389,16 @@ fn secs(v: &Value) -> String {
         Some(t) if t >= 1e-3 => format!("{:.2} ms", t * 1e3),
         Some(t) => format!("{:.1} µs", t * 1e6),
         None => "–".into(),
+    }
+}
+
+/// `Cached`, `Uncached`, or what a missing answer means.
+fn memory(v: &Value) -> String {
+    match v.as_str() {
+        Some("Cached") => "cached".into(),
+        Some("Uncached") => "**uncached** (reads at a few GB/s)".into(),
+        Some(other) => other.into(),
+        None => "not reported by this API".into(),
     }
 }
 

@@ -95,7 +95,10 @@ impl PyGpu {
         Ok(PyGpu { gpu })
     }
 
-    /// The adapter: name, graphics API, device kind, driver, f64, timestamps, subgroups.
+    /// The adapter: name, graphics API, device kind, driver, f64, timestamps, subgroups,
+    /// the largest binding, the transfer path and its staging chunks, workgroup memory,
+    /// diffusion's steps per dispatch, and whether the memory behind read-back and mapped
+    /// data buffers is `"cached"` or `"uncached"` (`None` where the API does not say).
     #[getter]
     fn adapter<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let a = self.gpu.adapter();
@@ -115,6 +118,11 @@ impl PyGpu {
         d.set_item("staging_chunk_bytes", a.staging_chunk_bytes)?;
         d.set_item("staging_depth", a.staging_depth)?;
         d.set_item("workgroup_storage_bytes", a.workgroup_storage_bytes)?;
+        let memory = |m: Option<hpnum::backends::gpu::HostMemory>| {
+            m.map(|m| format!("{m:?}").to_lowercase())
+        };
+        d.set_item("read_back_memory", memory(a.read_back_memory))?;
+        d.set_item("mapped_data_memory", memory(a.mapped_data_memory))?;
         d.set_item(
             "diffusion_steps_per_dispatch",
             a.diffusion_steps_per_dispatch,

@@ -227,3 +227,9 @@ def test_device_limits_and_bus_rates_are_measured_dicts():
     a = gpu.adapter
     assert a["transfer_path"] in ("staging", "mappedbuffers")
     assert a["staging_depth"] >= 1 and a["workgroup_storage_bytes"] >= 16384
+    if a["api"] == "Vulkan":
+        assert a["read_back_memory"] in ("cached", "uncached")
+        if a["device"] == "softwaregpu":
+            assert a["read_back_memory"] == a["mapped_data_memory"] == "cached"
+    else:
+        assert a["read_back_memory"] is None

@@ -39,7 +39,7 @@ def info(_args) -> int:
         f"GPU: {a['name']} on {a['api']} ({a['device']}), driver {a['driver']}; "
         f"f64 {a['f64']}, timestamps {a['timestamps']}, subgroups {a['subgroups']}; "
         f"transfers {a['transfer_path']}, {a['staging_chunk_bytes'] >> 20} MiB chunks, "
-        f"{a['staging_depth']} in flight"
+        f"{a['staging_depth']} in flight; read-back memory {a['read_back_memory'] or 'not reported'}"
     )
     d = gpu.device_limits()
     print(

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::HostMemory;
 use crate::backend::DeviceKind;
 use crate::{Error, Result};
 
@@ -167,6 +168,14 @@ pub struct AdapterSummary {
     /// Diffusion steps per dispatch that new grids start with (see
     /// [`GpuOptions::diffusion_steps_per_dispatch`]).
     pub diffusion_steps_per_dispatch: u32,
+    /// The memory a read-back staging buffer lives in, as wgpu's Vulkan backend chooses
+    /// it: [`HostMemory::Cached`] reads at the host's memory speed, `Uncached` at a few
+    /// GB/s. `None` where the API does not say (Metal, DX12, GL).
+    pub read_back_memory: Option<HostMemory>,
+    /// The same for a data buffer mapped for reading and writing, as the
+    /// [`TransferPath::MappedBuffers`] path maps them (on a discrete GPU, the uncached BAR
+    /// window where the device has one).
+    pub mapped_data_memory: Option<HostMemory>,
 }
 
 impl AdapterSummary {
@@ -302,7 +311,10 @@ async fn open_async(options: &GpuOptions) -> Result<Opened> {
         })?;
 
     let default_chunk = if software { 4 << 20 } else { 16 << 20 };
+    let mapped_memory = super::host_memory::of(&adapter);
     let summary = AdapterSummary {
+        read_back_memory: mapped_memory.map(|m| m.read_back),
+        mapped_data_memory: mapped_memory.map(|m| m.mapped_both_ways),
         name: info.name.clone(),
         api: format!("{:?}", info.backend),
         device: device_kind,

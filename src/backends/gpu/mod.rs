@@ -55,6 +55,7 @@ mod context;
 pub(crate) mod contract;
 mod errors;
 mod grid;
+mod host_memory;
 mod pipelines;
 mod pool;
 mod probe;
@@ -76,6 +77,7 @@ pub use self::adapter::{
 pub(crate) use self::context::Context;
 pub(crate) use self::errors::device_error;
 pub use self::grid::GpuGrid;
+pub use self::host_memory::HostMemory;
 pub(crate) use self::pool::CacheKey;
 pub(crate) use self::probe::SHADER as PROBE_SHADER;
 pub use self::probe::{BusRates, DeviceLimits};
