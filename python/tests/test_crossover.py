@@ -202,6 +202,26 @@ def test_the_command_line_sweeps_and_writes_what_it_promises(tmp_path):
     assert "wrote 1 CSV tables, 1 PNG plots" in done.stdout
 
 
+def test_save_on_the_command_line_calibrates_auto_where_it_reads(tmp_path):
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    done = subprocess.run(
+        [sys.executable, "-m", "hpnum", "crossover", "--kernels", "norm", "--sizes", "1000", "100000",
+         "--repeats", "1", "--backends", "scalar", "simd", "--out", "out", "--save"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    saved = tmp_path / "cache" / "hpnum" / "calibration.tsv"
+    assert f"saved the calibration for `auto` to {saved}" in done.stdout
+    assert "simd" in saved.read_text()
+
+
+def test_a_progress_bar_is_drawn_with_tqdm(capsys):
+    import tqdm  # noqa: F401 (in the test extra)
+
+    hpnum.crossover(["norm"], sizes=SIZES, repeats=1, backends=["scalar"], progress=True)
+    assert "crossover" in capsys.readouterr().err
+
+
 def test_the_command_line_describes_the_machine(tmp_path):
     done = run_cli("info", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
