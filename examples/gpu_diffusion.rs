@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use hpnum::backends::gpu::{ComputeClock, Gpu, GpuTimings};
+use hpnum::backends::gpu::{ComputeClock, Gpu, GpuTimings, TemporalBlocking};
 use hpnum::kernels::diffusion::book_initial_grid;
 use hpnum::{Backend, DiffusionParams, Precision, Rayon, Real};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -46,9 +46,14 @@ struct Args {
     no_cpu: bool,
 
     /// Steps per GPU dispatch (temporal blocking, K): 1 steps through device memory every
-    /// step; K ≥ 2 steps tiles in workgroup memory K times per dispatch (same bits).
+    /// step; K ≥ 2 keeps cells in workgroup memory for K steps per dispatch (same bits).
     #[arg(long, default_value_t = 1, value_parser = common::positive)]
     steps_per_dispatch: usize,
+
+    /// How K ≥ 2 steps block: `tiles` (square tiles with a K-cell halo) or `stream`
+    /// (strips streamed down the grid through rings of rows).
+    #[arg(long, default_value = "tiles")]
+    blocking: TemporalBlocking,
 
     /// Where to write the heat map.
     #[arg(long, default_value = "out/gpu_diffusion.png")]
@@ -69,6 +74,7 @@ fn run_gpu<T: Real>(gpu: &Gpu, args: &Args) -> hpnum::Result<GpuRun> {
     let start = Instant::now();
     let mut resident = gpu.upload_grid(grid.view())?;
     timings.upload = start.elapsed();
+    resident.set_temporal_blocking(args.blocking)?;
     resident.set_steps_per_dispatch(args.steps_per_dispatch)?;
 
     // Steps in chunks so the progress bar moves; each chunk is many steps per submission.

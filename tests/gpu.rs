@@ -7,7 +7,8 @@
 mod common;
 
 use hpnum::backends::gpu::{
-    ComputeClock, Gpu, GpuOptions, HostMemory, ShaderTarget, TransferPath, Transfers,
+    ComputeClock, Gpu, GpuOptions, HostMemory, ShaderTarget, TemporalBlocking, TransferPath,
+    Transfers,
 };
 use hpnum::kernels::diffusion::book_initial_grid;
 use hpnum::kernels::norm::{LCG_SEED, lcg_vector};
@@ -285,14 +286,24 @@ fn many_threads_share_one_device() {
     });
 }
 
-/// Temporal blocking (K steps per dispatch on tiles in workgroup memory) gives the bits of
-/// K single steps for every K, on shapes smaller and larger than a tile, odd and prime,
-/// with step counts that leave a remainder, in both precisions; K = 0, K beyond the tile
-/// and K ≥ 2 on a grid split into bands are typed errors.
-fn temporal_blocking_is_bit_identical<T: hpnum::Real>(gpu: &Gpu) {
+/// Temporal blocking (K steps per dispatch in workgroup memory, on tiles or streamed
+/// strips) gives the bits of K single steps for every K up to the scheme's bound, on shapes
+/// smaller and larger than a tile or a strip (wider than a strip's 256 columns, taller than
+/// its 256 rows), odd and prime, with step counts that leave a remainder, in both
+/// precisions; K = 0, K beyond the bound and K ≥ 2 on a grid split into bands are typed
+/// errors.
+fn temporal_blocking_is_bit_identical<T: hpnum::Real>(gpu: &Gpu, scheme: TemporalBlocking) {
     let params = DiffusionParams::<T>::book();
-    let max = hpnum::backends::gpu::GpuGrid::<T>::max_steps_per_dispatch();
-    for (rows, cols) in [(1, 1), (3, 5), (17, 64), (64, 17), (70, 131), (200, 97)] {
+    let shapes = [
+        (1, 1),
+        (3, 5),
+        (17, 64),
+        (64, 17),
+        (70, 131),
+        (200, 97),
+        (300, 517),
+    ];
+    for (rows, cols) in shapes {
         // A grid with structure at every scale: the book's initial blob and a ramp.
         let init = Array2::from_shape_fn((rows, cols), |(r, c)| {
             T::from_f64(((r * 31 + c * 17) % 23) as f64 / 7.0 + if r == c { 1e3 } else { 0.0 })
@@ -302,10 +313,19 @@ fn temporal_blocking_is_bit_identical<T: hpnum::Real>(gpu: &Gpu) {
         single.set_steps_per_dispatch(1).unwrap();
         single.advance(&params, steps).unwrap();
         let want = single.download().unwrap();
-        for k in [2, 3, 4, 7, max] {
+        let max = single.max_steps_per_dispatch_with(scheme);
+        assert!(max >= 2, "{scheme:?} allows only K = {max}");
+        let mut ks: Vec<usize> = [2, 3, 4, 7, max]
+            .into_iter()
+            .filter(|&k| k <= max)
+            .collect();
+        ks.dedup();
+        for k in ks {
             let mut blocked = gpu.upload_grid(init.view()).unwrap();
+            blocked.set_temporal_blocking(scheme).unwrap();
             blocked.set_steps_per_dispatch(k).unwrap();
             assert_eq!(blocked.steps_per_dispatch(), k);
+            assert_eq!(blocked.temporal_blocking(), scheme);
             // In pieces, so that calls start mid-way through a block.
             blocked.advance(&params, 5).unwrap();
             blocked.step(&params, steps - 5).unwrap();
@@ -314,12 +334,13 @@ fn temporal_blocking_is_bit_identical<T: hpnum::Real>(gpu: &Gpu) {
                 assert_eq!(
                     g.as_f64().to_bits(),
                     w.as_f64().to_bits(),
-                    "{} {rows}×{cols} K={k}: cell {i}",
+                    "{} {rows}×{cols} K={k} {scheme:?}: cell {i}",
                     T::PRECISION
                 );
             }
         }
         let mut grid = gpu.upload_grid(init.view()).unwrap();
+        grid.set_temporal_blocking(scheme).unwrap();
         assert!(matches!(
             grid.set_steps_per_dispatch(0),
             Err(hpnum::Error::InvalidParameter { .. })
@@ -328,6 +349,18 @@ fn temporal_blocking_is_bit_identical<T: hpnum::Real>(gpu: &Gpu) {
             grid.set_steps_per_dispatch(max + 1),
             Err(hpnum::Error::InvalidParameter { .. })
         ));
+    }
+    // A K that one scheme allows and the other does not cannot be carried across.
+    let mut grid = gpu.upload_grid(Array2::<T>::ones((8, 8)).view()).unwrap();
+    let tiles = grid.max_steps_per_dispatch_with(TemporalBlocking::Tiles);
+    let stream = grid.max_steps_per_dispatch_with(TemporalBlocking::Stream);
+    if tiles > stream {
+        grid.set_steps_per_dispatch(stream + 1).unwrap();
+        assert!(matches!(
+            grid.set_temporal_blocking(TemporalBlocking::Stream),
+            Err(hpnum::Error::InvalidParameter { .. })
+        ));
+        assert_eq!(grid.temporal_blocking(), TemporalBlocking::Tiles);
     }
 }
 
@@ -351,9 +384,11 @@ fn temporal_blocking_gives_the_bits_of_single_steps() {
         eprintln!("note: the device grants only the guaranteed workgroup memory");
     }
     for gpu in &devices {
-        temporal_blocking_is_bit_identical::<f32>(gpu);
-        if common::supports::<f64>(backend.as_ref()) {
-            temporal_blocking_is_bit_identical::<f64>(gpu);
+        for scheme in [TemporalBlocking::Tiles, TemporalBlocking::Stream] {
+            temporal_blocking_is_bit_identical::<f32>(gpu, scheme);
+            if common::supports::<f64>(backend.as_ref()) {
+                temporal_blocking_is_bit_identical::<f64>(gpu, scheme);
+            }
         }
     }
     // A grid in several bands runs K = 1 only.

@@ -349,17 +349,34 @@ fn kernels(
             ks.join(", ")
         ));
     }
-    // The best K ≥ 2 over both tile budgets, against one step per dispatch.
-    let at_8192 = |k_wanted: fn(u64) -> bool| {
+    // The best K ≥ 2 over both budgets and schemes, against one step per dispatch.
+    let fastest = |k_wanted: fn(u64) -> bool| {
         blocking
             .iter()
             .filter(|r| r["side"] == 8192 && r["k"].as_u64().is_some_and(k_wanted))
-            .filter_map(|r| r["seconds_per_step"].as_f64())
-            .fold(f64::INFINITY, f64::min)
+            .filter(|r| r["seconds_per_step"].is_f64())
+            .min_by(|a, b| {
+                let s = |r: &Value| r["seconds_per_step"].as_f64().unwrap_or(f64::INFINITY);
+                s(a).total_cmp(&s(b))
+            })
     };
-    let (one, best) = (at_8192(|k| k == 1), at_8192(|k| k > 1));
-    let speedup = (one.is_finite() && best.is_finite()).then(|| one / best);
-    keys.insert("temporal_blocking_speedup_8192_f32".into(), json!(speedup));
+    let (one, best) = (fastest(|k| k == 1), fastest(|k| k > 1));
+    let speedup = match (one, best) {
+        (Some(one), Some(best)) => json!(
+            one["seconds_per_step"].as_f64().unwrap_or(f64::NAN)
+                / best["seconds_per_step"].as_f64().unwrap_or(f64::NAN)
+        ),
+        _ => Value::Null,
+    };
+    keys.insert("temporal_blocking_speedup_8192_f32".into(), speedup);
+    // Which K, scheme and budget that was: what a device's default would be set to.
+    let best_setting = best.map(|b| {
+        json!({"k": b["k"], "scheme": b["scheme"], "workgroup_storage_bytes": b["workgroup_storage_bytes"]})
+    });
+    keys.insert(
+        "temporal_blocking_best_8192_f32".into(),
+        json!(best_setting),
+    );
     keys.insert("temporal_blocking_f32".into(), Value::Array(blocking));
     for p in ["f32", "f64"] {
         keys.insert(format!("norm_l2_1e8_{p}_vs_torch"), Value::Null);

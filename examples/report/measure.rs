@@ -4,7 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use hpnum::backends::gpu::{Gpu, GpuOptions, PhaseTimes, ShaderTarget, TransferPath};
+use hpnum::backends::gpu::{
+    Gpu, GpuOptions, PhaseTimes, ShaderTarget, TemporalBlocking, TransferPath,
+};
 use hpnum::kernels::diffusion::book_initial_grid;
 use hpnum::kernels::norm::lcg_vector;
 use hpnum::{DiffusionParams, NormKind, Result};
@@ -124,8 +126,9 @@ pub fn staging_sweep(quick: bool, repeats: usize) -> Vec<Value> {
 }
 
 /// Seconds per step of resident square f32 grids at each K steps per dispatch (device
-/// time), for each workgroup-memory budget the diffusion tiles may fill (the guaranteed
-/// 16 KiB and the device's grant), or the reason a case could not run.
+/// time), for each workgroup-memory budget temporal blocking may fill (the guaranteed
+/// 16 KiB and the device's grant) and, for K ≥ 2, each scheme (tiles, streamed strips), or
+/// the reason a case could not run.
 pub fn temporal_blocking(sides: &[usize], ks: &[usize], repeats: usize) -> Vec<Value> {
     let grant = Gpu::shared().map_or(0, |g| g.adapter().workgroup_storage_bytes);
     let mut budgets = vec![ShaderTarget::GUARANTEED_WORKGROUP_STORAGE_BYTES];
@@ -146,19 +149,34 @@ pub fn temporal_blocking(sides: &[usize], ks: &[usize], repeats: usize) -> Vec<V
                 .map_err(Clone::clone)
                 .and_then(|gpu| gpu.upload_grid(book_initial_grid::<f32>(side, side)?.view()));
             for &k in ks {
-                let seconds = match &mut grid {
-                    Ok(grid) => grid.set_steps_per_dispatch(k).and_then(|()| {
-                        let time = median(repeats, || grid.step(&params, steps))?;
-                        Ok(time.as_secs_f64() / steps as f64)
-                    }),
-                    Err(e) => Err(e.clone()),
+                // One step per dispatch has no scheme: timed once.
+                let schemes: &[TemporalBlocking] = if k == 1 {
+                    &[TemporalBlocking::Tiles]
+                } else {
+                    &[TemporalBlocking::Tiles, TemporalBlocking::Stream]
                 };
-                let mut row = json!({"side": side, "workgroup_storage_bytes": budget, "k": k});
-                match seconds {
-                    Ok(s) => row["seconds_per_step"] = json!(s),
-                    Err(e) => row["error"] = json!(e.to_string()),
+                for &scheme in schemes {
+                    let seconds = match &mut grid {
+                        Ok(grid) => grid
+                            .set_steps_per_dispatch(1)
+                            .and_then(|()| grid.set_temporal_blocking(scheme))
+                            .and_then(|()| grid.set_steps_per_dispatch(k))
+                            .and_then(|()| {
+                                let time = median(repeats, || grid.step(&params, steps))?;
+                                Ok(time.as_secs_f64() / steps as f64)
+                            }),
+                        Err(e) => Err(e.clone()),
+                    };
+                    let name = if k == 1 { "none" } else { scheme.name() };
+                    let mut row = json!({
+                        "side": side, "workgroup_storage_bytes": budget, "k": k, "scheme": name,
+                    });
+                    match seconds {
+                        Ok(s) => row["seconds_per_step"] = json!(s),
+                        Err(e) => row["error"] = json!(e.to_string()),
+                    }
+                    rows.push(row);
                 }
-                rows.push(row);
             }
         }
     }

@@ -287,10 +287,11 @@ fn kernels(out: &mut String, r: &Value, h: &str) {
     {
         let _ = writeln!(
             out,
-            "\nTemporal blocking, f32, resident (device time per step), with tiles filling \
-             each workgroup-memory budget (`HPNUM_GPU_WORKGROUP_STORAGE`, \
-             `HPNUM_GPU_DIFFUSION_K`):\n\n| grid | tile memory | K | per step | speed-up \
-             over K = 1 |\n|---:|---:|---:|---:|---:|"
+            "\nTemporal blocking, f32, resident (device time per step): square tiles or \
+             strips streamed through rings of rows (`GpuGrid::set_temporal_blocking`), \
+             filling each workgroup-memory budget (`HPNUM_GPU_WORKGROUP_STORAGE`, \
+             `HPNUM_GPU_DIFFUSION_K`):\n\n| grid | workgroup memory | K | scheme | per step \
+             | speed-up over K = 1 |\n|---:|---:|---:|---|---:|---:|"
         );
         for row in rows {
             let one = rows
@@ -304,10 +305,11 @@ fn kernels(out: &mut String, r: &Value, h: &str) {
             let time = row["seconds_per_step"].as_f64();
             let _ = writeln!(
                 out,
-                "| {}² | {} | {} | {} | {} |",
+                "| {}² | {} | {} | {} | {} | {} |",
                 row["side"],
                 bytes(&row["workgroup_storage_bytes"]),
                 row["k"],
+                row["scheme"].as_str().unwrap_or("tiles"),
                 row["error"]
                     .as_str()
                     .map_or_else(|| secs(&row["seconds_per_step"]), str::to_owned),
@@ -315,6 +317,15 @@ fn kernels(out: &mut String, r: &Value, h: &str) {
                     (Some(one), Some(t)) => format!("{:.2}×", one / t),
                     _ => "–".into(),
                 }
+            );
+        }
+        if let Some(best) = k["temporal_blocking_best_8192_f32"].as_object() {
+            let _ = writeln!(
+                out,
+                "\nFastest K ≥ 2 at 8192²: K = {} on {} in {} of workgroup memory.",
+                best["k"],
+                best["scheme"].as_str().unwrap_or("?"),
+                bytes(&best["workgroup_storage_bytes"]),
             );
         }
     }

@@ -1,7 +1,9 @@
 //! The GPU with data resident on it: `hpnum.Gpu`, its grids and vectors. Many diffusion
 //! steps or norms run without crossing the bus; every call releases the GIL.
 
-use hpnum::backends::gpu::{DeviceLimits, GpuGrid, GpuOptions, GpuTimings, GpuVector};
+use hpnum::backends::gpu::{
+    DeviceLimits, GpuGrid, GpuOptions, GpuTimings, GpuVector, TemporalBlocking,
+};
 use hpnum::{DiffusionParams, NormKind, Real};
 
 use numpy::{
@@ -342,6 +344,26 @@ impl PyGpuGrid {
         match &mut self.grid {
             Grid::F32(g) => g.set_steps_per_dispatch(k),
             Grid::F64(g) => g.set_steps_per_dispatch(k),
+        }
+        .py_err()
+    }
+
+    /// How dispatches of several steps block: `"tiles"` (the default) or `"stream"`
+    /// (strips streamed through rings of rows). Both give the bits of single steps.
+    #[getter]
+    fn get_temporal_blocking(&self) -> &'static str {
+        match &self.grid {
+            Grid::F32(g) => g.temporal_blocking().name(),
+            Grid::F64(g) => g.temporal_blocking().name(),
+        }
+    }
+
+    #[setter]
+    fn set_temporal_blocking(&mut self, scheme: &str) -> PyResult<()> {
+        let scheme: TemporalBlocking = scheme.parse().py_err()?;
+        match &mut self.grid {
+            Grid::F32(g) => g.set_temporal_blocking(scheme),
+            Grid::F64(g) => g.set_temporal_blocking(scheme),
         }
         .py_err()
     }

@@ -60,6 +60,15 @@ def test_resident_grid_steps_downloads_and_uploads():
     assert resident.steps_per_dispatch == 4
     with pytest.raises(ValueError):
         resident.steps_per_dispatch = 0
+    # Streamed strips give the same bits as single steps.
+    assert resident.temporal_blocking == "tiles"
+    resident.upload(grid)
+    resident.temporal_blocking = "stream"
+    assert resident.temporal_blocking == "stream"
+    resident.step(30)
+    np.testing.assert_array_equal(resident.download(), want)
+    with pytest.raises(ValueError, match="tiles, stream"):
+        resident.temporal_blocking = "rings"
     with pytest.raises(TypeError, match="float32"):
         resident.download(out=np.zeros((48, 48)))
 

@@ -35,6 +35,7 @@ use std::time::Duration;
 pub use self::calibrate::Link;
 pub use self::limits::{Cores, HostLimits};
 use crate::backend::{AnyBackend, DeviceKind};
+use crate::interrupt::Watch;
 use crate::kernels::{Case, Kernel, Workload};
 use crate::{Error, Precision, Real, Result};
 
@@ -240,21 +241,29 @@ type Measure<'a, T> = dyn FnMut(&str, Option<f64>, &dyn Case<T>) -> Result<()> +
 
 /// The median of `repeats` timings of `run` after one untimed warm-up; `None` if a run
 /// failed.
-fn median(repeats: usize, mut run: impl FnMut() -> Result<Duration>) -> Option<f64> {
+fn median(watch: Watch, repeats: usize, mut run: impl FnMut() -> Result<Duration>) -> Option<f64> {
     run().ok()?;
+    // A failed run (an interrupted one among them) or a stop between runs ends the point.
     let mut times: Vec<f64> = (0..repeats)
-        .map(|_| run().map(|d| d.as_secs_f64()).ok())
+        .map(|_| {
+            if watch.interrupted() {
+                return None;
+            }
+            run().map(|d| d.as_secs_f64()).ok()
+        })
         .collect::<Option<_>>()?;
     times.sort_by(f64::total_cmp);
     Some(times[times.len() / 2])
 }
 
 /// Runs the sweep in `T` (see the module's docs). `progress` is called after every point;
-/// an error it returns stops the sweep with that error (how a caller honours Ctrl-C).
+/// an error it returns stops the sweep with that error. [`crate::interrupt_running_calls`]
+/// stops it too, within the running call (how a caller honours Ctrl-C).
 ///
 /// # Errors
-/// [`Error::InvalidParameter`] for no kernels or a size of 0; what `progress` returns.
-/// A backend that fails at a size leaves a gap, not an error.
+/// [`Error::InvalidParameter`] for no kernels or a size of 0; [`Error::Interrupted`] once
+/// `interrupt_running_calls` was called during the sweep; what `progress` returns. A
+/// backend that fails at a size leaves a gap, not an error.
 pub fn sweep<T: Real>(
     options: &SweepOptions,
     progress: &mut dyn FnMut(&Progress<'_>) -> Result<()>,
@@ -265,6 +274,7 @@ pub fn sweep<T: Real>(
     if options.sizes.as_ref().is_some_and(|s| s.contains(&0)) {
         return Err(Error::invalid("sizes", "must be at least 1"));
     }
+    let watch = Watch::start();
     let all = crate::backends::all();
     let cpu: Vec<Arc<dyn AnyBackend>> = all
         .iter()
@@ -313,6 +323,7 @@ pub fn sweep<T: Real>(
                 continue;
             };
             let mut measure = |backend: &str, seconds: Option<f64>, case: &dyn Case<T>| {
+                watch.check()?;
                 let point = seconds.map(|seconds| {
                     point(case, backend, seconds, T::PRECISION, &host, device.as_ref())
                 });
@@ -327,10 +338,10 @@ pub fn sweep<T: Real>(
             };
             let case = case.as_mut();
             for backend in &hosts {
-                let seconds = median(repeats, || case.run(backend.as_ref()));
+                let seconds = median(watch, repeats, || case.run(backend.as_ref()));
                 measure(backend.name(), seconds, case)?;
             }
-            gpu::measure(gpu.as_ref(), case, repeats, &mut measure)?;
+            gpu::measure(gpu.as_ref(), case, watch, repeats, &mut measure)?;
         }
     }
     Ok(Crossover {
@@ -380,7 +391,7 @@ fn point<T: Real>(
 /// The GPU's part of a sweep, in a build with the GPU backend.
 #[cfg(feature = "gpu")]
 mod gpu {
-    use super::{Case, Link, Measure, Result, SweepOptions as Options};
+    use super::{Case, Link, Measure, Result, SweepOptions as Options, Watch};
     use crate::backends::gpu::{DeviceLimits, Gpu};
     use crate::kernels::{GpuFlavour, Limit};
     use crate::{DeviceKind, Precision, Real};
@@ -434,20 +445,21 @@ mod gpu {
     pub(super) fn measure<T: Real>(
         gpu: Option<&Gpu>,
         case: &mut dyn Case<T>,
+        watch: Watch,
         repeats: usize,
         measure: &mut Measure<'_, T>,
     ) -> Result<()> {
         let Some(gpu) = gpu else {
             return Ok(());
         };
-        let one_shot = super::median(repeats, || case.run(gpu));
+        let one_shot = super::median(watch, repeats, || case.run(gpu));
         measure("gpu", one_shot, case)?;
         for (name, flavour) in [
             ("gpu-resident", GpuFlavour::Resident),
             ("gpu-readback", GpuFlavour::ReadBackEveryStep),
         ] {
             let seconds = match case.gpu(gpu, flavour) {
-                Ok(Some(mut run)) => super::median(repeats, || run.run()),
+                Ok(Some(mut run)) => super::median(watch, repeats, || run.run()),
                 _ => None,
             };
             measure(name, seconds, case)?;
@@ -459,7 +471,7 @@ mod gpu {
 /// The GPU's part of a sweep, in a build without the GPU backend: nothing.
 #[cfg(not(feature = "gpu"))]
 mod gpu {
-    use super::{Case, Link, Measure, Result, SweepOptions as Options};
+    use super::{Case, Link, Measure, Result, SweepOptions as Options, Watch};
     use crate::kernels::Limit;
     use crate::{Precision, Real};
 
@@ -489,6 +501,7 @@ mod gpu {
     pub(super) fn measure<T: Real>(
         _: Option<&Gpu>,
         _: &mut dyn Case<T>,
+        _: Watch,
         _: usize,
         _: &mut Measure<'_, T>,
     ) -> Result<()> {

@@ -71,6 +71,7 @@ class GpuGrid:
     @property
     def dtype(self) -> str: ...
     steps_per_dispatch: int
+    temporal_blocking: str
 
 class GpuVector:
     def norm(self, kind: str = "l2") -> float: ...

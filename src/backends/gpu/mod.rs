@@ -89,7 +89,7 @@ pub(crate) use self::timing::MAX_TIMED_PASSES;
 pub use self::timing::{ComputeClock, GpuTimings, PhaseTimes, TransferPhases};
 pub use self::vector::GpuVector;
 use crate::backend::{Capabilities, Describe};
-pub use crate::kernels::diffusion::gpu::{MultiGpuGrid, Transfers};
+pub use crate::kernels::diffusion::gpu::{MultiGpuGrid, TemporalBlocking, Transfers};
 use crate::{Precision, Real, Result};
 
 /// The wgpu version hpnum is built with, for [`GpuOptions`]' fields.

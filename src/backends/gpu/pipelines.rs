@@ -62,7 +62,15 @@ impl Pipelines {
                         layout: None,
                         module: &module,
                         entry_point: Some(function),
-                        compilation_options: Default::default(),
+                        // No zeroing of workgroup memory: every shader writes each
+                        // workgroup array before it reads it (they say so where they
+                        // declare one), so WebGPU's zeroing would be a pass over up to
+                        // 48 KiB per workgroup for nothing, and on Mesa's GL driver its
+                        // translation took minutes to compile for the streamed diffusion.
+                        compilation_options: wgpu::PipelineCompilationOptions {
+                            zero_initialize_workgroup_memory: false,
+                            ..Default::default()
+                        },
                         cache: None,
                     })
                 })?;

@@ -124,6 +124,8 @@ fn quads(
 // dispatches of `main`. Only for grids in one band (the host checks).
 @group(0) @binding(6) var<uniform> tile: DiffusionTile;
 
+// Written before it is read (the pipelines skip WebGPU's zeroing): each step reads only
+// cells loaded or computed before the barrier that precedes it.
 var<workgroup> cells: array<real, TILE_CELLS>;
 
 // x mod n for x ≥ -k, as an index: shifted by a multiple of n to be non-negative first,
@@ -197,5 +199,78 @@ fn tiled(
             && row < rows && col < cols) {
             dst[u32(row) * tile.cols + u32(col)] = cells[at];
         }
+    }
+}
+
+// Temporal blocking by streaming (`streamed`), as EBISU and AN5D do for 2D stencils: each
+// workgroup owns a strip of WORKGROUP_SIZE columns (its `WORKGROUP_SIZE - 2K` interior plus
+// a K-column halo on each side, wrapped) and walks down `stream.strip_rows` rows of it, plus
+// K rows before and after. Each input row is loaded once, into a ring of three rows per
+// time level in workgroup memory; as row q arrives, level l computes its row q - l from
+// level l - 1's rows q - l - 1, q - l and q - l + 1 (levels in order, a barrier between),
+// and level K's row goes straight to `dst`. The halo is loaded once per strip, not once
+// per tile, and one invocation per column keeps every load and store contiguous. Each
+// cell's operations are `main`'s, in the same order: bit-identical to K dispatches of
+// `main`. Only for grids in one band (the host checks); K ≤ STREAM_LEVELS.
+@group(0) @binding(11) var<uniform> stream: DiffusionStream;
+
+// Written before it is read (the pipelines skip WebGPU's zeroing): level l reads level
+// l - 1's rows q - 1 … q + 1 and columns j - 1 … j + 1, all written at earlier phases.
+var<workgroup> rings: array<real, STREAM_CELLS>;
+
+// Where row q (counted from the strip's first loaded row) of time level `level` lives.
+fn ring_at(level: u32, q: u32, column: u32) -> u32 {
+    return (level * 3u + q % 3u) * WORKGROUP_SIZE + column;
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn streamed(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(local_invocation_index) j: u32,
+) {
+    let cols = stream.cols;
+    let rows = stream.rows;
+    let k = stream.steps;
+    let interior = WORKGROUP_SIZE - 2u * k;
+    let strip = stream.strip_rows;
+    let col = wrap(i32(wg.x * interior + j) - i32(k), i32(cols), i32(k));
+    let first_row = i32(wg.y * strip) - i32(k);
+    let out_col = wg.x * interior + j - k;
+    let writes = j >= k && j + k < WORKGROUP_SIZE && out_col < cols;
+    let one = coefficient[1];
+    // One loop over (row, level) phases with one barrier each: row t is loaded at its
+    // phase 0, level l computes at phase l. (Nested loops, each with its barrier, took
+    // llvmpipe's GL compiler minutes.)
+    let phases = (strip + 2u * k) * (k + 1u);
+    for (var phase = 0u; phase < phases; phase = phase + 1u) {
+        let t = phase / (k + 1u);
+        let level = phase % (k + 1u);
+        if (level == 0u) {
+            let row = wrap(first_row + i32(t), i32(rows), i32(k));
+            rings[ring_at(0u, t, j)] = src[row * cols + col];
+        } else if (t >= 2u * level && j >= level && j + level < WORKGROUP_SIZE) {
+            // Level `level`'s row q = t - level needs input rows q - level … q + level:
+            // from t = 2·level on.
+            let q = t - level;
+            let prior = level - 1u;
+            let g = rings[ring_at(prior, q, j)];
+            let t0 = -4.0 * g;
+            let t1 = t0 + rings[ring_at(prior, q - 1u, j)];
+            let t2 = t1 + rings[ring_at(prior, q + 1u, j)];
+            let t3 = t2 + rings[ring_at(prior, q, j - 1u)];
+            let t4 = t3 + rings[ring_at(prior, q, j + 1u)];
+            let t5 = rounded(t4 * coefficient[0], one);
+            let value = t5 + g;
+            if (level < k) {
+                rings[ring_at(level, q, j)] = value;
+            } else {
+                let out_row = wg.y * strip + t - 2u * k;
+                if (writes && out_row < rows) {
+                    dst[out_row * cols + out_col] = value;
+                }
+            }
+        }
+        // Uniform: every invocation reaches it.
+        workgroupBarrier();
     }
 }

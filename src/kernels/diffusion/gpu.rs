@@ -55,6 +55,75 @@ wgsl_struct! {
     }
 }
 
+wgsl_struct! {
+    /// One streamed diffusion dispatch (`streamed`): `steps` steps of a one-band grid, each
+    /// workgroup walking `strip_rows` rows of a strip of `WORKGROUP_SIZE` columns.
+    pub(crate) struct DiffusionStream {
+        /// Cells per row.
+        cols,
+        /// Rows of the grid.
+        rows,
+        /// Steps per dispatch (K): time levels, and the halo's width.
+        steps,
+        /// Rows each workgroup writes.
+        strip_rows,
+    }
+}
+
+/// Rows each streamed workgroup writes (fewer in a smaller grid): its 2K halo rows are
+/// loaded once per this many, and a 8192² grid still has 32 strips of rows for the
+/// device's cores to share.
+const STREAM_STRIP_ROWS: usize = 256;
+
+/// How many time levels of three rows of `WORKGROUP_SIZE` cells fit in the workgroup memory
+/// an entry point may use: the most steps one streamed dispatch can take (5 in f32 and 2 in
+/// f64 in WebGPU's guaranteed 16 KiB; 16 and 8 in the 48 KiB NVIDIA's Vulkan driver grants).
+pub(crate) fn stream_levels(precision: Precision, workgroup_storage_bytes: u32) -> u32 {
+    let cells = workgroup_storage_bytes / precision.bytes() as u32;
+    (cells / (3 * WORKGROUP_SIZE)).min((WORKGROUP_SIZE - 1) / 2)
+}
+
+/// How a dispatch of K ≥ 2 diffusion steps keeps its cells in workgroup memory
+/// ([`GpuGrid::set_temporal_blocking`]). Both give the bits of K single steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum TemporalBlocking {
+    /// Square tiles with a K-cell halo on every side, each loaded whole and stepped K times
+    /// (the default): simple, but every tile reloads and recomputes its halo.
+    #[default]
+    Tiles,
+    /// Strips of columns streamed down the grid through a ring of three rows per time level
+    /// (the scheme of EBISU, ICS '23, and AN5D, CGO '20): each row is loaded once per strip,
+    /// the halo of 2K rows once per 256. K is bounded by the workgroup memory the device
+    /// grants ([`GpuGrid::max_steps_per_dispatch_with`]).
+    Stream,
+}
+
+impl TemporalBlocking {
+    /// `tiles` or `stream`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TemporalBlocking::Tiles => "tiles",
+            TemporalBlocking::Stream => "stream",
+        }
+    }
+}
+
+impl std::str::FromStr for TemporalBlocking {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "tiles" => Ok(TemporalBlocking::Tiles),
+            "stream" => Ok(TemporalBlocking::Stream),
+            other => Err(Error::invalid(
+                "temporal blocking",
+                format!("`{other}` is not one of tiles, stream"),
+            )),
+        }
+    }
+}
+
 /// Cells per side of the temporally blocked diffusion's tile: the largest square of `real`
 /// within the workgroup memory an entry point may use (64² f32, 45² f64 in WebGPU's
 /// guaranteed 16 KiB; 110² and 78² in the 48 KiB NVIDIA's Vulkan driver grants), so that a
@@ -70,8 +139,9 @@ pub(crate) fn max_tile_steps(precision: Precision) -> u32 {
     (tile_side(precision, ShaderTarget::GUARANTEED_WORKGROUP_STORAGE_BYTES) - 1) / 2
 }
 
-fn tile_constants(target: &ShaderTarget) -> Vec<(&'static str, u32)> {
+fn blocking_constants(target: &ShaderTarget) -> Vec<(&'static str, u32)> {
     let side = tile_side(target.precision, target.workgroup_storage_bytes);
+    let levels = stream_levels(target.precision, target.workgroup_storage_bytes);
     vec![
         ("TILE_SIDE", side),
         ("TILE_CELLS", side * side),
@@ -79,26 +149,35 @@ fn tile_constants(target: &ShaderTarget) -> Vec<(&'static str, u32)> {
             "TILE_CELLS_PER_INVOCATION",
             (side * side).div_ceil(WORKGROUP_SIZE),
         ),
+        ("STREAM_LEVELS", levels),
+        // At least one level, so that the array is declared on every device.
+        ("STREAM_CELLS", levels.max(1) * 3 * WORKGROUP_SIZE),
     ]
 }
 
 /// `diffusion.wgsl`: one step, one invocation per cell (`main`) or per four cells of a row
-/// (`quads`), or several steps on tiles in workgroup memory (`tiled`).
+/// (`quads`), or several steps in workgroup memory, on tiles (`tiled`) or streamed down
+/// strips of columns (`streamed`).
 pub(crate) const SHADER: Shader = Shader::new(&ShaderDef {
     name: "diffusion",
     body: include_str!("diffusion.wgsl"),
-    entry_points: &[MAIN, QUADS, TILED],
+    entry_points: &[MAIN, QUADS, TILED, STREAMED],
     uses_bits: true,
     rounds_products: true,
-    structs: &[DiffusionDims::LAYOUT, DiffusionTile::LAYOUT],
+    structs: &[
+        DiffusionDims::LAYOUT,
+        DiffusionTile::LAYOUT,
+        DiffusionStream::LAYOUT,
+    ],
     constants: &[],
-    target_constants: tile_constants,
+    target_constants: blocking_constants,
     reduction: None,
 });
 
 const MAIN: &str = "main";
 const QUADS: &str = "quads";
 const TILED: &str = "tiled";
+const STREAMED: &str = "streamed";
 
 impl Shader {
     /// The diffusion shader: `Shader::Diffusion` of hpnum 0.1, when `Shader` was an enum.
@@ -122,6 +201,7 @@ pub enum Transfers {
 /// builds on first use.
 struct DiffusionState<T> {
     steps_per_dispatch: usize,
+    blocking: TemporalBlocking,
     plan: Option<DiffusionPlan<T>>,
 }
 
@@ -137,39 +217,64 @@ struct DiffusionPlan<T> {
     dispatches: [Vec<(wgpu::BindGroup, Workgroups)>; 2],
     /// The bands' dims, kept alive with the bind groups that use them.
     _dims: Vec<wgpu::Buffer>,
-    /// The temporally blocked dispatch for the K last used, built when K changes.
-    tiled: Option<TiledPlan>,
+    /// The temporally blocked dispatch for the K and scheme last used, built when either
+    /// changes.
+    blocked: Option<BlockedPlan>,
 }
 
-/// K steps per dispatch on a one-band grid: the `tiled` entry point's bind groups per
-/// parity, and its workgroups (one per tile).
-struct TiledPlan {
+/// K steps per dispatch on a one-band grid: the `tiled` or `streamed` entry point's bind
+/// groups per parity, and its workgroups (one per tile, or per strip).
+struct BlockedPlan {
     steps: usize,
+    scheme: TemporalBlocking,
+    entry: Entry,
     dispatches: [wgpu::BindGroup; 2],
     workgroups: Workgroups,
-    _tile: wgpu::Buffer,
+    _uniform: wgpu::Buffer,
 }
 
-impl TiledPlan {
+impl BlockedPlan {
     fn new<T: Real>(
         grid: &Resident<T>,
         (rows, cols): (usize, usize),
         coefficient: &wgpu::Buffer,
         steps: usize,
+        scheme: TemporalBlocking,
     ) -> Result<Self> {
         let ctx = grid.ctx();
-        let pipeline = ctx.pipeline::<T>(Entry::new(SHADER, TILED))?;
-        let side = tile_side(T::PRECISION, ctx.summary.workgroup_storage_bytes);
-        let interior = side as usize - 2 * steps;
-        let tile = ctx.uniform(
-            "diffusion tile",
-            &DiffusionTile {
-                cols: cols as u32,
-                rows: rows as u32,
-                steps: steps as u32,
-                interior: interior as u32,
-            },
-        )?;
+        let (entry, uniform, binding, (x, y)) = match scheme {
+            TemporalBlocking::Tiles => {
+                let side = tile_side(T::PRECISION, ctx.summary.workgroup_storage_bytes);
+                let interior = side as usize - 2 * steps;
+                let tile = ctx.uniform(
+                    "diffusion tile",
+                    &DiffusionTile {
+                        cols: cols as u32,
+                        rows: rows as u32,
+                        steps: steps as u32,
+                        interior: interior as u32,
+                    },
+                )?;
+                let tiles = (cols.div_ceil(interior), rows.div_ceil(interior));
+                (Entry::new(SHADER, TILED), tile, 6, tiles)
+            }
+            TemporalBlocking::Stream => {
+                let interior = WORKGROUP_SIZE as usize - 2 * steps;
+                let strip_rows = STREAM_STRIP_ROWS.min(rows);
+                let stream = ctx.uniform(
+                    "diffusion stream",
+                    &DiffusionStream {
+                        cols: cols as u32,
+                        rows: rows as u32,
+                        steps: steps as u32,
+                        strip_rows: strip_rows as u32,
+                    },
+                )?;
+                let strips = (cols.div_ceil(interior), rows.div_ceil(strip_rows));
+                (Entry::new(SHADER, STREAMED), stream, 11, strips)
+            }
+        };
+        let pipeline = ctx.pipeline::<T>(entry)?;
         let bind = |parity: usize| {
             ctx.bind(
                 pipeline,
@@ -177,24 +282,25 @@ impl TiledPlan {
                     (0, grid.buffer(0, parity)?),
                     (3, grid.buffer(0, 1 - parity)?),
                     (4, coefficient),
-                    (6, &tile),
+                    (binding, &uniform),
                 ],
             )
         };
         let dispatches = [bind(0)?, bind(1)?];
-        let (x, y) = (cols.div_ceil(interior), rows.div_ceil(interior));
         let max = ctx.limits.max_compute_workgroups_per_dimension as usize;
         if x > max || y > max {
             return Err(Error::Unsupported {
                 backend: "gpu".into(),
-                what: format!("{y} × {x} tiles in one dispatch"),
+                what: format!("{y} × {x} workgroups of {} in one dispatch", scheme.name()),
             });
         }
-        Ok(TiledPlan {
+        Ok(BlockedPlan {
             steps,
+            scheme,
+            entry,
             dispatches,
             workgroups: (x as u32, y as u32, 1),
-            _tile: tile,
+            _uniform: uniform,
         })
     }
 }
@@ -334,7 +440,7 @@ impl<T: Real> DiffusionPlan<T> {
             value,
             dispatches,
             _dims: dims,
-            tiled: None,
+            blocked: None,
         })
     }
 }
@@ -361,22 +467,74 @@ impl<T: Real> GpuGrid<T> {
     }
 
     /// Sets how many steps one dispatch takes (temporal blocking, K): 1 runs one step per
-    /// dispatch through device memory; K ≥ 2 loads tiles of the grid with a K-cell halo into
-    /// workgroup memory and steps them K times before writing back, trading redundant
-    /// halo work for K times less memory traffic. Results are bit-identical for every K.
-    /// Which K is fastest depends on the device; `gpu_diffusion --steps-per-dispatch` and
-    /// the bench's `diffusion-k` rows measure it.
+    /// dispatch through device memory; K ≥ 2 keeps the cells in workgroup memory for K steps
+    /// before writing back, on tiles or streamed strips ([`GpuGrid::set_temporal_blocking`]),
+    /// trading redundant halo work for K times less memory traffic. Results are
+    /// bit-identical for every K and scheme. Which is fastest depends on the device;
+    /// `gpu_diffusion --steps-per-dispatch K --blocking tiles|stream` and the `report`
+    /// example measure it.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] for 0 or more than [`GpuGrid::max_steps_per_dispatch`];
+    /// [`Error::InvalidParameter`] for 0 or more than
+    /// [`GpuGrid::max_steps_per_dispatch_with`] for the grid's scheme;
     /// [`Error::Unsupported`] for K ≥ 2 on a grid stored in several bands (larger than one
     /// storage binding), where only K = 1 runs.
     pub fn set_steps_per_dispatch(&mut self, k: usize) -> Result<()> {
-        let max = Self::max_steps_per_dispatch();
+        let scheme = self.temporal_blocking();
+        self.check_blocking(k, scheme)?;
+        self.resident().with_state(initial_state::<T>, |_, state| {
+            state.steps_per_dispatch = k;
+            Ok(())
+        })
+    }
+
+    /// Sets how a dispatch of K ≥ 2 steps keeps its cells in workgroup memory: square
+    /// tiles (the default) or strips streamed through a ring of rows. Both give the bits
+    /// of K single steps.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] if the grid's K is more than the scheme allows on this
+    /// device ([`GpuGrid::max_steps_per_dispatch_with`]).
+    pub fn set_temporal_blocking(&mut self, scheme: TemporalBlocking) -> Result<()> {
+        let k = self.steps_per_dispatch();
+        self.check_blocking(k, scheme)?;
+        self.resident().with_state(initial_state::<T>, |_, state| {
+            state.blocking = scheme;
+            Ok(())
+        })
+    }
+
+    /// How this grid's dispatches of K ≥ 2 steps block ([`GpuGrid::set_temporal_blocking`]).
+    pub fn temporal_blocking(&self) -> TemporalBlocking {
+        self.resident()
+            .with_state(initial_state::<T>, |_, state| Ok(state.blocking))
+            .unwrap_or_default()
+    }
+
+    /// The most steps one dispatch of `scheme` can take on this grid's device in `T`:
+    /// tiles, [`GpuGrid::max_steps_per_dispatch`] on every device; a stream keeps three
+    /// rows of 256 cells per level in the device's workgroup memory (5 in f32 and 2 in f64
+    /// in the guaranteed 16 KiB, 10 and 5 in 32 KiB, 16 and 8 in 48 KiB).
+    pub fn max_steps_per_dispatch_with(&self, scheme: TemporalBlocking) -> usize {
+        match scheme {
+            TemporalBlocking::Tiles => max_tile_steps(T::PRECISION) as usize,
+            TemporalBlocking::Stream => {
+                let budget = self.resident().ctx().summary.workgroup_storage_bytes;
+                stream_levels(T::PRECISION, budget) as usize
+            }
+        }
+    }
+
+    fn check_blocking(&self, k: usize, scheme: TemporalBlocking) -> Result<()> {
+        let max = self.max_steps_per_dispatch_with(scheme);
         if k == 0 || k > max {
             return Err(Error::invalid(
                 "steps_per_dispatch",
-                format!("{k} is not between 1 and {max} for {}", T::PRECISION),
+                format!(
+                    "{k} is not between 1 and {max} for {} with {} on this device",
+                    T::PRECISION,
+                    scheme.name()
+                ),
             ));
         }
         if k > 1 && self.bands() > 1 {
@@ -388,10 +546,7 @@ impl<T: Real> GpuGrid<T> {
                 ),
             });
         }
-        self.resident().with_state(initial_state::<T>, |_, state| {
-            state.steps_per_dispatch = k;
-            Ok(())
-        })
+        Ok(())
     }
 
     /// The one-step entry point this grid's steps use, once it has stepped: `quads` (four
@@ -415,10 +570,11 @@ impl<T: Real> GpuGrid<T> {
             .unwrap_or(1)
     }
 
-    /// The most steps one dispatch can take in `T` on every device: a tile in the workgroup
-    /// memory every device grants (64² cells in f32, 45² in f64) must keep an interior:
-    /// 31 in f32, 22 in f64. (A device granting more steps larger tiles, with a wider
-    /// interior for the same K.)
+    /// The most steps one tiled dispatch can take in `T` on every device: a tile in the
+    /// workgroup memory every device grants (64² cells in f32, 45² in f64) must keep an
+    /// interior: 31 in f32, 22 in f64. (A device granting more steps larger tiles, with a
+    /// wider interior for the same K; [`GpuGrid::max_steps_per_dispatch_with`] gives this
+    /// device's bound for either scheme.)
     pub fn max_steps_per_dispatch() -> usize {
         max_tile_steps(T::PRECISION) as usize
     }
@@ -429,6 +585,7 @@ fn initial_state<T: Real>(grid: &Resident<T>) -> Result<DiffusionState<T>> {
     let k = grid.ctx().summary.diffusion_steps_per_dispatch as usize;
     Ok(DiffusionState {
         steps_per_dispatch: k.clamp(1, max_tile_steps(T::PRECISION) as usize),
+        blocking: TemporalBlocking::Tiles,
         plan: None,
     })
 }
@@ -556,13 +713,25 @@ fn run_steps<T: Real>(
     } else {
         1
     };
-    if k > 1 && plan.tiled.as_ref().is_none_or(|t| t.steps != k) {
-        plan.tiled = Some(TiledPlan::new(data, (rows, cols), &plan.coefficient, k)?);
+    let scheme = state.blocking;
+    if k > 1
+        && plan
+            .blocked
+            .as_ref()
+            .is_none_or(|b| b.steps != k || b.scheme != scheme)
+    {
+        plan.blocked = Some(BlockedPlan::new(
+            data,
+            (rows, cols),
+            &plan.coefficient,
+            k,
+            scheme,
+        )?);
     }
     let pipeline = ctx.pipeline::<T>(plan.entry)?;
-    let tiled = plan.tiled.as_ref().filter(|_| k > 1);
-    let tiled_pipeline = match tiled {
-        Some(_) => Some(ctx.pipeline::<T>(Entry::new(SHADER, TILED))?),
+    let blocked = plan.blocked.as_ref().filter(|_| k > 1);
+    let blocked_pipeline = match blocked {
+        Some(b) => Some(ctx.pipeline::<T>(b.entry)?),
         None => None,
     };
 
@@ -599,7 +768,7 @@ fn run_steps<T: Real>(
             // it takes one step or K.
             let mut left = n;
             while left > 0 {
-                match (tiled, tiled_pipeline) {
+                match (blocked, blocked_pipeline) {
                     (Some(t), Some(p)) if left >= t.steps => {
                         pass.set_pipeline(p);
                         pass.set_bind_group(0, &t.dispatches[parity], &[]);

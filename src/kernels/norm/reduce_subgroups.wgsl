@@ -13,7 +13,8 @@ struct Lane {
     @builtin(num_subgroups) subgroups: u32,
 }
 
-// One entry per subgroup (a workgroup has at most WORKGROUP_SIZE of them).
+// One entry per subgroup (a workgroup has at most WORKGROUP_SIZE of them), written before
+// it is read (the pipelines skip WebGPU's zeroing): only the subgroups' own entries are.
 var<workgroup> subgroup_sum: array<real, WORKGROUP_SIZE>;
 var<workgroup> subgroup_tiny: array<real, WORKGROUP_SIZE>;
 var<workgroup> subgroup_amax: array<real_bits, WORKGROUP_SIZE>;

@@ -8,6 +8,8 @@ struct Lane {
     @builtin(local_invocation_index) local: u32,
 }
 
+// Written before they are read (the pipelines skip WebGPU's zeroing): every lane stores
+// its partial, and the tree reads only lanes below WORKGROUP_SIZE.
 var<workgroup> shared_sum: array<real, WORKGROUP_SIZE>;
 var<workgroup> shared_tiny: array<real, WORKGROUP_SIZE>;
 var<workgroup> shared_amax: array<real_bits, WORKGROUP_SIZE>;
