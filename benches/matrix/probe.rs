@@ -17,49 +17,39 @@ pub fn bench(rec: &Recorder) {
             return;
         }
     };
-    // Recorded as one second's worth of each, so the table's rate is the limit itself.
-    let second = Duration::from_secs(1);
-    rec.record_limit(
-        "bandwidth/copy/all-cores",
-        Work::Bytes(limits.copy_bytes_per_s as u64),
-        second,
-    );
-    rec.record_limit(
-        "bandwidth/read/all-cores",
-        Work::BytesRead(limits.read_bytes_per_s as u64),
-        second,
-    );
-    rec.record_limit(
-        "peak/flops/f32",
-        Work::Flops(limits.f32_flops as u64),
-        second,
-    );
-    rec.record_limit(
-        "peak/flops/f64",
-        Work::Flops(limits.f64_flops as u64),
-        second,
-    );
-    // One core's, the yardsticks of the scalar and SIMD rows.
-    rec.record_limit(
-        "bandwidth/copy/one-core",
-        Work::Bytes(limits.one_core_copy_bytes_per_s as u64),
-        second,
-    );
-    rec.record_limit(
-        "bandwidth/read/one-core",
-        Work::BytesRead(limits.one_core_read_bytes_per_s as u64),
-        second,
-    );
-    rec.record_limit(
-        "peak/flops/f32/one-core",
-        Work::Flops(limits.one_core_f32_flops as u64),
-        second,
-    );
-    rec.record_limit(
-        "peak/flops/f64/one-core",
-        Work::Flops(limits.one_core_f64_flops as u64),
-        second,
-    );
+    // Recorded as one second's worth of each, so the table's rate is the limit itself. The
+    // one-core rows are the yardsticks of the scalar and SIMD rows.
+    let yardsticks = [
+        (
+            "bandwidth/copy/all-cores",
+            Work::Bytes(limits.copy_bytes_per_s as u64),
+        ),
+        (
+            "bandwidth/read/all-cores",
+            Work::BytesRead(limits.read_bytes_per_s as u64),
+        ),
+        ("peak/flops/f32", Work::Flops(limits.f32_flops as u64)),
+        ("peak/flops/f64", Work::Flops(limits.f64_flops as u64)),
+        (
+            "bandwidth/copy/one-core",
+            Work::Bytes(limits.one_core_copy_bytes_per_s as u64),
+        ),
+        (
+            "bandwidth/read/one-core",
+            Work::BytesRead(limits.one_core_read_bytes_per_s as u64),
+        ),
+        (
+            "peak/flops/f32/one-core",
+            Work::Flops(limits.one_core_f32_flops as u64),
+        ),
+        (
+            "peak/flops/f64/one-core",
+            Work::Flops(limits.one_core_f64_flops as u64),
+        ),
+    ];
+    for (name, work) in yardsticks {
+        rec.record_limit(name, work, Duration::from_secs(1));
+    }
     println!(
         "host limits (all cores): copy {:.1} GB/s, read {:.1} GB/s, {:.1} / {:.1} GFLOP/s \
          f32 / f64 without FMA; one core: copy {:.1} GB/s, read {:.1} GB/s, {:.1} / {:.1}",

@@ -87,22 +87,8 @@ def book_axes(width):
     return np.array(xs), np.array(ys)
 
 
-@njit
-def julia_jit(xs, ys, c_re, c_im, maxiter, out):
-    for r in range(ys.shape[0]):
-        for k in range(xs.shape[0]):
-            re, im = xs[k], ys[r]
-            n = 0
-            while n < maxiter and re * re + im * im < 4.0:
-                new_re = (re * re - im * im) + c_re
-                im = (re * im + im * re) + c_im
-                re = new_re
-                n += 1
-            out[r, k] = n
-
-
-@njit(parallel=True)
-def julia_prange(xs, ys, c_re, c_im, maxiter, out):
+def _julia_rows(xs, ys, c_re, c_im, maxiter, out):
+    """The book's loop; `prange` is `range` unless Numba compiles it with parallel=True."""
     for r in prange(ys.shape[0]):
         for k in range(xs.shape[0]):
             re, im = xs[k], ys[r]
@@ -113,6 +99,11 @@ def julia_prange(xs, ys, c_re, c_im, maxiter, out):
                 re = new_re
                 n += 1
             out[r, k] = n
+
+
+# One body, two forms a reader would try: plain @jit on one thread, and prange on all.
+julia_jit = njit(_julia_rows)
+julia_prange = njit(parallel=True)(_julia_rows)
 
 
 # --- diffusion ----------------------------------------------------------------------------
