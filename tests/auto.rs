@@ -157,6 +157,16 @@ fn calibration_round_trips_through_its_file_exactly() {
         },
     );
     cal.set_adapter("NVIDIA H100 80GB HBM3 | Vulkan | NVIDIA 580.159.04");
+    cal.set_gpu_setting("staging_chunk_bytes", "8388608");
+    cal.set_gpu_setting("diffusion_blocking", "stream");
+    cal.set_gpu_setting("staging_chunk_bytes", "33554432"); // replaces, keeps its place
+    assert_eq!(
+        cal.gpu_settings(),
+        [
+            ("staging_chunk_bytes".to_owned(), "33554432".to_owned()),
+            ("diffusion_blocking".to_owned(), "stream".to_owned()),
+        ]
+    );
     let path = std::env::temp_dir().join(format!("hpnum-calibration-{}.tsv", std::process::id()));
     cal.save_to(&path).unwrap();
     let back = Calibration::load_from(&path).unwrap();
@@ -188,6 +198,7 @@ fn gpu_costs_are_kept_only_for_the_adapter_and_driver_they_were_measured_on() {
         cal.set(Kernel::Norm, Precision::F32, "simd", cost);
         if let Some(adapter) = adapter {
             cal.set_adapter(adapter);
+            cal.set_gpu_setting("staging_depth", "4");
         }
         cal
     };
@@ -208,6 +219,11 @@ fn gpu_costs_are_kept_only_for_the_adapter_and_driver_they_were_measured_on() {
         let mut cal = measured(Some(h100));
         cal.keep_gpu_costs_of(current);
         assert_eq!(gpu_cost(&cal).is_some(), kept, "{current:?}");
+        assert_eq!(
+            !cal.gpu_settings().is_empty(),
+            kept,
+            "{current:?}: settings"
+        );
         assert!(
             cal.cost(Kernel::Norm, Precision::F32, "simd").is_some(),
             "CPU costs stay"
@@ -218,6 +234,18 @@ fn gpu_costs_are_kept_only_for_the_adapter_and_driver_they_were_measured_on() {
     assert!(gpu_cost(&anonymous).is_some());
     anonymous.keep_gpu_costs_of(Some(h100));
     assert!(gpu_cost(&anonymous).is_none());
+    // Merging a measurement of another adapter drops the settings of the old one.
+    let mut old = measured(Some("NVIDIA H100 80GB HBM3 | Vulkan | NVIDIA 590.10"));
+    old.merge(&Calibration::new());
+    assert_eq!(
+        old.gpu_settings().len(),
+        1,
+        "no adapter in the merged: kept"
+    );
+    let mut other = Calibration::new();
+    other.set_adapter(h100);
+    old.merge(&other);
+    assert!(old.gpu_settings().is_empty(), "{:?}", old.gpu_settings());
 }
 
 #[test]

@@ -6,9 +6,10 @@
 
 mod common;
 
+use hpnum::backends::auto::model::Calibration;
 use hpnum::backends::gpu::{
-    ComputeClock, Gpu, GpuOptions, HostMemory, ShaderTarget, TemporalBlocking, TransferPath,
-    Transfers,
+    ComputeClock, Gpu, GpuOptions, HostMemory, ShaderTarget, TUNABLE, TemporalBlocking,
+    TransferPath, Transfers,
 };
 use hpnum::kernels::diffusion::book_initial_grid;
 use hpnum::kernels::norm::{LCG_SEED, lcg_vector};
@@ -209,14 +210,174 @@ fn adapter_is_described() {
     assert_eq!(timings.compute_clock, clock);
     assert!(gpu.adapter().max_binding_bytes >= 1 << 20);
     // CI runs the GPU suites once per transfer path: the choice must reach the device.
-    let wanted = match std::env::var("HPNUM_GPU_TRANSFERS").as_deref() {
-        Ok("staging") => Some(TransferPath::Staging),
-        Ok("mapped") => Some(TransferPath::MappedBuffers),
-        _ => None,
-    };
-    if let Some(path) = wanted {
+    let wanted = std::env::var("HPNUM_GPU_TRANSFERS").ok();
+    if let Some(path) = wanted.and_then(|v| v.parse::<TransferPath>().ok()) {
         assert_eq!(gpu.adapter().transfer_path, path);
     }
+}
+
+/// Every tunable field reads the text the environment and a calibration file hold, fills
+/// only an unset field, and refuses what does not parse.
+#[test]
+fn tunable_fields_read_their_text() {
+    let values = [
+        ("transfer_path", "mapped"),
+        ("staging_chunk_bytes", "1048576"),
+        ("staging_depth", "4"),
+        ("diffusion_steps_per_dispatch", "3"),
+        ("diffusion_blocking", "stream"),
+        ("workgroup_storage_bytes", "16384"),
+    ];
+    assert!(
+        values
+            .iter()
+            .map(|(f, _)| f)
+            .eq(TUNABLE.iter().map(|(f, _)| f)),
+        "a value for every tunable field"
+    );
+    let mut options = GpuOptions::default();
+    for (field, value) in values {
+        assert_eq!(options.set_if_unset(field, value), Ok(true), "{field}");
+        assert_eq!(
+            options.set_if_unset(field, value),
+            Ok(false),
+            "{field} again"
+        );
+    }
+    assert_eq!(options.transfer_path, Some(TransferPath::MappedBuffers));
+    assert_eq!(options.staging_chunk_bytes, Some(1 << 20));
+    assert_eq!(options.staging_depth, Some(4));
+    assert_eq!(options.diffusion_steps_per_dispatch, Some(3));
+    assert_eq!(options.diffusion_blocking, Some(TemporalBlocking::Stream));
+    assert_eq!(options.workgroup_storage_bytes, Some(16 << 10));
+    for (field, bad) in [
+        ("transfer_path", "dma"),
+        ("staging_depth", "0"),
+        ("staging_chunk_bytes", "-1"),
+        ("diffusion_blocking", "diamonds"),
+        ("no_such_field", "1"),
+    ] {
+        assert!(
+            matches!(
+                GpuOptions::default().set_if_unset(field, bad),
+                Err(hpnum::Error::InvalidParameter { .. })
+            ),
+            "{field} = {bad}"
+        );
+    }
+}
+
+/// Settings saved for this adapter and driver fill what the options leave unset, new grids
+/// start with the saved K and scheme (and keep the bits), and settings of another adapter,
+/// or none at all, change nothing.
+#[test]
+fn saved_settings_fill_only_what_the_options_leave_unset() {
+    let Some(shared) = common::gpu().and(Gpu::shared().ok()) else {
+        return;
+    };
+    let identity = shared.adapter().identity();
+    let path = std::env::temp_dir().join(format!("hpnum-gpu-settings-{}.tsv", std::process::id()));
+    let save = |adapter: &str, settings: &[(&str, &str)]| {
+        let mut cal = Calibration::new();
+        cal.set_adapter(adapter);
+        for (field, value) in settings {
+            cal.set_gpu_setting(field, *value);
+        }
+        cal.save_to(&path).unwrap();
+    };
+    let untuned = GpuOptions {
+        tuning: None,
+        ..GpuOptions::from_env()
+    };
+    let open = |options: &GpuOptions| {
+        Gpu::new(&GpuOptions {
+            tuning: Some(path.clone()),
+            ..options.clone()
+        })
+    };
+    let settings = [
+        ("staging_chunk_bytes", "1048576"),
+        ("staging_depth", "4"),
+        ("diffusion_steps_per_dispatch", "16"),
+        ("diffusion_blocking", "stream"),
+        ("a_setting_of_a_newer_hpnum", "7"),
+    ];
+    save(&identity, &settings);
+    let gpu = open(&GpuOptions {
+        staging_depth: Some(2),
+        ..untuned.clone()
+    })
+    .unwrap();
+    let a = gpu.adapter();
+    assert_eq!(a.staging_chunk_bytes, 1 << 20);
+    assert_eq!(a.staging_depth, 2, "the caller's value wins");
+    assert_eq!(a.diffusion_blocking, TemporalBlocking::Stream);
+    assert_eq!(
+        a.tuned,
+        [
+            "staging_chunk_bytes",
+            "diffusion_steps_per_dispatch",
+            "diffusion_blocking"
+        ]
+    );
+
+    // New grids start streamed, at K = 16 clamped to the stream's bound in each precision,
+    // and step to the reference's bits.
+    fn starts_tuned<T: hpnum::Real>(gpu: &Gpu) {
+        let init = book_initial_grid::<T>(64, 48).unwrap();
+        let mut grid = gpu.upload_grid(init.view()).unwrap();
+        assert_eq!(grid.temporal_blocking(), TemporalBlocking::Stream);
+        let bound = grid.max_steps_per_dispatch_with(TemporalBlocking::Stream);
+        assert_eq!(grid.steps_per_dispatch(), bound.min(16), "{}", T::PRECISION);
+        assert!(
+            bound >= 2,
+            "{}: the stream's bound is {bound}",
+            T::PRECISION
+        );
+        let params = DiffusionParams::<T>::book();
+        grid.advance(&params, 37).unwrap();
+        let mut want = init.clone();
+        Scalar
+            .diffuse(
+                want.view_mut(),
+                Array2::zeros(init.dim()).view_mut(),
+                &params,
+                37,
+            )
+            .unwrap();
+        assert!(
+            grid.download().unwrap() == want,
+            "{}: not the reference's bits",
+            T::PRECISION
+        );
+    }
+    starts_tuned::<f32>(&gpu);
+    if gpu.adapter().f64 {
+        starts_tuned::<f64>(&gpu);
+    }
+
+    // Another adapter's (or driver's) settings, or no file, leave the defaults.
+    let defaults = Gpu::new(&untuned).unwrap();
+    save(&format!("{identity} (another driver)"), &settings);
+    for gpu in [open(&untuned).unwrap(), {
+        std::fs::remove_file(&path).unwrap();
+        open(&untuned).unwrap()
+    }] {
+        assert!(gpu.adapter().tuned.is_empty(), "{:?}", gpu.adapter().tuned);
+        assert_eq!(gpu.adapter(), defaults.adapter());
+    }
+
+    // A saved value that does not parse is an error naming the file and the way out.
+    save(&identity, &[("staging_depth", "zero")]);
+    let broken = open(&untuned).map(|_| ()).unwrap_err();
+    std::fs::remove_file(&path).unwrap();
+    let message = broken.to_string();
+    assert!(
+        matches!(broken, hpnum::Error::InvalidParameter { .. })
+            && message.contains(&*path.to_string_lossy())
+            && message.contains("HPNUM_GPU_TUNING=off"),
+        "{message}"
+    );
 }
 
 /// The memory type a mapped buffer gets is reported wherever the API says (Vulkan), and

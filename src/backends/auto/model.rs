@@ -109,11 +109,15 @@ pub struct Calibration {
     /// The GPU adapter (and driver) the `gpu` entries were measured on, as
     /// `AdapterSummary::identity` gives it.
     adapter: Option<String>,
+    /// `GpuOptions` fields measured best on that adapter (`report --save`), as (field name,
+    /// value as text), in the order set: what a `Gpu` opened there starts with.
+    gpu_settings: Vec<(String, String)>,
 }
 
 const HEADER: &str = "# hpnum crossover calibration v2: kernel precision backend overhead_s rate_per_s transfer_bytes_per_s\n\
      # or: kernel precision backend points work:seconds,work:seconds,...\n\
-     # or: adapter <the GPU the gpu lines were measured on>";
+     # or: adapter <the GPU the gpu lines were measured on>\n\
+     # or: gpu-setting <GpuOptions field> <value> (measured best on that GPU)";
 
 impl Calibration {
     /// An empty calibration.
@@ -183,12 +187,31 @@ impl Calibration {
         self.adapter = Some(identity.into());
     }
 
+    /// The `GpuOptions` settings measured best on [`Calibration::adapter`], as (field name,
+    /// value as text): a [`crate::backends::gpu::Gpu`] opened on that adapter and driver
+    /// starts with them wherever its options leave the field unset
+    /// ([`crate::backends::gpu::GpuOptions::tuning`]).
+    pub fn gpu_settings(&self) -> &[(String, String)] {
+        &self.gpu_settings
+    }
+
+    /// Records that the `GpuOptions` field `name` measured best at `value` (its text form,
+    /// as `GpuOptions::set_if_unset` reads it) on [`Calibration::adapter`], replacing an
+    /// earlier value.
+    pub fn set_gpu_setting(&mut self, name: &str, value: impl Into<String>) {
+        let value = value.into();
+        match self.gpu_settings.iter_mut().find(|(n, _)| n == name) {
+            Some(setting) => setting.1 = value,
+            None => self.gpu_settings.push((name.to_owned(), value)),
+        }
+    }
+
     /// Forgets every cost of `backend`.
     pub fn remove_backend(&mut self, backend: &str) {
         self.entries.retain(|e| e.backend != backend);
     }
 
-    /// Forgets the `gpu` costs unless they were measured on `adapter` (an
+    /// Forgets the `gpu` costs and settings unless they were measured on `adapter` (an
     /// `AdapterSummary::identity`; `None` where this machine has no GPU): a table from
     /// another GPU, or from the same GPU under another driver, says nothing about this one.
     /// The CPU backends' costs stay.
@@ -196,6 +219,7 @@ impl Calibration {
         if self.adapter.as_deref() != adapter || adapter.is_none() {
             self.remove_backend("gpu");
             self.adapter = None;
+            self.gpu_settings.clear();
         }
     }
 
@@ -211,7 +235,14 @@ impl Calibration {
     /// Takes every cost of `other`, replacing this one's where both have one.
     pub fn merge(&mut self, other: &Calibration) {
         if other.adapter.is_some() {
+            if other.adapter != self.adapter {
+                // Settings measured on another adapter say nothing about this one.
+                self.gpu_settings.clear();
+            }
             self.adapter.clone_from(&other.adapter);
+        }
+        for (name, value) in &other.gpu_settings {
+            self.set_gpu_setting(name, value.clone());
         }
         for e in &other.entries {
             self.set(e.kernel, e.precision, &e.backend, e.cost);
@@ -313,6 +344,13 @@ impl Calibration {
                 cal.set_adapter(identity);
                 continue;
             }
+            if let Some(setting) = line.strip_prefix("gpu-setting\t") {
+                let (name, value) = setting
+                    .split_once('\t')
+                    .ok_or_else(|| bad(format!("line {} does not parse: `{line}`", number + 1)))?;
+                cal.set_gpu_setting(name, value);
+                continue;
+            }
             let fields: Vec<&str> = line.split('\t').collect();
             if let [kernel, precision, backend, "points", points] = fields.as_slice() {
                 let parsed: Option<Vec<(f64, f64)>> = points
@@ -373,6 +411,9 @@ impl Calibration {
         let mut text = format!("{HEADER}\n");
         if let Some(identity) = &self.adapter {
             let _ = writeln!(text, "adapter\t{identity}");
+        }
+        for (name, value) in &self.gpu_settings {
+            let _ = writeln!(text, "gpu-setting\t{name}\t{value}");
         }
         for e in &self.entries {
             let c = e.cost;

@@ -1,10 +1,12 @@
 //! Which adapter to open and how to talk to it: [`GpuOptions`], what was opened
 //! ([`AdapterSummary`]), and the device request itself.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
-use super::HostMemory;
+use super::{HostMemory, TemporalBlocking};
 use crate::backend::DeviceKind;
+use crate::backends::auto::model::Calibration;
 use crate::{Error, Result};
 
 /// How data crosses between host memory and the device's buffers.
@@ -22,6 +24,32 @@ pub enum TransferPath {
     /// is write-combined, and the host reads it slowly. Staging keeps reads in cached
     /// memory (wgpu gives read-back buffers `HOST_CACHED` memory).
     MappedBuffers,
+}
+
+impl TransferPath {
+    /// `staging` or `mapped`: the text [`GpuOptions::set_if_unset`] and
+    /// `HPNUM_GPU_TRANSFERS` read.
+    pub fn name(self) -> &'static str {
+        match self {
+            TransferPath::Staging => "staging",
+            TransferPath::MappedBuffers => "mapped",
+        }
+    }
+}
+
+impl std::str::FromStr for TransferPath {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "staging" => Ok(TransferPath::Staging),
+            "mapped" => Ok(TransferPath::MappedBuffers),
+            other => Err(Error::invalid(
+                "transfer path",
+                format!("`{other}` is not one of staging, mapped"),
+            )),
+        }
+    }
 }
 
 /// How long a wait polls before it blocks, by default: long enough to catch small calls
@@ -76,11 +104,15 @@ pub struct GpuOptions {
     /// `docs/performance.md`).
     pub wait: Option<WaitMode>,
     /// Diffusion steps per dispatch (temporal blocking, K): `None` or 1 runs one step per
-    /// dispatch; K ≥ 2 steps tiles of the grid K times in workgroup memory per dispatch
-    /// (bit-identical results; grids within one storage binding; at most 31 in f32, 22 in
-    /// f64, larger values are clamped). Each grid can change it
-    /// ([`super::GpuGrid::set_steps_per_dispatch`]).
+    /// dispatch; K ≥ 2 steps the grid K times in workgroup memory per dispatch, as
+    /// [`GpuOptions::diffusion_blocking`] says (bit-identical results; grids within one
+    /// storage binding; values above the scheme's bound on this device and precision are
+    /// clamped to it). Each grid can change it ([`super::GpuGrid::set_steps_per_dispatch`]).
     pub diffusion_steps_per_dispatch: Option<u32>,
+    /// How new grids' dispatches of K ≥ 2 diffusion steps block (`None`:
+    /// [`TemporalBlocking::Tiles`]); each grid can change it
+    /// ([`super::GpuGrid::set_temporal_blocking`]).
+    pub diffusion_blocking: Option<TemporalBlocking>,
     /// Lowers the workgroup memory an entry point may use below the device's, in bytes
     /// (at least WebGPU's guaranteed 16 KiB): the temporally blocked diffusion's tiles fill
     /// it, so that a device granting more steps larger tiles with less halo; a lower budget
@@ -90,48 +122,151 @@ pub struct GpuOptions {
     /// (`None` or `Some(true)`); `Some(false)` keeps the workgroup-memory tree, to compare
     /// the two ([`super::Gpu::norm_reduction`] says which runs).
     pub subgroups: Option<bool>,
+    /// A calibration file whose settings measured on this adapter and driver
+    /// ([`Calibration::gpu_settings`], written by `report --save`) fill the fields above that
+    /// are left `None` ([`AdapterSummary::tuned`] names them). `None` (the `Default`): no
+    /// saved settings; [`GpuOptions::from_env`]: [`Calibration::default_path`], where
+    /// `Auto`'s calibration lives.
+    pub tuning: Option<PathBuf>,
 }
+
+/// The fields a measurement can choose for a device ([`Calibration::gpu_settings`]), each
+/// with the environment variable [`GpuOptions::from_env`] reads it from: one list, so that
+/// the file and the environment name the same things.
+pub const TUNABLE: &[(&str, &str)] = &[
+    ("transfer_path", "HPNUM_GPU_TRANSFERS"),
+    ("staging_chunk_bytes", "HPNUM_GPU_STAGING_CHUNK"),
+    ("staging_depth", "HPNUM_GPU_STAGING_DEPTH"),
+    ("diffusion_steps_per_dispatch", "HPNUM_GPU_DIFFUSION_K"),
+    ("diffusion_blocking", "HPNUM_GPU_DIFFUSION_BLOCKING"),
+    ("workgroup_storage_bytes", "HPNUM_GPU_WORKGROUP_STORAGE"),
+];
 
 impl GpuOptions {
     /// From `WGPU_BACKEND` (`vulkan`, `metal`, `dx12`, `gl`, comma-separated),
     /// `WGPU_ADAPTER_NAME`, `WGPU_POWER_PREF` (`low`, `high`, `none`) and hpnum's own
-    /// `HPNUM_GPU_TRANSFERS` (`staging` or `mapped`: the [`TransferPath`]) and
-    /// `HPNUM_GPU_DIFFUSION_K` (steps per diffusion dispatch), `HPNUM_GPU_STAGING_CHUNK`
-    /// (bytes per staging chunk), `HPNUM_GPU_STAGING_DEPTH` (chunks in flight) and
-    /// `HPNUM_GPU_WORKGROUP_STORAGE` (bytes of workgroup memory per entry point): what the
-    /// `report` example's sweeps suggest. Like wgpu's, unrecognised values
-    /// leave the default.
+    /// variables for the [`TUNABLE`] fields: `HPNUM_GPU_TRANSFERS` (`staging` or `mapped`),
+    /// `HPNUM_GPU_STAGING_CHUNK` (bytes per staging chunk), `HPNUM_GPU_STAGING_DEPTH` (chunks
+    /// in flight), `HPNUM_GPU_DIFFUSION_K` (steps per diffusion dispatch),
+    /// `HPNUM_GPU_DIFFUSION_BLOCKING` (`tiles` or `stream`) and `HPNUM_GPU_WORKGROUP_STORAGE`
+    /// (bytes of workgroup memory per entry point). Like wgpu's, unrecognised values leave
+    /// the default. Fields still unset take the settings saved for this device in
+    /// [`Calibration::default_path`], or in the file `HPNUM_GPU_TUNING` names;
+    /// `HPNUM_GPU_TUNING=off` ignores saved settings.
     pub fn from_env() -> Self {
-        GpuOptions {
+        let mut options = GpuOptions {
             backends: wgpu::Backends::from_env(),
             adapter_name: std::env::var("WGPU_ADAPTER_NAME")
                 .ok()
                 .filter(|s| !s.is_empty()),
             power_preference: wgpu::PowerPreference::from_env(),
-            transfer_path: match std::env::var("HPNUM_GPU_TRANSFERS").as_deref() {
-                Ok("staging") => Some(TransferPath::Staging),
-                Ok("mapped") => Some(TransferPath::MappedBuffers),
-                _ => None,
+            tuning: match std::env::var_os("HPNUM_GPU_TUNING") {
+                Some(v) if v == "off" => None,
+                Some(path) if !path.is_empty() => Some(PathBuf::from(path)),
+                _ => Calibration::default_path(),
             },
-            diffusion_steps_per_dispatch: positive_env("HPNUM_GPU_DIFFUSION_K"),
-            staging_chunk_bytes: positive_env("HPNUM_GPU_STAGING_CHUNK"),
-            staging_depth: positive_env("HPNUM_GPU_STAGING_DEPTH"),
-            workgroup_storage_bytes: positive_env("HPNUM_GPU_WORKGROUP_STORAGE"),
             ..GpuOptions::default()
+        };
+        for (field, variable) in TUNABLE {
+            if let Ok(value) = std::env::var(variable) {
+                // As wgpu does: a value that does not parse leaves the default.
+                let _ = options.set_if_unset(field, &value);
+            }
         }
+        options
+    }
+
+    /// Sets the [`TUNABLE`] field `field` from its text form (`staging`, `mapped`;
+    /// `tiles`, `stream`; a positive integer) if it is unset; returns whether it set it.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for a field not in [`TUNABLE`] or a value that does
+    /// not parse.
+    pub fn set_if_unset(&mut self, field: &str, value: &str) -> Result<bool> {
+        fn positive<N: std::str::FromStr + PartialOrd + From<u8>>(
+            field: &str,
+            value: &str,
+        ) -> Result<N> {
+            value
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n: &N| *n >= N::from(1))
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "gpu setting",
+                        format!("{field}: `{value}` is not a positive integer"),
+                    )
+                })
+        }
+        fn fill<V>(slot: &mut Option<V>, value: Result<V>) -> Result<bool> {
+            let value = value?;
+            if slot.is_some() {
+                return Ok(false);
+            }
+            *slot = Some(value);
+            Ok(true)
+        }
+        let value = value.trim();
+        match field {
+            "transfer_path" => fill(&mut self.transfer_path, value.parse()),
+            "staging_chunk_bytes" => fill(&mut self.staging_chunk_bytes, positive(field, value)),
+            "staging_depth" => fill(&mut self.staging_depth, positive(field, value)),
+            "diffusion_steps_per_dispatch" => fill(
+                &mut self.diffusion_steps_per_dispatch,
+                positive(field, value),
+            ),
+            "diffusion_blocking" => fill(&mut self.diffusion_blocking, value.parse()),
+            "workgroup_storage_bytes" => {
+                fill(&mut self.workgroup_storage_bytes, positive(field, value))
+            }
+            other => Err(Error::invalid(
+                "gpu setting",
+                format!("`{other}` is not one of the tunable fields"),
+            )),
+        }
+    }
+
+    /// These options with the unset fields filled from the settings `tuning` holds for
+    /// the adapter `identity`, and the names of the fields it filled. Settings this
+    /// version does not know are skipped (a newer hpnum may have written them).
+    fn with_saved_settings(&self, identity: &str) -> Result<(GpuOptions, Vec<&'static str>)> {
+        let mut options = self.clone();
+        let mut tuned = Vec::new();
+        let Some(path) = self.tuning.as_deref().filter(|p| p.exists()) else {
+            return Ok((options, tuned));
+        };
+        let hint = |e: Error| match e {
+            Error::InvalidParameter { name, reason } => Error::InvalidParameter {
+                name,
+                reason: format!("{reason} (HPNUM_GPU_TUNING=off ignores saved GPU settings)"),
+            },
+            other => other,
+        };
+        let saved = Calibration::load_from(path).map_err(hint)?;
+        if saved.adapter() != Some(identity) {
+            return Ok((options, tuned));
+        }
+        for (field, value) in saved.gpu_settings() {
+            let Some(&(known, _)) = TUNABLE.iter().find(|(f, _)| f == field) else {
+                continue;
+            };
+            let set = options.set_if_unset(known, value).map_err(|e| {
+                hint(Error::invalid(
+                    "calibration",
+                    format!("{}: {e}", path.display()),
+                ))
+            })?;
+            if set {
+                tuned.push(known);
+            }
+        }
+        Ok((options, tuned))
     }
 }
 
 /// Workgroup memory every WebGPU device grants an entry point: 16 KiB.
 pub(crate) const GUARANTEED_WORKGROUP_STORAGE_BYTES: u32 = 16 << 10;
-
-/// A positive integer from the environment variable `name`, if it holds one.
-fn positive_env<N: std::str::FromStr + PartialOrd + From<u8>>(name: &str) -> Option<N> {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .filter(|n: &N| *n >= N::from(1))
-}
 
 /// The adapter a [`super::Gpu`] runs on.
 #[derive(Debug, Clone, PartialEq)]
@@ -168,6 +303,12 @@ pub struct AdapterSummary {
     /// Diffusion steps per dispatch that new grids start with (see
     /// [`GpuOptions::diffusion_steps_per_dispatch`]).
     pub diffusion_steps_per_dispatch: u32,
+    /// How new grids' dispatches of K ≥ 2 diffusion steps block (see
+    /// [`GpuOptions::diffusion_blocking`]).
+    pub diffusion_blocking: TemporalBlocking,
+    /// The [`TUNABLE`] fields whose values came from the settings saved for this adapter
+    /// and driver ([`GpuOptions::tuning`]), not from the caller's options or the defaults.
+    pub tuned: Vec<&'static str>,
     /// The memory a read-back staging buffer lives in, as wgpu's Vulkan backend chooses
     /// it: [`HostMemory::Cached`] reads at the host's memory speed, `Uncached` at a few
     /// GB/s. `None` where the API does not say (Metal, DX12, GL).
@@ -183,7 +324,7 @@ impl AdapterSummary {
     /// backend's calibration): name, API and driver version. A new driver is a new
     /// identity, because it can change every figure.
     pub fn identity(&self) -> String {
-        format!("{} | {} | {}", self.name, self.api, self.driver)
+        identity(&self.name, &self.api, &self.driver)
     }
 
     /// Whether the device's memory is the host's own (software drivers, integrated GPUs):
@@ -194,6 +335,11 @@ impl AdapterSummary {
             DeviceKind::SoftwareGpu | DeviceKind::IntegratedGpu
         )
     }
+}
+
+/// [`AdapterSummary::identity`] from its parts, before the summary exists.
+fn identity(name: &str, api: &str, driver: &str) -> String {
+    format!("{name} | {api} | {driver}")
 }
 
 /// An opened device and what it can do.
@@ -260,6 +406,12 @@ async fn open_async(options: &GpuOptions) -> Result<Opened> {
     };
 
     let info = adapter.get_info();
+    let api = format!("{:?}", info.backend);
+    let driver = format!("{} {}", info.driver, info.driver_info)
+        .trim()
+        .to_owned();
+    // The settings measured on this adapter and driver fill what the caller left unset.
+    let (options, tuned) = &options.with_saved_settings(&identity(&info.name, &api, &driver))?;
     let device_kind = match info.device_type {
         wgpu::DeviceType::DiscreteGpu => DeviceKind::DiscreteGpu,
         wgpu::DeviceType::IntegratedGpu => DeviceKind::IntegratedGpu,
@@ -316,11 +468,9 @@ async fn open_async(options: &GpuOptions) -> Result<Opened> {
         read_back_memory: mapped_memory.map(|m| m.read_back),
         mapped_data_memory: mapped_memory.map(|m| m.mapped_both_ways),
         name: info.name.clone(),
-        api: format!("{:?}", info.backend),
+        api,
         device: device_kind,
-        driver: format!("{} {}", info.driver, info.driver_info)
-            .trim()
-            .to_owned(),
+        driver,
         f64: features.contains(wgpu::Features::SHADER_F64),
         timestamps: features.contains(wgpu::Features::TIMESTAMP_QUERY),
         subgroups: features.contains(wgpu::Features::SUBGROUP),
@@ -344,6 +494,8 @@ async fn open_async(options: &GpuOptions) -> Result<Opened> {
             .wait
             .unwrap_or(WaitMode::SpinThenBlock(DEFAULT_SPIN)),
         diffusion_steps_per_dispatch: options.diffusion_steps_per_dispatch.unwrap_or(1).max(1),
+        diffusion_blocking: options.diffusion_blocking.unwrap_or_default(),
+        tuned: tuned.clone(),
         workgroup_storage_bytes: options
             .workgroup_storage_bytes
             .unwrap_or(u32::MAX)

@@ -72,7 +72,8 @@ use std::time::Duration;
 use ndarray::{ArrayView1, ArrayView2};
 
 pub use self::adapter::{
-    AdapterSummary, DEFAULT_SPIN, GpuOptions, TransferPath, WaitMode, quiet_headless_vulkan,
+    AdapterSummary, DEFAULT_SPIN, GpuOptions, TUNABLE, TransferPath, WaitMode,
+    quiet_headless_vulkan,
 };
 pub(crate) use self::context::Context;
 pub(crate) use self::errors::device_error;

@@ -580,12 +580,19 @@ impl<T: Real> GpuGrid<T> {
     }
 }
 
-/// A grid's state before its first step: the device's default steps per dispatch.
+/// A grid's state before its first step: the device's default steps per dispatch and
+/// blocking scheme, K clamped to what the scheme allows in `T` on this device.
 fn initial_state<T: Real>(grid: &Resident<T>) -> Result<DiffusionState<T>> {
-    let k = grid.ctx().summary.diffusion_steps_per_dispatch as usize;
+    let summary = &grid.ctx().summary;
+    let blocking = summary.diffusion_blocking;
+    let max = match blocking {
+        TemporalBlocking::Tiles => max_tile_steps(T::PRECISION),
+        TemporalBlocking::Stream => stream_levels(T::PRECISION, summary.workgroup_storage_bytes),
+    };
+    let k = summary.diffusion_steps_per_dispatch.clamp(1, max.max(1));
     Ok(DiffusionState {
-        steps_per_dispatch: k.clamp(1, max_tile_steps(T::PRECISION) as usize),
-        blocking: TemporalBlocking::Tiles,
+        steps_per_dispatch: k as usize,
+        blocking,
         plan: None,
     })
 }
