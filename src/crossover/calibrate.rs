@@ -19,9 +19,14 @@ impl Crossover {
     /// backend from its times; the GPU from its one-shot times less the time its bytes
     /// take across the bus at the measured rate (without a measured link, the rate is
     /// inferred from the one-shot and resident times at the largest size). Records the
-    /// adapter the GPU's costs belong to.
+    /// adapter the GPU's costs belong to, forgetting the GPU costs and settings `cal` held
+    /// for another.
     pub fn calibrate(&self, cal: &mut Calibration) {
         if let Some(identity) = &self.adapter {
+            if cal.adapter().is_some_and(|saved| saved != identity) {
+                // Another GPU's (or driver's) costs and settings say nothing about this one.
+                cal.keep_gpu_costs_of(Some(identity));
+            }
             cal.set_adapter(identity.clone());
         }
         let precision = self.precision;
@@ -109,5 +114,58 @@ impl Crossover {
         }
         self.calibrate(&mut cal);
         Ok(cal)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Precision;
+    use crate::crossover::HostLimits;
+
+    /// A sweep without points, on the GPU `adapter`.
+    fn swept_on(adapter: &str) -> Crossover {
+        let one = 1e9;
+        Crossover {
+            precision: Precision::F32,
+            points: Vec::new(),
+            cpu_backends: Vec::new(),
+            repeats: 1,
+            host: HostLimits {
+                copy_bytes_per_s: one,
+                read_bytes_per_s: one,
+                f32_flops: one,
+                f64_flops: one,
+                one_core_copy_bytes_per_s: one,
+                one_core_read_bytes_per_s: one,
+                one_core_f32_flops: one,
+                one_core_f64_flops: one,
+            },
+            #[cfg(feature = "gpu")]
+            device: None,
+            link: None,
+            adapter: Some(adapter.to_owned()),
+        }
+    }
+
+    #[test]
+    fn a_sweep_on_another_gpu_drops_the_old_gpus_costs_and_settings() {
+        let (old, new) = ("GPU A | Vulkan | 1", "GPU B | Vulkan | 1");
+        let mut cal = Calibration::new();
+        cal.set_adapter(old);
+        cal.set_gpu_setting("staging_depth", "4");
+        let cost = Cost {
+            overhead: 1e-4,
+            rate: 1e10,
+            transfer_rate: 1e10,
+        };
+        cal.set(crate::kernels::Kernel::Norm, Precision::F32, "gpu", cost);
+        swept_on(old).calibrate(&mut cal);
+        assert_eq!(cal.gpu_settings().len(), 1, "the same GPU keeps them");
+        swept_on(new).calibrate(&mut cal);
+        assert_eq!(cal.adapter(), Some(new));
+        assert!(cal.gpu_settings().is_empty());
+        let norm = cal.cost(crate::kernels::Kernel::Norm, Precision::F32, "gpu");
+        assert!(norm.is_none(), "{norm:?}");
     }
 }
