@@ -355,6 +355,17 @@ fn saved_settings_fill_only_what_the_options_leave_unset() {
     if gpu.adapter().f64 {
         starts_tuned::<f64>(&gpu);
     }
+    // A grid in several bands runs one step per dispatch, and says so.
+    let banded = open(&GpuOptions {
+        max_binding_bytes: Some(4096),
+        ..untuned.clone()
+    })
+    .unwrap();
+    let grid = banded
+        .upload_grid(book_initial_grid::<f32>(64, 48).unwrap().view())
+        .unwrap();
+    assert!(grid.bands() > 1);
+    assert_eq!(grid.steps_per_dispatch(), 1);
 
     // Another adapter's (or driver's) settings, or no file, leave the defaults.
     let defaults = Gpu::new(&untuned).unwrap();

@@ -228,8 +228,9 @@ impl GpuOptions {
     }
 
     /// These options with the unset fields filled from the settings `tuning` holds for
-    /// the adapter `identity`, and the names of the fields it filled. Settings this
-    /// version does not know are skipped (a newer hpnum may have written them).
+    /// the adapter `identity`, and the names of the fields it filled, in [`TUNABLE`]'s
+    /// order. Settings this version does not know are skipped (a newer hpnum may have
+    /// written them).
     fn with_saved_settings(&self, identity: &str) -> Result<(GpuOptions, Vec<&'static str>)> {
         let mut options = self.clone();
         let mut tuned = Vec::new();
@@ -247,8 +248,9 @@ impl GpuOptions {
         if saved.adapter() != Some(identity) {
             return Ok((options, tuned));
         }
-        for (field, value) in saved.gpu_settings() {
-            let Some(&(known, _)) = TUNABLE.iter().find(|(f, _)| f == field) else {
+        // In `TUNABLE`'s order, whatever the file's.
+        for &(known, _) in TUNABLE {
+            let Some((_, value)) = saved.gpu_settings().iter().find(|(f, _)| f == known) else {
                 continue;
             };
             let set = options.set_if_unset(known, value).map_err(|e| {

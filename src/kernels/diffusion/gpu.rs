@@ -581,11 +581,13 @@ impl<T: Real> GpuGrid<T> {
 }
 
 /// A grid's state before its first step: the device's default steps per dispatch and
-/// blocking scheme, K clamped to what the scheme allows in `T` on this device.
+/// blocking scheme, K clamped to what the scheme allows in `T` on this device (and to 1 on
+/// a grid in several bands, where only one step per dispatch runs).
 fn initial_state<T: Real>(grid: &Resident<T>) -> Result<DiffusionState<T>> {
     let summary = &grid.ctx().summary;
     let blocking = summary.diffusion_blocking;
     let max = match blocking {
+        _ if grid.segments().len() > 1 => 1,
         TemporalBlocking::Tiles => max_tile_steps(T::PRECISION),
         TemporalBlocking::Stream => stream_levels(T::PRECISION, summary.workgroup_storage_bytes),
     };
