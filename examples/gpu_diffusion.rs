@@ -47,13 +47,16 @@ struct Args {
 
     /// Steps per GPU dispatch (temporal blocking, K): 1 steps through device memory every
     /// step; K ≥ 2 keeps cells in workgroup memory for K steps per dispatch (same bits).
-    #[arg(long, default_value_t = 1, value_parser = common::positive)]
-    steps_per_dispatch: usize,
+    /// Default: the device's (`HPNUM_GPU_DIFFUSION_K`, or what `report --save` measured
+    /// best here, else 1).
+    #[arg(long, value_parser = common::positive)]
+    steps_per_dispatch: Option<usize>,
 
     /// How K ≥ 2 steps block: `tiles` (square tiles with a K-cell halo) or `stream`
-    /// (strips streamed down the grid through rings of rows).
-    #[arg(long, default_value = "tiles")]
-    blocking: TemporalBlocking,
+    /// (strips streamed down the grid through rings of rows). Default: the device's, as
+    /// for K.
+    #[arg(long)]
+    blocking: Option<TemporalBlocking>,
 
     /// Where to write the heat map.
     #[arg(long, default_value = "out/gpu_diffusion.png")]
@@ -64,6 +67,8 @@ struct Args {
 struct GpuRun {
     grid: Array2<f64>,
     timings: GpuTimings,
+    /// The steps per dispatch and blocking scheme the grid ran with.
+    blocking: (usize, TemporalBlocking),
 }
 
 fn run_gpu<T: Real>(gpu: &Gpu, args: &Args) -> hpnum::Result<GpuRun> {
@@ -74,8 +79,21 @@ fn run_gpu<T: Real>(gpu: &Gpu, args: &Args) -> hpnum::Result<GpuRun> {
     let start = Instant::now();
     let mut resident = gpu.upload_grid(grid.view())?;
     timings.upload = start.elapsed();
-    resident.set_temporal_blocking(args.blocking)?;
-    resident.set_steps_per_dispatch(args.steps_per_dispatch)?;
+    if let Some(scheme) = args.blocking {
+        // The device's K where the new scheme allows it (and the grid is one band).
+        let k = match resident.bands() {
+            1 => resident
+                .steps_per_dispatch()
+                .min(resident.max_steps_per_dispatch_with(scheme)),
+            _ => 1,
+        };
+        resident.set_steps_per_dispatch(1)?;
+        resident.set_temporal_blocking(scheme)?;
+        resident.set_steps_per_dispatch(k)?;
+    }
+    if let Some(k) = args.steps_per_dispatch {
+        resident.set_steps_per_dispatch(k)?;
+    }
 
     // Steps in chunks so the progress bar moves; each chunk is many steps per submission.
     let chunks = if args.readback_every_step {
@@ -109,6 +127,7 @@ fn run_gpu<T: Real>(gpu: &Gpu, args: &Args) -> hpnum::Result<GpuRun> {
     Ok(GpuRun {
         grid: grid.mapv(T::as_f64),
         timings,
+        blocking: (resident.steps_per_dispatch(), resident.temporal_blocking()),
     })
 }
 
@@ -148,6 +167,12 @@ fn main() {
         "adapter: {} ({}, {:?}, {})",
         adapter.name, adapter.api, adapter.device, adapter.driver
     );
+    if !adapter.tuned.is_empty() {
+        println!(
+            "  with the settings saved for this device for {} (HPNUM_GPU_TUNING=off ignores them)",
+            adapter.tuned.join(", ")
+        );
+    }
     let (rows, cols, steps) = (args.size, args.size, args.steps);
     let element = match precision {
         Precision::F32 => 4.0,
@@ -163,8 +188,12 @@ fn main() {
     let cell_steps = (rows * cols * steps) as f64;
     let steps_per_s = steps as f64 / compute;
     let gbps = 2.0 * element * cell_steps / compute / 1e9;
+    let blocking = match run.blocking {
+        (1, _) => "one step per dispatch".to_owned(),
+        (k, scheme) => format!("{k} steps per dispatch on {}", scheme.name()),
+    };
     println!(
-        "gpu: {rows}×{cols} {}, {steps} steps{}",
+        "gpu: {rows}×{cols} {}, {steps} steps{}, {blocking}",
         precision,
         if args.readback_every_step {
             ", grid read back after every step"

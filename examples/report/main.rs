@@ -9,6 +9,7 @@
 //! ```text
 //! cargo run --release --example report -- --quick                  # a few minutes on a software driver
 //! cargo run --release --example report -- --peers peers.jsonl     # beside gpu_peers.py's output
+//! cargo run --release --example report -- --save    # and keep this device's best settings
 //! cargo run --release --example report -- --render docs/reports/X/report.json
 //! cargo run --release --example report -- --check-docs docs/performance.md
 //! ```
@@ -25,6 +26,7 @@ mod measure;
 #[path = "../crossover/plot.rs"]
 mod plot;
 mod render;
+mod settings;
 #[allow(dead_code)]
 #[path = "../crossover/report.rs"]
 mod sweep_report;
@@ -55,6 +57,12 @@ struct Args {
     /// `*_vs_torch` and `*_vs_cupy` keys.
     #[arg(long)]
     peers: Option<PathBuf>,
+
+    /// Keep the settings the measurements chose (staging, transfer path, K and scheme) for
+    /// every `Gpu` opened on this adapter and driver, and `Auto`'s calibration from the
+    /// crossover sweep, in the calibration file (`Calibration::default_path`).
+    #[arg(long)]
+    save: bool,
 
     /// Only print the Markdown of an existing `report.json`.
     #[arg(long, conflicts_with = "check_docs")]
@@ -89,9 +97,17 @@ fn main() {
     std::fs::create_dir_all(&dir)
         .unwrap_or_else(|e| common::fail(format!("creating {}: {e}", dir.display())));
     let mut report = report;
+    report["settings"] = settings::choose(&report);
     // The crossover sweep writes its CSV and plots beside the report.
-    let crossover = crossover(&args, &dir).unwrap_or_else(|e| common::fail(e));
+    let (crossover, sweeps) = crossover(&args, &dir).unwrap_or_else(|e| common::fail(e));
     report["crossover"] = crossover;
+    if args.save {
+        let identity = report["adapter"]["identity"].as_str();
+        let path = settings::save(&sweeps, identity, &report["settings"])
+            .unwrap_or_else(|e| common::fail(e));
+        println!("saved this device's settings and Auto's calibration to {path}");
+        report["settings"]["saved_to"] = json!(path);
+    }
     report["seconds"] = json!(started.elapsed().as_secs_f64());
     let text = serde_json::to_string_pretty(&report).unwrap_or_else(|e| common::fail(e));
     write(&dir.join("report.json"), &text);
@@ -191,6 +207,7 @@ fn adapter_json(gpu: &Gpu) -> Value {
     let a = gpu.adapter();
     json!({
         "name": a.name,
+        "identity": a.identity(),
         "api": a.api,
         "device": format!("{:?}", a.device),
         "driver": a.driver,
@@ -205,6 +222,9 @@ fn adapter_json(gpu: &Gpu) -> Value {
         "read_back_memory": a.read_back_memory.map(|m| format!("{m:?}")),
         "mapped_data_memory": a.mapped_data_memory.map(|m| format!("{m:?}")),
         "norm_reduction": gpu.norm_reduction(Precision::F32).ok().map(|r| format!("{r:?}")),
+        "diffusion_steps_per_dispatch": a.diffusion_steps_per_dispatch,
+        "diffusion_blocking": a.diffusion_blocking.name(),
+        "tuned": a.tuned,
     })
 }
 
@@ -416,14 +436,15 @@ fn point_json(p: &Point, precision: Precision) -> Value {
 }
 
 /// The crossover sweep in f32 (and f64 in a full report, where the device has it), its
-/// CSV and plots written into `dir`; the crossings as JSON.
-fn crossover(args: &Args, dir: &Path) -> Result<Value, String> {
+/// CSV and plots written into `dir`; the crossings as JSON, and the sweeps.
+fn crossover(args: &Args, dir: &Path) -> Result<(Value, Vec<Crossover>), String> {
     let options = if args.quick {
         SweepOptions::quick()
     } else {
         SweepOptions::full()
     };
     let mut out = serde_json::Map::new();
+    let mut sweeps = Vec::new();
     let precisions: &[Precision] = if args.quick {
         &[Precision::F32]
     } else {
@@ -441,8 +462,9 @@ fn crossover(args: &Args, dir: &Path) -> Result<Value, String> {
             precision.name().into(),
             json!({"crossings": crossings, "points": result.points.len()}),
         );
+        sweeps.push(result);
     }
-    Ok(Value::Object(out))
+    Ok((Value::Object(out), sweeps))
 }
 
 /// Fills the `*_vs_torch` and `*_vs_cupy` keys from the peers' figures: hpnum's time over

@@ -85,6 +85,36 @@ pub fn markdown(report: &Value) -> String {
     render(report, 1)
 }
 
+/// The settings the measurements chose (reports from before `settings` existed have no
+/// such section).
+fn settings(out: &mut String, r: &Value, h: &str) {
+    let Some(chosen) = r["settings"]["chosen"]
+        .as_object()
+        .filter(|c| !c.is_empty())
+    else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "\n{h} Settings chosen for this device\n\n`report --save` keeps them for every `Gpu` \
+         opened on this adapter and driver ({}).\n\n| option | value |\n|---|---|",
+        if r["settings"]["saved_to"].is_string() {
+            "saved by this run"
+        } else {
+            "not saved by this run"
+        }
+    );
+    for (field, value) in chosen {
+        let _ = writeln!(out, "| `{field}` | {} |", s(value));
+    }
+    if let Some(why) = r["settings"]["why"].as_object() {
+        let _ = writeln!(out);
+        for (what, reason) in why {
+            let _ = writeln!(out, "- {what}: {}", s(reason));
+        }
+    }
+}
+
 fn render(r: &Value, level: usize) -> String {
     let h = |n: usize| "#".repeat(level + n);
     let mut out = String::new();
@@ -130,10 +160,23 @@ fn render(r: &Value, level: usize) -> String {
                 memory(&a["mapped_data_memory"]),
             );
         }
+        if let Some(tuned) = a
+            .get("tuned")
+            .and_then(Value::as_array)
+            .filter(|t| !t.is_empty())
+        {
+            let names: Vec<&str> = tuned.iter().filter_map(Value::as_str).collect();
+            let _ = writeln!(
+                out,
+                "Measured with the settings saved for this device for: {}.",
+                names.join(", ")
+            );
+        }
     }
     limits(&mut out, r, &h(1));
     transfers(&mut out, r, &h(1));
     kernels(&mut out, r, &h(1));
+    settings(&mut out, r, &h(1));
     crossover(&mut out, r, &h(1));
     if let Some(notes) = r["notes"].as_array().filter(|n| !n.is_empty()) {
         let _ = writeln!(out, "\n{} Notes\n", h(1));

@@ -97,15 +97,19 @@ impl PyGpu {
         Ok(PyGpu { gpu })
     }
 
-    /// The adapter: name, graphics API, device kind, driver, f64, timestamps, subgroups,
+    /// The adapter: name, identity (name, API and driver: what saved measurements are
+    /// kept for), graphics API, device kind, driver, f64, timestamps, subgroups,
     /// the largest binding, the transfer path and its staging chunks, workgroup memory,
-    /// diffusion's steps per dispatch, and whether the memory behind read-back and mapped
-    /// data buffers is `"cached"` or `"uncached"` (`None` where the API does not say).
+    /// diffusion's steps per dispatch and blocking scheme, whether the memory behind
+    /// read-back and mapped data buffers is `"cached"` or `"uncached"` (`None` where the
+    /// API does not say), and `tuned`: the settings taken from those saved for this
+    /// device by `report --save` (`HPNUM_GPU_TUNING=off` ignores them).
     #[getter]
     fn adapter<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let a = self.gpu.adapter();
         let d = PyDict::new(py);
         d.set_item("name", &a.name)?;
+        d.set_item("identity", a.identity())?;
         d.set_item("api", &a.api)?;
         d.set_item("device", format!("{:?}", a.device).to_lowercase())?;
         d.set_item("driver", &a.driver)?;
@@ -129,6 +133,8 @@ impl PyGpu {
             "diffusion_steps_per_dispatch",
             a.diffusion_steps_per_dispatch,
         )?;
+        d.set_item("diffusion_blocking", a.diffusion_blocking.name())?;
+        d.set_item("tuned", a.tuned.clone())?;
         Ok(d)
     }
 

@@ -183,9 +183,9 @@ def test_bad_options_are_refused_before_anything_runs(call, error):
     assert time.monotonic() - started < 1
 
 
-def run_cli(*args, cwd):
+def run_cli(*args, cwd, env=None):
     return subprocess.run(
-        [sys.executable, "-m", "hpnum", *args], cwd=cwd, capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "hpnum", *args], cwd=cwd, capture_output=True, text=True, timeout=600, env=env
     )
 
 
@@ -234,6 +234,31 @@ def test_the_command_line_describes_the_machine(tmp_path):
 
 
 @pytest.mark.skipif(not HAS_GPU, reason="no GPU adapter")
+def test_settings_saved_for_this_device_are_taken_and_shown(tmp_path):
+    # What `report --save` writes: the adapter line, then its settings.
+    identity = hpnum.Gpu().adapter["identity"]
+    saved = tmp_path / "calibration.tsv"
+    saved.write_text(
+        f"adapter\t{identity}\ngpu-setting\tstaging_depth\t5\ngpu-setting\tdiffusion_blocking\tstream\n"
+    )
+    env = {**os.environ, "HPNUM_GPU_TUNING": str(saved)}
+    env.pop("HPNUM_GPU_STAGING_DEPTH", None)
+    show = "import hpnum; a = hpnum.Gpu().adapter; print(a['staging_depth'], a['diffusion_blocking'], *a['tuned'])"
+
+    def run(env):
+        return subprocess.run([sys.executable, "-c", show], capture_output=True, text=True, timeout=600, env=env)
+
+    tuned = run(env)
+    assert tuned.returncode == 0, tuned.stderr
+    assert tuned.stdout.split() == ["5", "stream", "staging_depth", "diffusion_blocking"]
+    info = run_cli("info", cwd=tmp_path, env=env)
+    assert "saved settings taken: staging_depth, diffusion_blocking" in info.stdout, info.stdout
+    ignored = run({**env, "HPNUM_GPU_TUNING": "off"})
+    assert ignored.returncode == 0, ignored.stderr
+    assert ignored.stdout.split()[1:] == ["tiles"], ignored.stdout
+
+
+@pytest.mark.skipif(not HAS_GPU, reason="no GPU adapter")
 def test_device_limits_and_bus_rates_are_measured_dicts():
     gpu = hpnum.Gpu()
     limits = gpu.device_limits()
@@ -247,6 +272,7 @@ def test_device_limits_and_bus_rates_are_measured_dicts():
     a = gpu.adapter
     assert a["transfer_path"] in ("staging", "mappedbuffers")
     assert a["staging_depth"] >= 1 and a["workgroup_storage_bytes"] >= 16384
+    assert a["diffusion_blocking"] in ("tiles", "stream") and isinstance(a["tuned"], list)
     if a["api"] == "Vulkan":
         assert a["read_back_memory"] in ("cached", "uncached")
         if a["device"] == "softwaregpu":

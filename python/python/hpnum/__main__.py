@@ -41,6 +41,14 @@ def info(_args) -> int:
         f"transfers {a['transfer_path']}, {a['staging_chunk_bytes'] >> 20} MiB chunks, "
         f"{a['staging_depth']} in flight; read-back memory {a['read_back_memory'] or 'not reported'}"
     )
+    print(
+        f"  diffusion: {a['diffusion_steps_per_dispatch']} step(s) per dispatch, {a['diffusion_blocking']}; "
+        + (
+            f"saved settings taken: {', '.join(a['tuned'])}"
+            if a["tuned"]
+            else "no saved settings taken (`cargo run --release --example report -- --save` measures them)"
+        )
+    )
     d = gpu.device_limits()
     print(
         f"  device: copy {_rate(d['copy_bytes_per_s'])}, read {_rate(d['read_bytes_per_s'])}, "
