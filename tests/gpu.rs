@@ -227,6 +227,7 @@ fn tunable_fields_read_their_text() {
         ("diffusion_steps_per_dispatch", "3"),
         ("diffusion_blocking", "stream"),
         ("workgroup_storage_bytes", "16384"),
+        ("subgroups", "false"),
     ];
     assert!(
         values
@@ -250,11 +251,13 @@ fn tunable_fields_read_their_text() {
     assert_eq!(options.diffusion_steps_per_dispatch, Some(3));
     assert_eq!(options.diffusion_blocking, Some(TemporalBlocking::Stream));
     assert_eq!(options.workgroup_storage_bytes, Some(16 << 10));
+    assert_eq!(options.subgroups, Some(false));
     for (field, bad) in [
         ("transfer_path", "dma"),
         ("staging_depth", "0"),
         ("staging_chunk_bytes", "-1"),
         ("diffusion_blocking", "diamonds"),
+        ("subgroups", "maybe"),
         ("no_such_field", "1"),
     ] {
         assert!(

@@ -343,6 +343,18 @@ fn kernels(
             rows.extend(points.iter().map(|p| point_json(p, precision)));
         }
     }
+    if gpu.is_some() {
+        println!("norms' workgroup reductions, f32");
+        let (subgroups, tree) = match measure::norm_reductions(100_000_000, repeats) {
+            Ok((subgroups, tree)) => (json!(subgroups), json!(tree)),
+            Err(e) => {
+                notes.push(format!("norm reductions at 10⁸: {e}"));
+                (Value::Null, Value::Null)
+            }
+        };
+        keys.insert("norm_l2_1e8_f32_subgroups_seconds".into(), subgroups);
+        keys.insert("norm_l2_1e8_f32_tree_seconds".into(), tree);
+    }
     let blocking = match gpu {
         Some(_) => {
             println!("temporal blocking, f32");

@@ -1,15 +1,16 @@
 //! The measurements of a report that the crossover sweep does not make: transfers phase by
 //! phase on each path and over staging chunk sizes and depths, temporal blocking for
-//! several K, and the smallest resident calls against the driver's floor.
+//! several K, the norms' two workgroup reductions, and the smallest resident calls against
+//! the driver's floor.
 
 use std::time::{Duration, Instant};
 
 use hpnum::backends::gpu::{
-    Gpu, GpuOptions, PhaseTimes, ShaderTarget, TemporalBlocking, TransferPath,
+    Gpu, GpuOptions, PhaseTimes, Reduction, ShaderTarget, TemporalBlocking, TransferPath,
 };
 use hpnum::kernels::diffusion::book_initial_grid;
 use hpnum::kernels::norm::lcg_vector;
-use hpnum::{DiffusionParams, NormKind, Result};
+use hpnum::{DiffusionParams, NormKind, Precision, Result};
 use ndarray::Array2;
 use serde_json::{Value, json};
 
@@ -181,6 +182,27 @@ pub fn temporal_blocking(sides: &[usize], ks: &[usize], repeats: usize) -> Vec<V
         }
     }
     rows
+}
+
+/// Device seconds of a resident L2 of `n` f32 values with each workgroup reduction the device
+/// has: subgroup operations (`None` where it has none) and the workgroup-memory tree, each
+/// on a device of its own (the reduction is chosen when the device opens).
+pub fn norm_reductions(n: usize, repeats: usize) -> Result<(Option<f64>, f64)> {
+    let host = lcg_vector::<f32>(n, 1)?;
+    let time = |subgroups: bool| -> Result<(Reduction, f64)> {
+        let gpu = Gpu::new(&GpuOptions {
+            subgroups: Some(subgroups),
+            ..GpuOptions::from_env()
+        })?;
+        let v = gpu.upload_vector(host.view())?;
+        let compute = median(repeats, || {
+            Ok(gpu.norm_resident(&v, NormKind::L2)?.1.compute)
+        })?;
+        Ok((gpu.norm_reduction(Precision::F32)?, compute.as_secs_f64()))
+    };
+    let (reduction, seconds) = time(true)?;
+    let (_, tree) = time(false)?;
+    Ok(((reduction == Reduction::Subgroups).then_some(seconds), tree))
 }
 
 /// The one-step entry point a resident `side`² grid in `T` chooses on `gpu` (timing both

@@ -7,15 +7,16 @@ use hpnum::backends::gpu::TransferPath;
 use hpnum::crossover::Crossover;
 use serde_json::{Map, Value, json};
 
-/// How much faster K ≥ 2 must step than one step per dispatch to be chosen: less is within
-/// a report's run-to-run noise.
-const BLOCKING_MARGIN: f64 = 1.05;
+/// How much faster a setting must run than the default to be chosen over it (K ≥ 2 over
+/// one step per dispatch, the tree over subgroups): less is within a report's run-to-run
+/// noise.
+const MARGIN: f64 = 1.05;
 
 /// The `GpuOptions` fields (by name, as `TUNABLE` lists them) the measurements in `report`
 /// choose, with the figures that chose them: the faster transfer path by its slower
-/// direction, the staging chunk and depth likewise, and K with its scheme and workgroup
-/// budget at the largest grid where blocking and single steps were both timed. Empty
-/// without a GPU.
+/// direction, the staging chunk and depth likewise, the norms' reduction, and K with its
+/// scheme and workgroup budget at the largest grid where blocking and single steps were
+/// both timed. Empty without a GPU.
 pub fn choose(report: &Value) -> Value {
     let mut chosen = Map::new();
     let mut why = Map::new();
@@ -75,6 +76,22 @@ pub fn choose(report: &Value) -> Value {
             )),
         );
     }
+    let kernels = &report["kernels"];
+    if let (Some(subgroups), Some(tree)) = (
+        kernels["norm_l2_1e8_f32_subgroups_seconds"].as_f64(),
+        kernels["norm_l2_1e8_f32_tree_seconds"].as_f64(),
+    ) {
+        let tree_wins = subgroups / tree >= MARGIN;
+        chosen.insert("subgroups".into(), json!((!tree_wins).to_string()));
+        why.insert(
+            "subgroups".into(),
+            json!(format!(
+                "L2 of 10⁸ f32, resident: subgroups {:.3} ms, the workgroup-memory tree {:.3} ms",
+                subgroups * 1e3,
+                tree * 1e3
+            )),
+        );
+    }
     let rows = report["kernels"]["temporal_blocking_f32"]
         .as_array()
         .cloned()
@@ -98,7 +115,7 @@ pub fn choose(report: &Value) -> Value {
         .find_map(|&side| Some((side, timed_side(side, false)?, timed_side(side, true)?)));
     if let Some((side, one, best)) = timed {
         let speedup = seconds(one).unwrap_or(0.0) / seconds(best).unwrap_or(f64::INFINITY);
-        if speedup >= BLOCKING_MARGIN {
+        if speedup >= MARGIN {
             chosen.insert(
                 "diffusion_steps_per_dispatch".into(),
                 json!(best["k"].to_string()),
@@ -119,7 +136,7 @@ pub fn choose(report: &Value) -> Value {
             "diffusion".into(),
             json!(format!(
                 "at {side}², the best K ≥ 2 stepped {speedup:.2}× as fast as K = 1 \
-                 (chosen from {BLOCKING_MARGIN}×)"
+                 (chosen from {MARGIN}×)"
             )),
         );
     }
@@ -177,7 +194,10 @@ mod tests {
                 ],
                 "staging_best": {"chunk_bytes": 16777216, "depth": 3},
             },
-            "kernels": {"temporal_blocking_f32": [
+            "kernels": {
+                "norm_l2_1e8_f32_subgroups_seconds": 1.0,
+                "norm_l2_1e8_f32_tree_seconds": 0.9,
+                "temporal_blocking_f32": [
                 row(4096, 1, "none", 49152, 1.0),
                 row(4096, 4, "tiles", 49152, 0.1),
                 row(8192, 1, "none", 49152, 4.0),
@@ -213,6 +233,7 @@ mod tests {
                 ("diffusion_steps_per_dispatch", "8"),
                 ("staging_chunk_bytes", "16777216"),
                 ("staging_depth", "3"),
+                ("subgroups", "false"),
                 ("transfer_path", "staging"),
             ])
         );

@@ -140,6 +140,7 @@ pub const TUNABLE: &[(&str, &str)] = &[
     ("diffusion_steps_per_dispatch", "HPNUM_GPU_DIFFUSION_K"),
     ("diffusion_blocking", "HPNUM_GPU_DIFFUSION_BLOCKING"),
     ("workgroup_storage_bytes", "HPNUM_GPU_WORKGROUP_STORAGE"),
+    ("subgroups", "HPNUM_GPU_SUBGROUPS"),
 ];
 
 impl GpuOptions {
@@ -148,8 +149,9 @@ impl GpuOptions {
     /// variables for the [`TUNABLE`] fields: `HPNUM_GPU_TRANSFERS` (`staging` or `mapped`),
     /// `HPNUM_GPU_STAGING_CHUNK` (bytes per staging chunk), `HPNUM_GPU_STAGING_DEPTH` (chunks
     /// in flight), `HPNUM_GPU_DIFFUSION_K` (steps per diffusion dispatch),
-    /// `HPNUM_GPU_DIFFUSION_BLOCKING` (`tiles` or `stream`) and `HPNUM_GPU_WORKGROUP_STORAGE`
-    /// (bytes of workgroup memory per entry point). Like wgpu's, unrecognised values leave
+    /// `HPNUM_GPU_DIFFUSION_BLOCKING` (`tiles` or `stream`), `HPNUM_GPU_WORKGROUP_STORAGE`
+    /// (bytes of workgroup memory per entry point) and `HPNUM_GPU_SUBGROUPS` (`true` or
+    /// `false`: whether norms may reduce with subgroup operations). Like wgpu's, unrecognised values leave
     /// the default. Fields still unset take the settings saved for this device in
     /// [`Calibration::default_path`], or in the file `HPNUM_GPU_TUNING` names;
     /// `HPNUM_GPU_TUNING=off` ignores saved settings.
@@ -177,7 +179,8 @@ impl GpuOptions {
     }
 
     /// Sets the [`TUNABLE`] field `field` from its text form (`staging`, `mapped`;
-    /// `tiles`, `stream`; a positive integer) if it is unset; returns whether it set it.
+    /// `tiles`, `stream`; `true`, `false`; a positive integer) if it is unset; returns
+    /// whether it set it.
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] for a field not in [`TUNABLE`] or a value that does
@@ -207,6 +210,14 @@ impl GpuOptions {
             *slot = Some(value);
             Ok(true)
         }
+        let boolean = |field: &str, value: &str| match value {
+            "true" | "1" | "on" => Ok(true),
+            "false" | "0" | "off" => Ok(false),
+            _ => Err(Error::invalid(
+                "gpu setting",
+                format!("{field}: `{value}` is not true or false"),
+            )),
+        };
         let value = value.trim();
         match field {
             "transfer_path" => fill(&mut self.transfer_path, value.parse()),
@@ -220,6 +231,7 @@ impl GpuOptions {
             "workgroup_storage_bytes" => {
                 fill(&mut self.workgroup_storage_bytes, positive(field, value))
             }
+            "subgroups" => fill(&mut self.subgroups, boolean(field, value)),
             other => Err(Error::invalid(
                 "gpu setting",
                 format!("`{other}` is not one of the tunable fields"),
