@@ -16,6 +16,24 @@ use hpnum::kernels::norm::{LCG_SEED, lcg_vector};
 use hpnum::{Backend, DiffusionParams, JuliaParams, NormKind, Rayon, Scalar};
 use ndarray::Array2;
 
+/// `steps` diffusion steps of `init` by the scalar reference.
+fn reference_steps<T: hpnum::Real>(
+    init: &Array2<T>,
+    params: &DiffusionParams<T>,
+    steps: usize,
+) -> Array2<T> {
+    let mut want = init.clone();
+    Scalar
+        .diffuse(
+            want.view_mut(),
+            Array2::zeros(init.dim()).view_mut(),
+            params,
+            steps,
+        )
+        .unwrap();
+    want
+}
+
 /// A second device whose bindings hold 4 KiB and whose dispatches allow 3 workgroups per
 /// dimension, so that small inputs take every splitting path.
 fn cramped() -> Option<Gpu> {
@@ -42,15 +60,7 @@ fn split_bindings_and_dispatches_give_the_same_results() {
     let init = book_initial_grid::<f64>(64, 64).unwrap();
     let resident = gpu.upload_grid(init.view()).unwrap();
     assert_eq!(resident.bands(), 8);
-    let mut want = init.clone();
-    Scalar
-        .diffuse(
-            want.view_mut(),
-            Array2::zeros((64, 64)).view_mut(),
-            &DiffusionParams::book(),
-            25,
-        )
-        .unwrap();
+    let want = reference_steps(&init, &DiffusionParams::book(), 25);
     let mut got = init.clone();
     gpu.diffuse(
         got.view_mut(),
@@ -160,15 +170,7 @@ fn resident_steps_equal_one_shot_steps_and_time_is_split() {
     // The downloads are timed (how long 41 take against 1 is the bench's question, not a
     // test's: `diffusion/gpu-readback` rows).
     assert!(slow.download > std::time::Duration::ZERO, "{slow:?}");
-    let mut want = init.clone();
-    Scalar
-        .diffuse(
-            want.view_mut(),
-            Array2::zeros(init.dim()).view_mut(),
-            &params,
-            40,
-        )
-        .unwrap();
+    let want = reference_steps(&init, &params, 40);
     common::assert_grid_close(backend.as_ref(), &one_shot, &want, 1e-5, "resident");
 }
 
@@ -339,15 +341,7 @@ fn saved_settings_fill_only_what_the_options_leave_unset() {
         );
         let params = DiffusionParams::<T>::book();
         grid.advance(&params, 37).unwrap();
-        let mut want = init.clone();
-        Scalar
-            .diffuse(
-                want.view_mut(),
-                Array2::zeros(init.dim()).view_mut(),
-                &params,
-                37,
-            )
-            .unwrap();
+        let want = reference_steps(&init, &params, 37);
         assert!(
             grid.download().unwrap() == want,
             "{}: not the reference's bits",
@@ -431,15 +425,7 @@ fn many_threads_share_one_device() {
     let v = lcg_vector::<f32>(50_001, 3).unwrap();
     let want = Scalar.norm(v.view(), NormKind::L1).unwrap();
     let grid = book_initial_grid::<f32>(48, 40).unwrap();
-    let mut want_grid = grid.clone();
-    Scalar
-        .diffuse(
-            want_grid.view_mut(),
-            Array2::zeros(grid.dim()).view_mut(),
-            &DiffusionParams::book(),
-            7,
-        )
-        .unwrap();
+    let want_grid = reference_steps(&grid, &DiffusionParams::book(), 7);
     std::thread::scope(|scope| {
         for _ in 0..6 {
             scope.spawn(|| {
@@ -586,15 +572,7 @@ fn large_grids_time_their_entry_point_and_keep_the_bits() {
     let params = DiffusionParams::<f32>::book();
     let (rows, cols) = (1024, 4096); // 2²² cells: the smallest that measures
     let init = Array2::from_shape_fn((rows, cols), |(r, c)| ((r * 7 + c * 3) % 11) as f32);
-    let mut want = init.clone();
-    Scalar
-        .diffuse(
-            want.view_mut(),
-            Array2::zeros((rows, cols)).view_mut(),
-            &params,
-            3,
-        )
-        .unwrap();
+    let want = reference_steps(&init, &params, 3);
     let mut grid = gpu.upload_grid(init.view()).unwrap();
     assert_eq!(grid.entry_point(), None, "chosen at the first step");
     grid.advance(&params, 3).unwrap();

@@ -9,7 +9,7 @@
 //! ```text
 //! cargo run --release --example report -- --quick                  # a few minutes on a software driver
 //! cargo run --release --example report -- --peers peers.jsonl     # beside gpu_peers.py's output
-//! cargo run --release --example report -- --save    # and keep this device's best settings
+//! cargo run --release --example report -- --save                   # and keep this device's best settings
 //! cargo run --release --example report -- --render docs/reports/X/report.json
 //! cargo run --release --example report -- --check-docs docs/performance.md
 //! ```

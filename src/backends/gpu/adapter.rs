@@ -151,10 +151,10 @@ impl GpuOptions {
     /// in flight), `HPNUM_GPU_DIFFUSION_K` (steps per diffusion dispatch),
     /// `HPNUM_GPU_DIFFUSION_BLOCKING` (`tiles` or `stream`), `HPNUM_GPU_WORKGROUP_STORAGE`
     /// (bytes of workgroup memory per entry point) and `HPNUM_GPU_SUBGROUPS` (`true` or
-    /// `false`: whether norms may reduce with subgroup operations). Like wgpu's, unrecognised values leave
-    /// the default. Fields still unset take the settings saved for this device in
-    /// [`Calibration::default_path`], or in the file `HPNUM_GPU_TUNING` names;
-    /// `HPNUM_GPU_TUNING=off` ignores saved settings.
+    /// `false`: whether norms may reduce with subgroup operations). Like wgpu's,
+    /// unrecognised values leave the default. Fields still unset take the settings saved
+    /// for this device in [`Calibration::default_path`], or in the file `HPNUM_GPU_TUNING`
+    /// names; `HPNUM_GPU_TUNING=off` ignores saved settings.
     pub fn from_env() -> Self {
         let mut options = GpuOptions {
             backends: wgpu::Backends::from_env(),
