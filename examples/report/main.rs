@@ -26,7 +26,6 @@ mod measure;
 #[path = "../crossover/plot.rs"]
 mod plot;
 mod render;
-mod settings;
 #[allow(dead_code)]
 #[path = "../crossover/report.rs"]
 mod sweep_report;
@@ -35,7 +34,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::Parser;
-use hpnum::backends::gpu::{Gpu, GpuOptions, TransferPath};
+use hpnum::backends::auto::model::Calibration;
+use hpnum::backends::gpu::Gpu;
+use hpnum::crossover::tune::{self, Measurements, Settings};
 use hpnum::crossover::{Crossover, HostLimits, Point, SweepOptions, sweep};
 use hpnum::kernels::Kernel;
 use hpnum::{Precision, Real};
@@ -92,21 +93,25 @@ fn main() {
         return;
     }
     let started = Instant::now();
-    let report = measure_all(&args).unwrap_or_else(|e| common::fail(e));
+    let (mut report, measured) = measure_all(&args).unwrap_or_else(|e| common::fail(e));
     let dir = args.out.join(report_dir_name(&report));
     std::fs::create_dir_all(&dir)
         .unwrap_or_else(|e| common::fail(format!("creating {}: {e}", dir.display())));
-    let mut report = report;
-    report["settings"] = settings::choose(&report);
+    // The library's rule, on this report's measurements (as `hpnum.tune()` on its own).
+    let settings = measured.as_ref().map(tune::choose);
+    if let Some(settings) = &settings {
+        report["settings"] = measure::settings_json(settings);
+    }
     // The crossover sweep writes its CSV and plots beside the report.
     let (crossover, sweeps) = crossover(&args, &dir).unwrap_or_else(|e| common::fail(e));
     report["crossover"] = crossover;
     if args.save {
-        let identity = report["adapter"]["identity"].as_str();
-        let path = settings::save(&sweeps, identity, &report["settings"])
-            .unwrap_or_else(|e| common::fail(e));
-        println!("saved this device's settings and Auto's calibration to {path}");
-        report["settings"]["saved_to"] = json!(path);
+        let path = save(&sweeps, settings.as_ref()).unwrap_or_else(|e| common::fail(e));
+        println!(
+            "saved this device's settings and Auto's calibration to {}",
+            path.display()
+        );
+        report["settings"]["saved_to"] = json!(path.display().to_string());
     }
     report["seconds"] = json!(started.elapsed().as_secs_f64());
     let text = serde_json::to_string_pretty(&report).unwrap_or_else(|e| common::fail(e));
@@ -117,6 +122,22 @@ fn main() {
         dir.display(),
         started.elapsed().as_secs_f64()
     );
+}
+
+/// `Auto`'s calibration from `sweeps` over the saved one, with `settings` for their adapter,
+/// written to the calibration file.
+fn save(sweeps: &[Crossover], settings: Option<&Settings>) -> hpnum::Result<PathBuf> {
+    let mut cal = match sweeps.first() {
+        Some(first) => first.calibration()?,
+        None => Calibration::load()?.unwrap_or_default(),
+    };
+    for sweep in sweeps.iter().skip(1) {
+        sweep.calibrate(&mut cal);
+    }
+    if let Some(settings) = settings {
+        settings.apply_to(&mut cal);
+    }
+    cal.save()
 }
 
 fn write(path: &Path, text: &str) {
@@ -138,8 +159,9 @@ fn report_dir_name(report: &Value) -> String {
         .join("-")
 }
 
-/// Everything but the crossover sweep.
-fn measure_all(args: &Args) -> Result<Value, String> {
+/// Everything but the crossover sweep, and (with a GPU) the measurements the device's
+/// settings are chosen from.
+fn measure_all(args: &Args) -> Result<(Value, Option<Measurements>), String> {
     let quick = args.quick;
     let repeats = if quick { 2 } else { 5 };
     let err = |e: hpnum::Error| e.to_string();
@@ -170,7 +192,12 @@ fn measure_all(args: &Args) -> Result<Value, String> {
         "notes": [],
     });
     let mut notes: Vec<String> = Vec::new();
-    if let Some(gpu) = &gpu {
+    let mut measured = gpu.as_ref().map(|gpu| Measurements {
+        adapter: gpu.adapter().identity(),
+        workgroup_grant: gpu.adapter().workgroup_storage_bytes,
+        ..Measurements::default()
+    });
+    if let (Some(gpu), Some(m)) = (&gpu, &mut measured) {
         println!("measuring the device's limits and floors");
         let device = gpu.device_limits().map_err(err)?;
         let bus = gpu.bus_rates().map_err(err)?;
@@ -189,18 +216,18 @@ fn measure_all(args: &Args) -> Result<Value, String> {
         });
         report["limits"]["floors"] = tiny;
         println!("measuring transfers of 256 MiB on each path");
-        report["transfers"] = transfers(gpu, quick, repeats).map_err(err)?;
+        report["transfers"] = transfers(gpu, quick, repeats, m).map_err(err)?;
     } else {
         notes.push("no GPU adapter: no device, transfer or GPU kernel figures".into());
     }
-    report["kernels"] = kernels(gpu.as_ref(), quick, repeats, &mut notes)?;
+    report["kernels"] = kernels(gpu.as_ref(), quick, repeats, measured.as_mut(), &mut notes)?;
     if let Some(path) = &args.peers {
         let peers = render::read_peers(path)?;
         report["peers"] = peers;
         compare_with_peers(&mut report);
     }
     report["notes"] = json!(notes);
-    Ok(report)
+    Ok((report, measured))
 }
 
 fn adapter_json(gpu: &Gpu) -> Value {
@@ -244,42 +271,38 @@ fn host_json(host: &HostLimits) -> Value {
 }
 
 /// The transfer section: the default path's rates and phases, the other path's, the host's
-/// `memcpy`, and the staging sweep.
-fn transfers(gpu: &Gpu, quick: bool, repeats: usize) -> hpnum::Result<Value> {
-    let default = measure::transfers(gpu, repeats)?;
-    let other_path = match gpu.adapter().transfer_path {
-        TransferPath::Staging => TransferPath::MappedBuffers,
-        TransferPath::MappedBuffers => TransferPath::Staging,
-    };
-    let other = Gpu::new(&GpuOptions {
-        transfer_path: Some(other_path),
-        ..GpuOptions::from_env()
-    })
-    .and_then(|other| measure::transfers(&other, repeats))
-    .unwrap_or_else(|e| json!({"path": format!("{other_path:?}"), "error": e.to_string()}));
+/// `memcpy`, and the staging sweep (kept in `m` for choosing the settings).
+fn transfers(gpu: &Gpu, quick: bool, repeats: usize, m: &mut Measurements) -> hpnum::Result<Value> {
+    let side = measure::TRANSFER_SIDE;
+    // Each path on a device of its own; the default path's first, as the tables show it.
+    let mut paths = tune::transfer_paths(side, repeats)?;
+    paths.sort_by_key(|p| p.path != gpu.adapter().transfer_path);
     println!("sweeping staging chunk sizes and depths");
-    let sweep = measure::staging_sweep(quick, repeats);
+    let (chunks, depths): (&[u64], &[usize]) = if quick {
+        (&[4 << 20, 16 << 20], &[2, 3])
+    } else {
+        (&[4 << 20, 16 << 20, 64 << 20], &[2, 3, 4])
+    };
+    let sweep = tune::staging_sweep(side, chunks, depths, repeats)?;
     let best = sweep
         .iter()
-        .filter(|row| row["upload_gbs"].is_number())
-        .max_by(|a, b| {
-            let slower = |r: &Value| {
-                let (up, down) = (r["upload_gbs"].as_f64(), r["download_gbs"].as_f64());
-                up.unwrap_or(0.0).min(down.unwrap_or(0.0))
-            };
-            slower(a).total_cmp(&slower(b))
-        })
-        .map(|row| json!({"chunk_bytes": row["chunk_bytes"], "depth": row["depth"]}));
-    Ok(json!({
-        "bytes": measure::TRANSFER_SIDE * measure::TRANSFER_SIDE * 4,
+        .filter_map(|row| row.rates.as_ref().ok())
+        .max_by(|a, b| a.slower_bytes_per_s().total_cmp(&b.slower_bytes_per_s()))
+        .map(|r| json!({"chunk_bytes": r.chunk_bytes, "depth": r.depth}));
+    let default = paths.first().map(measure::rates_json).unwrap_or_default();
+    let out = json!({
+        "bytes": side * side * 4,
         "upload_gbs": default["upload_gbs"],
         "download_gbs": default["download_gbs"],
         "phases": default["phases"],
         "host_memcpy_gbs": measure::host_memcpy_gbs(repeats)?,
-        "paths": [default, other],
-        "staging_sweep": sweep,
+        "paths": paths.iter().map(measure::rates_json).collect::<Vec<_>>(),
+        "staging_sweep": sweep.iter().map(measure::staging_json).collect::<Vec<_>>(),
         "staging_best": best,
-    }))
+    });
+    m.paths = paths;
+    m.staging = sweep;
+    Ok(out)
 }
 
 /// Each kernel at the size where the GPU's answer is decided, on the SIMD and rayon
@@ -289,6 +312,7 @@ fn kernels(
     gpu: Option<&Gpu>,
     quick: bool,
     repeats: usize,
+    mut measured: Option<&mut Measurements>,
     notes: &mut Vec<String>,
 ) -> Result<Value, String> {
     let mut rows: Vec<Value> = Vec::new();
@@ -343,10 +367,13 @@ fn kernels(
             rows.extend(points.iter().map(|p| point_json(p, precision)));
         }
     }
-    if gpu.is_some() {
+    if let Some(m) = measured.as_deref_mut() {
         println!("norms' workgroup reductions, f32");
-        let (subgroups, tree) = match measure::norm_reductions(100_000_000, repeats) {
-            Ok((subgroups, tree)) => (json!(subgroups), json!(tree)),
+        let (subgroups, tree) = match tune::norm_reductions(100_000_000, repeats) {
+            Ok(reductions) => {
+                m.reductions = Some(reductions);
+                measure::reductions_json(&reductions)
+            }
             Err(e) => {
                 notes.push(format!("norm reductions at 10⁸: {e}"));
                 (Value::Null, Value::Null)
@@ -355,14 +382,15 @@ fn kernels(
         keys.insert("norm_l2_1e8_f32_subgroups_seconds".into(), subgroups);
         keys.insert("norm_l2_1e8_f32_tree_seconds".into(), tree);
     }
-    let blocking = match gpu {
-        Some(_) => {
+    let blocking: Vec<Value> = match measured {
+        Some(m) => {
             println!("temporal blocking, f32");
             let ks: &[usize] = if quick { &[1, 2, 4] } else { &[1, 2, 4, 8, 16] };
             // The key size, 8192², and a smaller grid for the trend: 2048² when quick
             // (on a software driver each K ≥ 2 step of 4096² costs a third of a second).
             let sides: &[usize] = if quick { &[2048, 8192] } else { &[4096, 8192] };
-            measure::temporal_blocking(sides, ks, repeats)
+            m.blocking = tune::temporal_blocking(sides, ks, repeats).map_err(|e| e.to_string())?;
+            m.blocking.iter().map(measure::blocking_json).collect()
         }
         None => Vec::new(),
     };

@@ -7,6 +7,7 @@ mod gpu;
 mod info;
 mod kernels;
 mod select;
+mod tune;
 
 use pyo3::prelude::*;
 
@@ -20,6 +21,7 @@ fn _hpnum(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(info::backends, m)?)?;
     m.add_function(wrap_pyfunction!(crossover::crossover_sweep, m)?)?;
     m.add_class::<crossover::PyCrossover>()?;
+    m.add_function(wrap_pyfunction!(tune::tune, m)?)?;
     m.add_function(wrap_pyfunction!(info::last_choice, m)?)?;
     m.add_function(wrap_pyfunction!(info::rust_norm_call_seconds, m)?)?;
     // The names every call accepts, from the library's own lists: the kernels, the

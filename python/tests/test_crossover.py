@@ -259,6 +259,53 @@ def test_settings_saved_for_this_device_are_taken_and_shown(tmp_path):
 
 
 @pytest.mark.skipif(not HAS_GPU, reason="no GPU adapter")
+def test_tune_measures_chooses_saves_and_the_next_gpu_takes_it(tmp_path):
+    saved = tmp_path / "calibration.tsv"
+    stages = []
+    result = hpnum.tune(quick=True, path=str(saved), progress=stages.append)
+    assert stages == ["transfer paths", "staging chunks and depths", "norm reductions", "temporal blocking"]
+    assert result["adapter"] == hpnum.Gpu().adapter["identity"]
+    chosen = result["chosen"]
+    for field in ("transfer_path", "staging_chunk_bytes", "staging_depth", "diffusion_steps_per_dispatch"):
+        assert field in chosen, field
+    assert {"transfer_path", "staging", "diffusion"} <= set(result["why"]), result["why"]
+    assert chosen["transfer_path"] in ("staging", "mapped")
+    assert int(chosen["staging_depth"]) >= 1 and int(chosen["diffusion_steps_per_dispatch"]) >= 1
+    assert result["saved_to"] == str(saved)
+    text = saved.read_text()
+    assert f"adapter\t{result['adapter']}\n" in text
+    for field, value in chosen.items():
+        assert f"gpu-setting\t{field}\t{value}\n" in text
+    env = {**os.environ, "HPNUM_GPU_TUNING": str(saved)}
+    show = "import hpnum; print(*hpnum.Gpu().adapter['tuned'])"
+    taken = subprocess.run([sys.executable, "-c", show], capture_output=True, text=True, timeout=600, env=env)
+    assert taken.returncode == 0, taken.stderr
+    assert taken.stdout.split() == list(chosen), (taken.stdout, chosen)
+
+
+@pytest.mark.skipif(not HAS_GPU, reason="no GPU adapter")
+def test_the_command_line_tunes_without_saving(tmp_path):
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    done = run_cli("tune", "--quick", "--no-save", cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "measuring temporal blocking" in done.stdout and "  transfer_path = " in done.stdout
+    assert "saved to" not in done.stdout and not (tmp_path / "cache" / "hpnum").exists()
+
+
+def test_tune_stops_when_progress_raises(tmp_path):
+    def stop(stage):
+        raise KeyError(stage)
+
+    if not HAS_GPU:
+        with pytest.raises(hpnum.UnsupportedError):
+            hpnum.tune(quick=True, save=False)
+        return
+    with pytest.raises(KeyError, match="transfer paths"):
+        hpnum.tune(quick=True, path=str(tmp_path / "never.tsv"), progress=stop)
+    assert not (tmp_path / "never.tsv").exists()
+
+
+@pytest.mark.skipif(not HAS_GPU, reason="no GPU adapter")
 def test_device_limits_and_bus_rates_are_measured_dicts():
     gpu = hpnum.Gpu()
     limits = gpu.device_limits()

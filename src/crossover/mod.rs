@@ -28,6 +28,9 @@
 
 mod calibrate;
 mod limits;
+#[cfg(feature = "gpu")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gpu")))]
+pub mod tune;
 
 use std::sync::Arc;
 use std::time::Duration;

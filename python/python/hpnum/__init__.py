@@ -40,6 +40,7 @@ from ._hpnum import (  # noqa: E402
     GpuVector,
     UnsupportedError,
     __version__,
+    tune,
 )
 from ._crossover import Crossover, crossover  # noqa: E402
 
@@ -52,6 +53,7 @@ __all__ = [
     "last_choice",
     "crossover",
     "Crossover",
+    "tune",
     "Gpu",
     "GpuGrid",
     "GpuVector",

@@ -2,7 +2,9 @@
 
 ``python -m hpnum info`` prints the backends, the GPU adapter and the device's measured
 limits; ``python -m hpnum crossover [--quick] [--out DIR] [--save]`` runs the crossover
-sweep and writes its CSV tables, PNG plots (with matplotlib) and a Markdown summary.
+sweep and writes its CSV tables, PNG plots (with matplotlib) and a Markdown summary;
+``python -m hpnum tune [--quick] [--no-save]`` measures the GPU's best settings and keeps
+them for every later ``Gpu`` on this adapter.
 """
 
 from __future__ import annotations
@@ -81,6 +83,24 @@ def crossover(args) -> int:
     return 0
 
 
+def tune(args) -> int:
+    try:
+        result = hpnum.tune(
+            quick=args.quick, save=not args.no_save, progress=lambda stage: print(f"measuring {stage}", flush=True)
+        )
+    except hpnum.UnsupportedError as e:
+        print(f"no GPU to tune: {e}", file=sys.stderr)
+        return 1
+    print(f"GPU: {result['adapter']}")
+    for field, value in result["chosen"].items():
+        print(f"  {field} = {value}")
+    for what, figures in result["why"].items():
+        print(f"  ({what}: {figures})")
+    if result["saved_to"]:
+        print(f"saved to {result['saved_to']}: every Gpu on this adapter takes them (HPNUM_GPU_TUNING=off ignores them)")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hpnum", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -95,6 +115,10 @@ def main(argv=None) -> int:
     sweep.add_argument("--sizes", nargs="+", type=int, help="default: each kernel's range")
     sweep.add_argument("--repeats", type=int, help="timed runs per point")
     sweep.set_defaults(run=crossover)
+    tuning = commands.add_parser("tune", help="measure and keep this GPU's best settings")
+    tuning.add_argument("--quick", action="store_true", help="smaller sizes: about a minute on a software driver")
+    tuning.add_argument("--no-save", action="store_true", help="only print what would be chosen")
+    tuning.set_defaults(run=tune)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

@@ -50,6 +50,26 @@ class CrossoverRuns:
     def save_calibration(self, path: Optional[str] = None) -> str: ...
     def __len__(self) -> int: ...
 
+def tune(
+    *,
+    quick: bool = False,
+    save: bool = True,
+    path: Optional[str] = None,
+    progress: Optional[Callable[[str], None]] = None,
+) -> dict:
+    """Measure the default GPU's settings and choose the fastest of each.
+
+    Times both transfer paths, staging chunk sizes and depths, the norms' subgroup and
+    workgroup-memory reductions, and diffusion's steps per dispatch on tiles and streamed
+    strips (``quick``: smaller sizes, about a minute on a software driver), chooses the
+    fastest of each (a setting other than the default only when at least 1.05× as fast),
+    and with ``save`` adds them to the calibration file (``path``, or the one ``auto``
+    reads), where every later ``Gpu`` on this adapter and driver takes them unless
+    ``HPNUM_GPU_TUNING=off``. Returns ``{"adapter", "chosen", "why", "saved_to"}``.
+    ``progress(stage)`` is called before each stage. Raises :class:`UnsupportedError`
+    without a GPU.
+    """
+
 class Gpu:
     def __init__(self, adapter: Optional[str] = None) -> None: ...
     @property
