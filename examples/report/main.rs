@@ -192,11 +192,10 @@ fn measure_all(args: &Args) -> Result<(Value, Option<Measurements>), String> {
         "notes": [],
     });
     let mut notes: Vec<String> = Vec::new();
-    let mut measured = gpu.as_ref().map(|gpu| Measurements {
-        adapter: gpu.adapter().identity(),
-        workgroup_grant: gpu.adapter().workgroup_storage_bytes,
-        ..Measurements::default()
-    });
+    let mut measured = match &gpu {
+        Some(_) => Some(Measurements::of_default_gpu().map_err(err)?),
+        None => None,
+    };
     if let (Some(gpu), Some(m)) = (&gpu, &mut measured) {
         println!("measuring the device's limits and floors");
         let device = gpu.device_limits().map_err(err)?;

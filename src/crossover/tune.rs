@@ -9,7 +9,7 @@
 //!
 //! Each measurement opens a device of its own where the setting is fixed when a device
 //! opens (transfer path, staging, workgroup budget, reduction), so that its pools start
-//! empty; grids are stepped from the book's initial state and vectors from
+//! empty, and without the settings already saved for the device; grids are stepped from the book's initial state and vectors from
 //! [`lcg_vector`], and every transfer is checked to come back unchanged.
 
 use std::path::{Path, PathBuf};
@@ -280,6 +280,32 @@ pub fn choose(m: &Measurements) -> Settings {
     }
 }
 
+/// The options every measurement's device starts from: the environment's, without the
+/// settings saved for the device, so that no measurement depends on an earlier one's
+/// choice (a saved lower workgroup budget would hide the device's grant).
+fn measuring() -> GpuOptions {
+    GpuOptions {
+        tuning: None,
+        ..GpuOptions::from_env()
+    }
+}
+
+impl Measurements {
+    /// No measurements yet, of the default adapter: its identity and the workgroup memory
+    /// it grants (from a device opened without saved settings).
+    ///
+    /// # Errors
+    /// [`Error::NoAdapter`] without a GPU; what the device gives.
+    pub fn of_default_gpu() -> Result<Measurements> {
+        let gpu = Gpu::new(&measuring())?;
+        Ok(Measurements {
+            adapter: gpu.adapter().identity(),
+            workgroup_grant: gpu.adapter().workgroup_storage_bytes,
+            ..Measurements::default()
+        })
+    }
+}
+
 /// The median of `repeats` timings of `run` after one untimed warm-up.
 fn median(
     watch: Watch,
@@ -351,7 +377,7 @@ pub fn transfer_paths(side: usize, repeats: usize) -> Result<Vec<TransferRates>>
     for path in [TransferPath::Staging, TransferPath::MappedBuffers] {
         let gpu = match Gpu::new(&GpuOptions {
             transfer_path: Some(path),
-            ..GpuOptions::from_env()
+            ..measuring()
         }) {
             Ok(gpu) => gpu,
             Err(Error::Unsupported { .. }) => continue,
@@ -383,7 +409,7 @@ pub fn staging_sweep(
                 transfer_path: Some(TransferPath::Staging),
                 staging_chunk_bytes: Some(chunk_bytes),
                 staging_depth: Some(depth),
-                ..GpuOptions::from_env()
+                ..measuring()
             };
             let rates = Gpu::new(&options).and_then(|gpu| transfer_rates(&gpu, side, repeats));
             if matches!(rates, Err(Error::Interrupted)) {
@@ -413,7 +439,7 @@ pub fn temporal_blocking(
     repeats: usize,
 ) -> Result<Vec<BlockingRow>> {
     let watch = Watch::start();
-    let grant = Gpu::shared()?.adapter().workgroup_storage_bytes;
+    let grant = Gpu::new(&measuring())?.adapter().workgroup_storage_bytes;
     let mut budgets = vec![ShaderTarget::GUARANTEED_WORKGROUP_STORAGE_BYTES];
     if grant > budgets[0] {
         budgets.push(grant);
@@ -424,7 +450,7 @@ pub fn temporal_blocking(
     for &budget in &budgets {
         let gpu = Gpu::new(&GpuOptions {
             workgroup_storage_bytes: Some(budget),
-            ..GpuOptions::from_env()
+            ..measuring()
         });
         for &side in sides {
             // A device or grid that cannot be had is every case's error, not the sweep's.
@@ -484,7 +510,7 @@ pub fn norm_reductions(n: usize, repeats: usize) -> Result<NormReductions> {
     let time = |subgroups: bool| -> Result<(Reduction, f64)> {
         let gpu = Gpu::new(&GpuOptions {
             subgroups: Some(subgroups),
-            ..GpuOptions::from_env()
+            ..measuring()
         })?;
         let v = gpu.upload_vector(host.view())?;
         let compute = median(watch, repeats, || {
@@ -519,7 +545,8 @@ pub struct Tuning {
     pub settings: Settings,
 }
 
-/// Measures the default GPU's settings ([`Gpu::shared`]'s adapter) and chooses them
+/// Measures the default GPU's settings (the adapter [`GpuOptions::from_env`] opens) and
+/// chooses them
 /// ([`choose`]); save them with [`Settings::save`]. `progress` is told each stage before it
 /// runs; an error it returns stops the run with that error.
 ///
@@ -527,15 +554,10 @@ pub struct Tuning {
 /// [`Error::NoAdapter`] without a GPU; what the device gives; [`Error::Interrupted`] after
 /// [`crate::interrupt_running_calls`]; what `progress` returns.
 pub fn tune(options: &TuneOptions, progress: &mut dyn FnMut(&str) -> Result<()>) -> Result<Tuning> {
-    let gpu = Gpu::shared()?;
     let quick = options.quick;
     let repeats = if quick { 2 } else { 5 };
     let transfer_side = if quick { 4096 } else { 8192 };
-    let mut m = Measurements {
-        adapter: gpu.adapter().identity(),
-        workgroup_grant: gpu.adapter().workgroup_storage_bytes,
-        ..Measurements::default()
-    };
+    let mut m = Measurements::of_default_gpu()?;
     progress("transfer paths")?;
     m.paths = transfer_paths(transfer_side, repeats)?;
     progress("staging chunks and depths")?;
