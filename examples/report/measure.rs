@@ -46,8 +46,8 @@ pub fn rates_json(r: &TransferRates) -> Value {
         "upload_gbs": gbs(r.upload_bytes_per_s),
         "download_gbs": gbs(r.download_bytes_per_s),
         "phases": {
-            "upload": phases_json(&r.phases.upload, r.transfers),
-            "download": phases_json(&r.phases.download, r.transfers),
+            "upload": phases_json(&r.phases.upload, r.uploads),
+            "download": phases_json(&r.phases.download, r.downloads),
         },
     })
 }

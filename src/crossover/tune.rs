@@ -48,8 +48,10 @@ pub struct TransferRates {
     /// Where the time of every transfer went, the warm-up's included
     /// ([`Gpu::transfer_phases`]).
     pub phases: TransferPhases,
-    /// How many transfers each direction's phases add up.
-    pub transfers: u32,
+    /// How many uploads [`TransferRates::phases`] adds up.
+    pub uploads: u32,
+    /// How many downloads it adds up.
+    pub downloads: u32,
 }
 
 impl TransferRates {
@@ -306,20 +308,30 @@ impl Measurements {
     }
 }
 
-/// The median of `repeats` timings of `run` after one untimed warm-up.
+/// Timed runs of one case stop once they have taken this long, after the first: a case
+/// that slow (a software driver's large grids) varies little between runs, and a full
+/// tune stays minutes there. On a real GPU every case runs its repeats.
+const TIMING_BUDGET: Duration = Duration::from_secs(1);
+
+/// The median of up to `repeats` timings of `run` (fewer past [`TIMING_BUDGET`]) after one
+/// untimed warm-up, and how many runs that was, the warm-up's included.
 fn median(
     watch: Watch,
     repeats: usize,
     mut run: impl FnMut() -> Result<Duration>,
-) -> Result<Duration> {
+) -> Result<(Duration, u32)> {
     run()?;
+    let started = Instant::now();
     let mut times = Vec::with_capacity(repeats.max(1));
     for _ in 0..repeats.max(1) {
         watch.check()?;
         times.push(run()?);
+        if started.elapsed() >= TIMING_BUDGET {
+            break;
+        }
     }
     times.sort();
-    Ok(times[times.len() / 2])
+    Ok((times[times.len() / 2], times.len() as u32 + 1))
 }
 
 /// Upload and download of a `side`² f32 grid through `gpu`'s path: the median of `repeats`
@@ -343,10 +355,10 @@ pub fn transfer_rates(gpu: &Gpu, side: usize, repeats: usize) -> Result<Transfer
         f()?;
         Ok(start.elapsed())
     };
-    let up = median(watch, repeats, || {
+    let (up, uploads) = median(watch, repeats, || {
         timed(&mut || grid.upload_from(host.view()))
     })?;
-    let down = median(watch, repeats, || {
+    let (down, downloads) = median(watch, repeats, || {
         timed(&mut || grid.download_into(back.view_mut()))
     })?;
     if back != host {
@@ -364,7 +376,8 @@ pub fn transfer_rates(gpu: &Gpu, side: usize, repeats: usize) -> Result<Transfer
         upload_bytes_per_s: rate(up),
         download_bytes_per_s: rate(down),
         phases: gpu.transfer_phases(),
-        transfers: repeats.max(1) as u32 + 1,
+        uploads,
+        downloads,
     })
 }
 
@@ -476,7 +489,8 @@ pub fn temporal_blocking(
                             .and_then(|()| grid.set_temporal_blocking(scheme.unwrap_or_default()))
                             .and_then(|()| grid.set_steps_per_dispatch(k))
                             .and_then(|()| {
-                                let time = median(watch, repeats, || grid.step(&params, steps))?;
+                                let (time, _) =
+                                    median(watch, repeats, || grid.step(&params, steps))?;
                                 Ok(time.as_secs_f64() / steps as f64)
                             }),
                         Err(e) => Err(e.clone()),
@@ -513,7 +527,7 @@ pub fn norm_reductions(n: usize, repeats: usize) -> Result<NormReductions> {
             ..measuring()
         })?;
         let v = gpu.upload_vector(host.view())?;
-        let compute = median(watch, repeats, || {
+        let (compute, _) = median(watch, repeats, || {
             Ok(gpu.norm_resident(&v, NormKind::L2)?.1.compute)
         })?;
         Ok((gpu.norm_reduction(Precision::F32)?, compute.as_secs_f64()))
@@ -606,7 +620,8 @@ mod tests {
             upload_bytes_per_s: up * 1e9,
             download_bytes_per_s: down * 1e9,
             phases: TransferPhases::default(),
-            transfers: 3,
+            uploads: 3,
+            downloads: 3,
         }
     }
 
