@@ -144,11 +144,10 @@ impl Settings {
     /// other contents kept) and returns the path.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] if the file exists but does not parse, or cannot be
-    /// written.
+    /// [`Error::InvalidParameter`] if there is no cache directory, or the file exists but
+    /// does not parse, or cannot be written.
     pub fn save(&self) -> Result<PathBuf> {
-        let path = Calibration::default_path()
-            .ok_or_else(|| Error::invalid("calibration", "this platform has no cache directory"))?;
+        let path = Calibration::writable_default_path()?;
         self.save_to(&path)?;
         Ok(path)
     }

@@ -397,10 +397,15 @@ impl Calibration {
     /// # Errors
     /// [`Error::InvalidParameter`] if there is no cache directory or it cannot be written.
     pub fn save(&self) -> Result<PathBuf> {
-        let path = Calibration::default_path()
-            .ok_or_else(|| Error::invalid("calibration", "this platform has no cache directory"))?;
+        let path = Calibration::writable_default_path()?;
         self.save_to(&path)?;
         Ok(path)
+    }
+
+    /// [`Calibration::default_path`], or the error of a platform without a cache directory.
+    pub(crate) fn writable_default_path() -> Result<PathBuf> {
+        Calibration::default_path()
+            .ok_or_else(|| Error::invalid("calibration", "this platform has no cache directory"))
     }
 
     /// Writes the calibration to `path`, creating its directory.
