@@ -167,8 +167,9 @@ impl Settings {
     }
 }
 
-/// Chooses from `m`: the transfer path with the faster slower direction; the staging chunk
-/// and depth likewise; subgroup reductions unless the tree is [`MARGIN`] times as fast;
+/// Chooses from `m`: the transfer path whose best measured setting has the faster slower
+/// direction; the staging chunk and depth likewise, among the sweep's and the staging
+/// path's defaults; subgroup reductions unless the tree is [`MARGIN`] times as fast;
 /// and, at the largest grid where both one step and K ≥ 2 steps per dispatch ran, the
 /// fastest K ≥ 2 with its scheme (and its workgroup budget, where a lowered one won) if it
 /// is [`MARGIN`] times as fast as one step, else one step. A measurement that is missing
@@ -177,38 +178,54 @@ pub fn choose(m: &Measurements) -> Settings {
     let mut chosen = Vec::new();
     let mut why = Vec::new();
     let gbs = |rate: f64| rate / 1e9;
-    if let Some(best) = m
+    let slower = |r: &&TransferRates| r.slower_bytes_per_s();
+    // Every measured way across: each path at its defaults, and staging at every chunk
+    // size and depth of the sweep (staging at its best chunk may beat a mapped path that
+    // staging at its default chunk does not).
+    let candidates: Vec<&TransferRates> = m
         .paths
         .iter()
-        .max_by(|a, b| a.slower_bytes_per_s().total_cmp(&b.slower_bytes_per_s()))
+        .chain(m.staging.iter().filter_map(|row| row.rates.as_ref().ok()))
+        .collect();
+    let best_of = |path: TransferPath| {
+        candidates
+            .iter()
+            .copied()
+            .filter(|r| r.path == path)
+            .max_by(|a, b| slower(a).total_cmp(&slower(b)))
+    };
+    let ways: Vec<&TransferRates> = [TransferPath::Staging, TransferPath::MappedBuffers]
+        .into_iter()
+        .filter_map(best_of)
+        .collect();
+    if let Some(best) = ways
+        .iter()
+        .copied()
+        .max_by(|a, b| slower(a).total_cmp(&slower(b)))
     {
         chosen.push(("transfer_path", best.path.name().to_owned()));
-        let rates: Vec<String> = m
-            .paths
+        let rates: Vec<String> = ways
             .iter()
-            .map(|p| format!("{} {:.2} GB/s", p.path.name(), gbs(p.slower_bytes_per_s())))
+            .map(|r| format!("{} {:.2} GB/s", r.path.name(), gbs(slower(r))))
             .collect();
         why.push((
             "transfer_path",
             format!(
-                "the slower direction of {} MiB: {}",
+                "the slower direction of {} MiB, each path at its best: {}",
                 best.bytes >> 20,
                 rates.join(", ")
             ),
         ));
     }
-    let staged = m.staging.iter().filter_map(|row| row.rates.as_ref().ok());
-    if let Some(best) =
-        staged.max_by(|a, b| a.slower_bytes_per_s().total_cmp(&b.slower_bytes_per_s()))
-    {
+    if let Some(best) = best_of(TransferPath::Staging).filter(|_| !m.staging.is_empty()) {
         chosen.push(("staging_chunk_bytes", best.chunk_bytes.to_string()));
         chosen.push(("staging_depth", best.depth.to_string()));
         why.push((
             "staging",
             format!(
                 "the best of {} chunk sizes and depths by the slower direction: {:.2} GB/s",
-                m.staging.len(),
-                gbs(best.slower_bytes_per_s())
+                m.staging.len() + 1,
+                gbs(slower(&best))
             ),
         ));
     }
@@ -715,6 +732,30 @@ mod tests {
         assert!(
             lowered.contains(&("workgroup_storage_bytes", "16384".into())),
             "{lowered:?}"
+        );
+    }
+
+    #[test]
+    fn staging_at_its_best_chunk_can_beat_a_mapped_path() {
+        let mut m = measured(2.0, 49152, 0.9);
+        m.paths[0] = rates(TransferPath::Staging, 16 << 20, 3, 10.0, 10.0);
+        m.paths[1] = rates(TransferPath::MappedBuffers, 16 << 20, 3, 17.5, 17.5);
+        // The sweep's 16 MiB × 3 ran at 18 GB/s the slower way: staging wins at it, though
+        // at its defaults it ran at 10.
+        let chosen = chosen(&m);
+        assert!(
+            chosen.contains(&("transfer_path", "staging".into())),
+            "{chosen:?}"
+        );
+        m.paths[1] = rates(TransferPath::MappedBuffers, 16 << 20, 3, 19.0, 18.5);
+        let chosen = super::choose(&m).chosen;
+        assert!(
+            chosen.contains(&("transfer_path", "mapped".into())),
+            "{chosen:?}"
+        );
+        assert!(
+            chosen.contains(&("staging_depth", "3".into())),
+            "{chosen:?}"
         );
     }
 
