@@ -560,9 +560,10 @@ pub fn norm_reductions(n: usize, repeats: usize) -> Result<NormReductions> {
 /// How long [`tune`] measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TuneOptions {
-    /// Smaller grids and vectors, fewer settings and repeats: about a minute on a software
-    /// driver, seconds on a real GPU. The full run measures at the sizes the GPU's answer
-    /// is decided at (256 MiB transfers, 4096² and 8192² grids, 10⁸ values).
+    /// Smaller grids and vectors, fewer settings and repeats: seconds (15 s on a 2-core
+    /// VM's software driver). The full run measures at the sizes the GPU's answer is
+    /// decided at (256 MiB transfers, 4096² and 8192² grids, 10⁸ values): seconds on a
+    /// real GPU, minutes on a software driver.
     pub quick: bool,
 }
 

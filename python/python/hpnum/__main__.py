@@ -116,7 +116,7 @@ def main(argv=None) -> int:
     sweep.add_argument("--repeats", type=int, help="timed runs per point")
     sweep.set_defaults(run=crossover)
     tuning = commands.add_parser("tune", help="measure and keep this GPU's best settings")
-    tuning.add_argument("--quick", action="store_true", help="smaller sizes: about a minute on a software driver")
+    tuning.add_argument("--quick", action="store_true", help="smaller sizes: seconds on a software driver")
     tuning.add_argument("--no-save", action="store_true", help="only print what would be chosen")
     tuning.set_defaults(run=tune)
     args = parser.parse_args(argv)

@@ -61,7 +61,7 @@ def tune(
 
     Times both transfer paths, staging chunk sizes and depths, the norms' subgroup and
     workgroup-memory reductions, and diffusion's steps per dispatch on tiles and streamed
-    strips (``quick``: smaller sizes, about a minute on a software driver), chooses the
+    strips (``quick``: smaller sizes, seconds on a software driver), chooses the
     fastest of each (a setting other than the default only when at least 1.05× as fast),
     and with ``save`` adds them to the calibration file (``path``, or the one ``auto``
     reads), where every later ``Gpu`` on this adapter and driver takes them unless
