@@ -245,3 +245,14 @@ pub fn before_unmapped_memory<T: Real>(
         check(v.view());
     }
 }
+
+/// Mesa's Vulkan device-selection layer prints `error: XDG_RUNTIME_DIR is invalid or not set
+/// in the environment.` on a headless machine each time the adapters are enumerated. The
+/// library quiets it ([`hpnum::backends::gpu::quiet_headless_vulkan`]) only while the
+/// process runs a single thread, and the test harness starts its threads before the first
+/// test: so each test binary asks before `main`, while it is still the only thread.
+#[cfg(feature = "gpu")]
+#[ctor::ctor(unsafe)]
+fn quiet_headless_vulkan_before_the_harness() {
+    hpnum::backends::gpu::quiet_headless_vulkan();
+}
