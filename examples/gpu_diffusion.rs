@@ -16,7 +16,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use hpnum::backends::gpu::{ComputeClock, Gpu, GpuTimings, TemporalBlocking};
+use hpnum::TemporalBlocking;
+use hpnum::backends::gpu::{ComputeClock, Gpu, GpuTimings};
 use hpnum::kernels::diffusion::book_initial_grid;
 use hpnum::{Backend, DiffusionParams, Precision, Rayon, Real};
 use indicatif::{ProgressBar, ProgressStyle};

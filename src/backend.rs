@@ -1,20 +1,15 @@
-//! The one interface every backend implements, and the kernel × backend matrix: each
-//! backend's implementation of [`Backend`], one line per kernel, calling that kernel's
-//! version for that backend in the kernel's folder (`src/kernels/<kernel>/`). Adding a
-//! kernel adds a method here and a line to each implementation; adding a backend adds an
-//! implementation.
+//! The one interface every backend implements ([`Backend`]), and what a backend says about
+//! itself ([`Describe`], [`Capabilities`]). It sits below every backend and knows none: each
+//! backend's implementation, one line per kernel, is in `src/matrix.rs`. Adding a kernel
+//! adds a method here; adding a backend adds nothing here.
 
 use ndarray::{Array2, ArrayView1, ArrayViewMut2};
 
-use crate::backends::auto::Auto;
-use crate::backends::rayon::Rayon;
-use crate::backends::scalar::Scalar;
-use crate::backends::simd::{Simd, SimdReal};
-use crate::kernels::diffusion::{self, DiffusionParams};
-use crate::kernels::julia::{self, JuliaParams};
-use crate::kernels::norm::{self, NormKind};
-use crate::kernels::workload::Workload;
-use crate::{Precision, Real, Result};
+use crate::error::Result;
+use crate::kernels::diffusion::DiffusionParams;
+use crate::kernels::julia::JuliaParams;
+use crate::kernels::norm::NormKind;
+use crate::real::{PerPrecision, Precision, Real};
 
 /// What kind of device a backend runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -143,108 +138,29 @@ pub trait AnyBackend: Backend<f32> + Backend<f64> {}
 
 impl<B: Backend<f32> + Backend<f64> + ?Sized> AnyBackend for B {}
 
-impl<T: Real> Backend<T> for Scalar {
-    fn julia(&self, params: &JuliaParams<T>) -> Result<Array2<u32>> {
-        julia::reference(params)
+/// A backend for both precisions is `dyn Backend<f32>` in one and `dyn Backend<f64>` in
+/// the other: what lets generic code write `T::on(&*backend)` ([`Real::on`]).
+impl<'a> PerPrecision for dyn AnyBackend + 'a {
+    type In<T: Real> = dyn Backend<T> + 'a;
+
+    fn f32(&self) -> &(dyn Backend<f32> + 'a) {
+        self
     }
 
-    fn diffuse(
-        &self,
-        grid: ArrayViewMut2<'_, T>,
-        scratch: ArrayViewMut2<'_, T>,
-        params: &DiffusionParams<T>,
-        steps: usize,
-    ) -> Result<()> {
-        diffusion::diffuse_reference(grid, scratch, params, steps)
-    }
-
-    fn norm(&self, v: ArrayView1<'_, T>, kind: NormKind) -> Result<T> {
-        Ok(norm::reference(v, kind))
+    fn f64(&self) -> &(dyn Backend<f64> + 'a) {
+        self
     }
 }
 
-impl<T: SimdReal> Backend<T> for Simd {
-    fn julia(&self, params: &JuliaParams<T>) -> Result<Array2<u32>> {
-        julia::simd::counts(self.level(), params)
+/// A concrete backend for both precisions (`T::on(&Scalar)`), as its trait object.
+impl<B: Backend<f32> + Backend<f64> + 'static> PerPrecision for B {
+    type In<T: Real> = dyn Backend<T>;
+
+    fn f32(&self) -> &(dyn Backend<f32> + 'static) {
+        self
     }
 
-    fn diffuse(
-        &self,
-        grid: ArrayViewMut2<'_, T>,
-        scratch: ArrayViewMut2<'_, T>,
-        params: &DiffusionParams<T>,
-        steps: usize,
-    ) -> Result<()> {
-        diffusion::simd::diffuse(self.level(), grid, scratch, params, steps)
-    }
-
-    fn norm(&self, v: ArrayView1<'_, T>, kind: NormKind) -> Result<T> {
-        norm::simd::norm(self.level(), v, kind)
-    }
-}
-
-impl<T: SimdReal> Backend<T> for Rayon {
-    fn julia(&self, params: &JuliaParams<T>) -> Result<Array2<u32>> {
-        julia::rayon::counts(self, params)
-    }
-
-    fn diffuse(
-        &self,
-        grid: ArrayViewMut2<'_, T>,
-        scratch: ArrayViewMut2<'_, T>,
-        params: &DiffusionParams<T>,
-        steps: usize,
-    ) -> Result<()> {
-        diffusion::rayon::diffuse(self, grid, scratch, params, steps)
-    }
-
-    fn norm(&self, v: ArrayView1<'_, T>, kind: NormKind) -> Result<T> {
-        norm::rayon::norm(self, v, kind)
-    }
-}
-
-/// One-shot calls: upload, compute, download. They are untimed (no timestamp queries,
-/// which on some drivers cost more than a small call); the `*_timed` methods measure.
-#[cfg(feature = "gpu")]
-impl<T: Real> Backend<T> for crate::Gpu {
-    fn julia(&self, params: &JuliaParams<T>) -> Result<Array2<u32>> {
-        julia::gpu::counts(self, params)
-    }
-
-    fn diffuse(
-        &self,
-        grid: ArrayViewMut2<'_, T>,
-        scratch: ArrayViewMut2<'_, T>,
-        params: &DiffusionParams<T>,
-        steps: usize,
-    ) -> Result<()> {
-        diffusion::gpu::diffuse(self, grid, scratch, params, steps)
-    }
-
-    fn norm(&self, v: ArrayView1<'_, T>, kind: NormKind) -> Result<T> {
-        norm::gpu::norm(self, v, kind)
-    }
-}
-
-/// Each call goes to the backend `Auto` predicts fastest for its workload.
-impl<T: Real> Backend<T> for Auto {
-    fn julia(&self, params: &JuliaParams<T>) -> Result<Array2<u32>> {
-        T::on(&*self.pick(Workload::julia(params), T::PRECISION)?).julia(params)
-    }
-
-    fn diffuse(
-        &self,
-        grid: ArrayViewMut2<'_, T>,
-        scratch: ArrayViewMut2<'_, T>,
-        params: &DiffusionParams<T>,
-        steps: usize,
-    ) -> Result<()> {
-        let (rows, cols) = grid.dim();
-        let workload = Workload::diffusion::<T>(rows, cols, steps);
-        T::on(&*self.pick(workload, T::PRECISION)?).diffuse(grid, scratch, params, steps)
-    }
-
-    fn norm(&self, v: ArrayView1<'_, T>, kind: NormKind) -> Result<T> {
-        T::on(&*self.pick(Workload::norm::<T>(v.len()), T::PRECISION)?).norm(v, kind)
+    fn f64(&self) -> &(dyn Backend<f64> + 'static) {
+        self
     }
 }

@@ -1,7 +1,7 @@
 //! Which rows of a global grid each part owns: the decomposition shared by the MPI ranks
 //! of `hpnum::distributed` (feature `mpi`) and the devices of a multi-GPU grid.
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Row bands of a `rows`-row grid over `ranks` parts (MPI ranks, GPUs): the first
 /// `rows % ranks` hold one row more than the others, in order.

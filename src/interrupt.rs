@@ -24,7 +24,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Bumped by every request to stop: a call stops when it differs from the value it started
 /// with, so calls that start after a request are not affected by it.

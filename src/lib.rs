@@ -33,6 +33,7 @@
 pub mod backend;
 pub mod backends;
 pub mod bands;
+pub mod calibration;
 pub mod crossover;
 #[cfg(feature = "mpi")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mpi")))]
@@ -40,6 +41,7 @@ pub mod distributed;
 mod error;
 pub mod interrupt;
 pub mod kernels;
+mod matrix;
 mod memory;
 mod real;
 
@@ -50,10 +52,13 @@ pub use backends::Gpu;
 pub use backends::{Auto, Rayon, Scalar, Simd};
 pub use error::{Error, Result};
 pub use interrupt::interrupt_running_calls;
-pub use kernels::diffusion::DiffusionParams;
+pub use kernels::diffusion::{DiffusionParams, TemporalBlocking};
+#[cfg(feature = "gpu")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gpu")))]
+pub use kernels::diffusion::{MultiGpuGrid, Transfers};
 pub use kernels::julia::{JuliaParams, Region};
 pub use kernels::norm::NormKind;
-pub use real::{Precision, Real};
+pub use real::{PerPrecision, Precision, Real};
 
 /// The README's code, compiled and run as a doctest so that it stays true.
 #[cfg(doctest)]

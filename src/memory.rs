@@ -11,7 +11,7 @@
 
 use ndarray::{Array1, Array2};
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Below this many bytes an allocation is not checked against available memory: reading
 /// `/proc` costs microseconds, and small requests that fail abort anyway.

@@ -4,8 +4,6 @@ use std::fmt::{Debug, Display};
 
 use num_traits::Float;
 
-use crate::backend::{AnyBackend, Backend};
-
 /// A floating-point precision, as reported by backends and examples.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Precision {
@@ -40,13 +38,13 @@ impl Display for Precision {
 }
 
 impl std::str::FromStr for Precision {
-    type Err = crate::Error;
+    type Err = crate::error::Error;
 
-    fn from_str(s: &str) -> crate::Result<Self> {
+    fn from_str(s: &str) -> crate::error::Result<Self> {
         match s {
             "f32" => Ok(Precision::F32),
             "f64" => Ok(Precision::F64),
-            other => Err(crate::Error::invalid(
+            other => Err(crate::error::Error::invalid(
                 "precision",
                 format!("`{other}` is not one of f32, f64"),
             )),
@@ -75,10 +73,24 @@ pub trait Real:
     /// Widens to `f64`, exactly.
     fn as_f64(self) -> f64;
 
-    /// `backend` as the backend of this precision: how code generic over `T` calls a
-    /// backend that serves both (`T::on(&*backend).norm(v, kind)`), without a
+    /// `both` in this precision: how code generic over `T` calls a backend that serves both
+    /// (`T::on(&*backend).norm(v, kind)`, with `backend` a `dyn AnyBackend`), without a
     /// `where dyn AnyBackend: Backend<T>` bound.
-    fn on(backend: &dyn AnyBackend) -> &dyn Backend<Self>;
+    fn on<P: PerPrecision + ?Sized>(both: &P) -> &P::In<Self>;
+}
+
+/// Something with one form per precision, such as a backend that serves both
+/// (`dyn AnyBackend`, whose forms are `dyn Backend<f32>` and `dyn Backend<f64>`):
+/// [`Real::on`] picks the form of a precision chosen by a type parameter.
+pub trait PerPrecision {
+    /// Its form in precision `T`.
+    type In<T: Real>: ?Sized;
+
+    /// Its f32 form.
+    fn f32(&self) -> &Self::In<f32>;
+
+    /// Its f64 form.
+    fn f64(&self) -> &Self::In<f64>;
 }
 
 impl Real for f32 {
@@ -94,8 +106,8 @@ impl Real for f32 {
         f64::from(self)
     }
 
-    fn on(backend: &dyn AnyBackend) -> &dyn Backend<f32> {
-        backend
+    fn on<P: PerPrecision + ?Sized>(both: &P) -> &P::In<f32> {
+        both.f32()
     }
 }
 
@@ -112,7 +124,7 @@ impl Real for f64 {
         self
     }
 
-    fn on(backend: &dyn AnyBackend) -> &dyn Backend<f64> {
-        backend
+    fn on<P: PerPrecision + ?Sized>(both: &P) -> &P::In<f64> {
+        both.f64()
     }
 }

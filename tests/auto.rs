@@ -6,8 +6,9 @@ mod common;
 use std::sync::Arc;
 
 use hpnum::backends::auto::CostSource;
-use hpnum::backends::auto::model::{Calibration, Cost, Kernel, Workload};
+use hpnum::calibration::{Calibration, Cost};
 use hpnum::kernels::norm::{LCG_SEED, lcg_vector};
+use hpnum::kernels::{Kernel, Workload};
 use hpnum::{
     AnyBackend, Auto, Backend, DiffusionParams, JuliaParams, NormKind, Precision, Rayon, Scalar,
     Simd,

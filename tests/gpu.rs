@@ -6,14 +6,14 @@
 
 mod common;
 
-use hpnum::backends::auto::model::Calibration;
 use hpnum::backends::gpu::{
-    ComputeClock, Gpu, GpuOptions, HostMemory, ShaderTarget, TUNABLE, TemporalBlocking,
-    TransferPath, Transfers,
+    ComputeClock, Gpu, GpuOptions, HostMemory, ShaderTarget, TUNABLE, TransferPath,
 };
+use hpnum::calibration::Calibration;
 use hpnum::kernels::diffusion::book_initial_grid;
 use hpnum::kernels::norm::{LCG_SEED, lcg_vector};
 use hpnum::{Backend, DiffusionParams, JuliaParams, NormKind, Rayon, Scalar};
+use hpnum::{TemporalBlocking, Transfers};
 use ndarray::Array2;
 
 /// `steps` diffusion steps of `init` by the scalar reference.
@@ -726,8 +726,7 @@ fn two_devices_share_a_grid_bit_for_bit() {
             if halo > rows / 2 {
                 continue;
             }
-            let mut split =
-                hpnum::backends::gpu::MultiGpuGrid::upload(&gpus, init.view(), halo).unwrap();
+            let mut split = hpnum::MultiGpuGrid::upload(&gpus, init.view(), halo).unwrap();
             assert_eq!(split.devices(), 2);
             split.step(&params, 4).unwrap();
             split.step(&params, 7).unwrap();
@@ -743,12 +742,12 @@ fn two_devices_share_a_grid_bit_for_bit() {
     let init = Array2::<f32>::zeros((6, 4));
     for (gpus, halo) in [(&gpus[..], 0), (&gpus[..], 4), (&gpus[..0], 1)] {
         assert!(matches!(
-            hpnum::backends::gpu::MultiGpuGrid::upload(gpus, init.view(), halo),
+            hpnum::MultiGpuGrid::upload(gpus, init.view(), halo),
             Err(hpnum::Error::InvalidParameter { .. })
         ));
     }
     let one_row = Array2::<f32>::zeros((1, 4));
-    assert!(hpnum::backends::gpu::MultiGpuGrid::upload(&gpus, one_row.view(), 1).is_err());
+    assert!(hpnum::MultiGpuGrid::upload(&gpus, one_row.view(), 1).is_err());
 }
 
 /// The library sets `NODEVICE_SELECT` only while the process runs one thread: with a

@@ -7,8 +7,8 @@
 
 mod common;
 
-use hpnum::backends::auto::model::Calibration;
 use hpnum::backends::gpu::{Gpu, GpuOptions, ShaderTarget, TransferPath};
+use hpnum::calibration::Calibration;
 use hpnum::crossover::tune::{
     Measurements, choose, norm_reductions, staging_sweep, temporal_blocking, transfer_paths,
 };

@@ -34,8 +34,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::Parser;
-use hpnum::backends::auto::model::Calibration;
 use hpnum::backends::gpu::Gpu;
+use hpnum::calibration::Calibration;
 use hpnum::crossover::tune::{self, Measurements, Settings};
 use hpnum::crossover::{Crossover, HostLimits, Point, SweepOptions, sweep};
 use hpnum::kernels::Kernel;

@@ -6,7 +6,7 @@
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 
-use hpnum::backends::auto::model::Calibration;
+use hpnum::calibration::Calibration;
 use hpnum::crossover::{Crossover, HostLimits, Point, Progress, SweepOptions, sweep};
 use hpnum::kernels::Kernel;
 use hpnum::{Error, Precision};

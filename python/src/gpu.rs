@@ -1,10 +1,8 @@
 //! The GPU with data resident on it: `hpnum.Gpu`, its grids and vectors. Many diffusion
 //! steps or norms run without crossing the bus; every call releases the GIL.
 
-use hpnum::backends::gpu::{
-    DeviceLimits, GpuGrid, GpuOptions, GpuTimings, GpuVector, TemporalBlocking,
-};
-use hpnum::{DiffusionParams, NormKind, Real};
+use hpnum::backends::gpu::{DeviceLimits, GpuGrid, GpuOptions, GpuTimings, GpuVector};
+use hpnum::{DiffusionParams, NormKind, Real, TemporalBlocking};
 
 use numpy::{
     IntoPyArray, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyReadwriteArray2,
@@ -207,7 +205,7 @@ impl PyGpu {
         dt: f64,
     ) -> PyResult<Bound<'py, PyDict>> {
         let gpu = &self.gpu;
-        let resident = hpnum::backends::gpu::Transfers::Resident;
+        let resident = hpnum::Transfers::Resident;
         let timings = if let Ok(mut g) = grid.extract::<PyReadwriteArray2<'_, f64>>() {
             let params = DiffusionParams::new(diffusivity, dt).py_err()?;
             let g = g.as_array_mut();

@@ -5,11 +5,11 @@
 
 use std::sync::Arc;
 
-use ::rayon::{ThreadPool, ThreadPoolBuilder};
+use rayon::{ThreadPool, ThreadPoolBuilder};
 
 use super::simd::Simd;
 use crate::backend::{Capabilities, Describe};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// SIMD kernels spread over a rayon thread pool.
 ///

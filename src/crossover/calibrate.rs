@@ -2,7 +2,7 @@
 //! interpolates, and the GPU's link (transfer rate, per-call floor) as measured.
 
 use super::Crossover;
-use crate::backends::auto::model::{Calibration, Cost};
+use crate::calibration::{Calibration, Cost};
 
 /// The GPU's link, measured by `Gpu::bus_rates`: bytes per second across the bus (the
 /// slower direction) and the fixed seconds of a one-shot call's waits.
@@ -107,8 +107,8 @@ impl Crossover {
     ///
     /// # Errors
     /// [`crate::Error::InvalidParameter`] if a saved calibration exists but does not parse.
-    pub fn calibration(&self) -> crate::Result<Calibration> {
-        let mut cal = Calibration::defaults(&crate::backends::all());
+    pub fn calibration(&self) -> crate::error::Result<Calibration> {
+        let mut cal = Calibration::defaults(&crate::matrix::all());
         if let Some(saved) = Calibration::load()? {
             cal.merge(&saved);
         }
@@ -120,8 +120,8 @@ impl Crossover {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Precision;
-    use crate::crossover::HostLimits;
+    use crate::crossover::limits::HostLimits;
+    use crate::real::Precision;
 
     /// A sweep without points, on the GPU `adapter`.
     fn swept_on(adapter: &str) -> Crossover {
@@ -159,13 +159,18 @@ mod tests {
             rate: 1e10,
             transfer_rate: 1e10,
         };
-        cal.set(crate::kernels::Kernel::Norm, Precision::F32, "gpu", cost);
+        cal.set(
+            crate::kernels::kernel::Kernel::Norm,
+            Precision::F32,
+            "gpu",
+            cost,
+        );
         swept_on(old).calibrate(&mut cal);
         assert_eq!(cal.gpu_settings().len(), 1, "the same GPU keeps them");
         swept_on(new).calibrate(&mut cal);
         assert_eq!(cal.adapter(), Some(new));
         assert!(cal.gpu_settings().is_empty());
-        let norm = cal.cost(crate::kernels::Kernel::Norm, Precision::F32, "gpu");
+        let norm = cal.cost(crate::kernels::kernel::Kernel::Norm, Precision::F32, "gpu");
         assert!(norm.is_none(), "{norm:?}");
     }
 }

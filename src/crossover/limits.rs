@@ -7,8 +7,10 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use crate::kernels::Limit;
-use crate::{Precision, Result, memory};
+use crate::error::Result;
+use crate::kernels::kernel::Limit;
+use crate::memory;
+use crate::real::Precision;
 
 /// Words (8 bytes) per buffer of the bandwidth probes: 128 MiB, beyond any last-level cache
 /// of the machines hpnum meets.

@@ -38,9 +38,12 @@ use std::time::Duration;
 pub use self::calibrate::Link;
 pub use self::limits::{Cores, HostLimits};
 use crate::backend::{AnyBackend, DeviceKind};
+use crate::error::{Error, Result};
 use crate::interrupt::Watch;
-use crate::kernels::{Case, Kernel, Workload};
-use crate::{Error, Precision, Real, Result};
+use crate::kernels::case::Case;
+use crate::kernels::kernel::Kernel;
+use crate::kernels::workload::Workload;
+use crate::real::{Precision, Real};
 
 /// What a sweep runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -159,7 +162,7 @@ pub struct Crossover {
     pub host: HostLimits,
     /// The GPU's, if one was swept.
     #[cfg(feature = "gpu")]
-    pub device: Option<crate::backends::gpu::DeviceLimits>,
+    pub device: Option<crate::backends::gpu::probe::DeviceLimits>,
     /// The GPU's link, if one was swept.
     pub link: Option<Link>,
     /// The GPU adapter and driver (`AdapterSummary::identity`), if one was swept.
@@ -278,14 +281,14 @@ pub fn sweep<T: Real>(
         return Err(Error::invalid("sizes", "must be at least 1"));
     }
     let watch = Watch::start();
-    let all = crate::backends::all();
+    let all = crate::matrix::all();
     let cpu: Vec<Arc<dyn AnyBackend>> = all
         .iter()
         .filter(|b| b.capabilities().device == DeviceKind::Cpu && options.wants(b.name()))
         .cloned()
         .collect();
     let auto = if options.wants("auto") {
-        crate::backends::by_name("auto").ok()
+        crate::matrix::by_name("auto").ok()
     } else {
         None
     };
@@ -394,10 +397,14 @@ fn point<T: Real>(
 /// The GPU's part of a sweep, in a build with the GPU backend.
 #[cfg(feature = "gpu")]
 mod gpu {
-    use super::{Case, Link, Measure, Result, SweepOptions as Options, Watch};
-    use crate::backends::gpu::{DeviceLimits, Gpu};
-    use crate::kernels::{GpuFlavour, Limit};
-    use crate::{DeviceKind, Precision, Real};
+    use super::{Case, Link, Measure, SweepOptions as Options, Watch};
+    use crate::backend::DeviceKind;
+    use crate::backends::gpu::Gpu;
+    use crate::backends::gpu::probe::DeviceLimits;
+    use crate::error::Result;
+    use crate::kernels::case::GpuFlavour;
+    use crate::kernels::kernel::Limit;
+    use crate::real::{Precision, Real};
 
     pub(super) type Limits = DeviceLimits;
 
@@ -474,9 +481,10 @@ mod gpu {
 /// The GPU's part of a sweep, in a build without the GPU backend: nothing.
 #[cfg(not(feature = "gpu"))]
 mod gpu {
-    use super::{Case, Link, Measure, Result, SweepOptions as Options, Watch};
-    use crate::kernels::Limit;
-    use crate::{Precision, Real};
+    use super::{Case, Link, Measure, SweepOptions as Options, Watch};
+    use crate::error::Result;
+    use crate::kernels::kernel::Limit;
+    use crate::real::{Precision, Real};
 
     /// Stands in for the GPU: never constructed.
     pub(super) enum Gpu {}

@@ -17,14 +17,17 @@ use std::time::{Duration, Instant};
 
 use ndarray::Array2;
 
-use crate::backends::auto::model::Calibration;
-use crate::backends::gpu::{
-    Gpu, GpuOptions, Reduction, ShaderTarget, TemporalBlocking, TransferPath, TransferPhases,
-};
+use crate::backends::gpu::Gpu;
+use crate::backends::gpu::adapter::{GpuOptions, TransferPath};
+use crate::backends::gpu::shaders::{Reduction, ShaderTarget};
+use crate::backends::gpu::timing::TransferPhases;
+use crate::calibration::Calibration;
+use crate::error::{Error, Result};
 use crate::interrupt::Watch;
-use crate::kernels::diffusion::book_initial_grid;
-use crate::kernels::norm::lcg_vector;
-use crate::{DiffusionParams, Error, NormKind, Precision, Result};
+use crate::kernels::diffusion::settings::TemporalBlocking;
+use crate::kernels::diffusion::{DiffusionParams, book_initial_grid};
+use crate::kernels::norm::{NormKind, lcg_vector};
+use crate::real::Precision;
 
 /// How much faster than the default a setting must run to be chosen over it (K ≥ 2 over
 /// one step per dispatch, the tree over subgroup operations): less is within a run's noise.
@@ -286,7 +289,7 @@ pub fn choose(m: &Measurements) -> Settings {
     }
     // In TUNABLE's order, as a Gpu reports what it took.
     let order = |field: &str| {
-        crate::backends::gpu::TUNABLE
+        crate::backends::gpu::adapter::TUNABLE
             .iter()
             .position(|(f, _)| *f == field)
     };
@@ -620,7 +623,7 @@ pub fn tune(options: &TuneOptions, progress: &mut dyn FnMut(&str) -> Result<()>)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backends::gpu::TransferPhases;
+    use crate::backends::gpu::timing::TransferPhases;
 
     fn rates(
         path: TransferPath,

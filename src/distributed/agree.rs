@@ -4,8 +4,8 @@
 use mpi::collective::SystemOperation;
 use mpi::traits::*;
 
-use super::Comm;
-use crate::{Error, Result};
+use crate::error::{Error, Result};
+use mpi::topology::SimpleCommunicator as Comm;
 
 /// Returns `local` where it failed; else an `Error::Distributed` naming the lowest failing
 /// rank if any other failed; else `Ok`. Every rank must call it at the same point.

@@ -10,9 +10,13 @@ use mpi::Count;
 use ndarray::{Array2, ArrayView2, s};
 
 use super::agree::agree;
-use super::{Bands, Comm};
+use crate::backend::{AnyBackend, Backend};
+use crate::bands::Bands;
+use crate::error::{Error, Result};
 use crate::kernels::diffusion::DiffusionParams;
-use crate::{AnyBackend, Backend, Error, Real, Result, memory};
+use crate::memory;
+use crate::real::Real;
+use mpi::topology::SimpleCommunicator as Comm;
 
 /// Where a distributed run's time went, on this rank.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -47,7 +51,7 @@ pub struct DistributedGrid<'c, T: Real> {
     backend: Arc<dyn AnyBackend>,
     /// The band and halos resident on a GPU between exchanges, if stepped there.
     #[cfg(feature = "gpu")]
-    resident: Option<crate::backends::gpu::GpuGrid<T>>,
+    resident: Option<crate::backends::gpu::grid::GpuGrid<T>>,
 }
 
 fn count(n: usize) -> Result<Count> {
@@ -175,7 +179,7 @@ where
         global: Option<ArrayView2<'_, T>>,
         dims: (usize, usize),
         halo: usize,
-        gpu: &crate::Gpu,
+        gpu: &crate::backends::gpu::Gpu,
     ) -> Result<Self> {
         let backend: Arc<dyn AnyBackend> = Arc::new(gpu.clone());
         let mut grid = Self::scatter(comm, root, global, dims, halo, backend)?;
@@ -394,7 +398,7 @@ where
     #[cfg(feature = "gpu")]
     fn resident_rows(
         &mut self,
-        op: impl FnOnce(&mut crate::backends::gpu::GpuGrid<T>, &mut [T]) -> Result<()>,
+        op: impl FnOnce(&mut crate::backends::gpu::grid::GpuGrid<T>, &mut [T]) -> Result<()>,
     ) -> Result<()> {
         match (self.resident.as_mut(), self.local.as_slice_mut()) {
             (Some(grid), Some(local)) => op(grid, local),
@@ -445,10 +449,10 @@ where
     ///
     /// # Errors
     /// On every rank if the local backend fails on any.
-    pub fn norm(&self, kind: crate::NormKind) -> Result<T> {
+    pub fn norm(&self, kind: crate::kernels::norm::NormKind) -> Result<T> {
         let band = self.band();
         let cells = band.as_slice().unwrap_or(&[]);
-        super::norm(
+        super::reduce::norm(
             self.comm,
             ndarray::ArrayView1::from(cells),
             kind,

@@ -7,9 +7,14 @@ use mpi::traits::*;
 use ndarray::{Array2, ArrayView1};
 
 use super::agree::agree;
-use super::{Bands, Comm};
+use crate::backend::Backend;
+use crate::bands::Bands;
+use crate::error::{Error, Result};
+use crate::kernels::julia::JuliaParams;
 use crate::kernels::norm::NormKind;
-use crate::{Backend, Error, JuliaParams, Real, Result, memory};
+use crate::memory;
+use crate::real::Real;
+use mpi::topology::SimpleCommunicator as Comm;
 
 /// The norm `kind` of the vector whose parts the ranks hold (`local` on each), the same bits
 /// on every rank and on every run for a given rank count: each rank's norm of its part by

@@ -5,8 +5,11 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Kernel, Workload};
-use crate::{AnyBackend, Real, Result};
+use crate::backend::AnyBackend;
+use crate::error::Result;
+use crate::kernels::kernel::Kernel;
+use crate::kernels::workload::Workload;
+use crate::real::Real;
 
 /// How a GPU call moves its data, beside the one-shot call through the trait.
 #[cfg(feature = "gpu")]
@@ -140,7 +143,11 @@ pub trait Case<T: Real>: Send {
     /// # Errors
     /// What uploading to the device returns.
     #[cfg(feature = "gpu")]
-    fn gpu(&mut self, gpu: &crate::Gpu, flavour: GpuFlavour) -> Result<Option<CaseRun<'_>>>;
+    fn gpu(
+        &mut self,
+        gpu: &crate::backends::gpu::Gpu,
+        flavour: GpuFlavour,
+    ) -> Result<Option<CaseRun<'_>>>;
 }
 
 /// Host time of `call`.

@@ -11,7 +11,7 @@
 //!
 //! Julia's `work` is an upper bound (every pixel iterating to the cap); its measured work is
 //! [`super::julia::pixel_iterations`] of the result, which the bench and the crossover
-//! report against [`JULIA_FLOPS_PER_ITERATION`].
+//! report against [`super::julia::FLOPS_PER_ITERATION`].
 //!
 //! ```
 //! use hpnum::kernels::Workload;
@@ -21,9 +21,7 @@
 //! assert_eq!(step.transfer_bytes, step.memory_bytes); // the grid in and out, once
 //! ```
 
-pub use super::Kernel;
-pub use super::diffusion::FLOPS_PER_CELL_STEP as DIFFUSION_FLOPS_PER_CELL_STEP;
-pub use super::julia::FLOPS_PER_ITERATION as JULIA_FLOPS_PER_ITERATION;
+use super::kernel::Kernel;
 
 /// The size of one call.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -46,10 +44,10 @@ pub struct Workload {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::JuliaParams;
+    use crate::kernels::julia::JuliaParams;
 
     #[test]
-    fn workloads_count_what_the_table_says() -> crate::Result<()> {
+    fn workloads_count_what_the_table_says() -> crate::error::Result<()> {
         let julia = Workload::julia(&JuliaParams::<f32>::book(200, 100)?);
         assert_eq!(julia.work, 200.0 * 200.0 * 100.0);
         assert_eq!(julia.transfer_bytes, 400.0 * 4.0 + 4.0 * 40_000.0);

@@ -6,13 +6,13 @@
 //! [`Auto::last_choice`] says what the latest call used, and `HPNUM_AUTO_LOG=1` (read when
 //! the `Auto` is built) prints every choice to stderr.
 
-pub mod model;
-
 use std::sync::{Arc, Mutex, PoisonError};
 
-use self::model::{Calibration, Workload};
-use crate::backend::{AnyBackend, Capabilities, Describe};
-use crate::{Error, Precision, Result};
+use crate::backend::{AnyBackend, Capabilities, Describe, DeviceKind};
+use crate::calibration::Calibration;
+use crate::error::{Error, Result};
+use crate::kernels::workload::Workload;
+use crate::real::Precision;
 
 /// Where an [`Auto`]'s costs came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,37 +75,13 @@ impl std::fmt::Debug for Auto {
 }
 
 impl Auto {
-    /// Every backend this machine runs ([`crate::backends::all`]), with the saved
-    /// calibration if there is one (see [`Calibration::default_path`]), else the defaults.
-    /// With a GPU, the defaults price its calls at the link measured now
-    /// (`Gpu::bus_rates`: transfer rate and per-call floor), and a saved calibration's GPU
-    /// costs are used only if they were measured on this adapter and driver.
-    ///
-    /// # Errors
-    /// [`Error::InvalidParameter`] if a saved calibration exists but does not parse.
-    pub fn new() -> Result<Self> {
-        let backends = crate::backends::all();
-        let mut defaults = Calibration::defaults(&backends);
-        let adapter = measured_gpu_link(&backends, &mut defaults);
-        let (calibration, source) = match Calibration::load()? {
-            Some(mut saved) => {
-                saved.keep_gpu_costs_of(adapter.as_deref());
-                let path = Calibration::default_path().unwrap_or_default();
-                // Backends the file does not know keep their defaults.
-                defaults.merge(&saved);
-                (defaults, CostSource::Calibrated(path))
-            }
-            None => (defaults, CostSource::Defaults),
-        };
-        Ok(Auto::build(backends, calibration, source))
-    }
-
     /// Chooses among `backends` with the given costs.
     pub fn with_calibration(backends: Vec<Arc<dyn AnyBackend>>, calibration: Calibration) -> Self {
         Auto::build(backends, calibration, CostSource::Given)
     }
 
-    fn build(
+    /// An `Auto` over `backends`, priced by `calibration` (which came from `source`).
+    pub(crate) fn build(
         backends: Vec<Arc<dyn AnyBackend>>,
         calibration: Calibration,
         source: CostSource,
@@ -139,7 +115,7 @@ impl Auto {
             .zip(&self.capabilities)
             .filter(|(_, caps)| caps.supports(precision))
             .filter_map(|(b, caps)| {
-                let transfers = if caps.device == crate::DeviceKind::Cpu {
+                let transfers = if caps.device == DeviceKind::Cpu {
                     0.0
                 } else {
                     1.0
@@ -197,31 +173,6 @@ impl Auto {
         *self.last.lock().unwrap_or_else(PoisonError::into_inner) = Some(choice);
         Ok(backend)
     }
-}
-
-/// Prices the GPU's calls in `defaults` at its measured link and returns its identity, if
-/// `backends` has a GPU.
-#[cfg(feature = "gpu")]
-fn measured_gpu_link(
-    backends: &[Arc<dyn AnyBackend>],
-    defaults: &mut Calibration,
-) -> Option<String> {
-    if !backends.iter().any(|b| b.name() == "gpu") {
-        return None;
-    }
-    let gpu = crate::Gpu::shared().ok()?;
-    if let Ok(rates) = gpu.bus_rates() {
-        // A one-shot call waits three times: for its upload, its kernel, its read-back.
-        let overhead = 3.0 * rates.round_trip.as_secs_f64();
-        let transfer = rates.upload_bytes_per_s.min(rates.download_bytes_per_s);
-        defaults.set_link("gpu", overhead, transfer);
-    }
-    Some(gpu.adapter().identity())
-}
-
-#[cfg(not(feature = "gpu"))]
-fn measured_gpu_link(_: &[Arc<dyn AnyBackend>], _: &mut Calibration) -> Option<String> {
-    None
 }
 
 impl Describe for Auto {

@@ -4,10 +4,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{HostMemory, TemporalBlocking};
 use crate::backend::DeviceKind;
-use crate::backends::auto::model::Calibration;
-use crate::{Error, Result};
+use crate::backends::gpu::host_memory::HostMemory;
+use crate::calibration::Calibration;
+use crate::error::{Error, Result};
+use crate::kernels::diffusion::settings::TemporalBlocking;
 
 /// How data crosses between host memory and the device's buffers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

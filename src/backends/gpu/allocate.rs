@@ -8,7 +8,7 @@ use super::adapter::TransferPath;
 use super::context::Context;
 use super::contract::WgslStruct;
 use super::errors;
-use crate::Result;
+use crate::error::Result;
 
 impl Context {
     /// A buffer of `bytes` bytes (at least 4) with `usage`, as a typed error if the device

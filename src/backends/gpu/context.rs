@@ -14,7 +14,9 @@ use super::pool::{Cache, Pool, StagingPool};
 use super::shaders::{Entry, Shader};
 use super::timing::{ComputeClock, PhaseTimes, Stopwatch, TransferPhases};
 use crate::backend::DeviceKind;
-use crate::{Error, Precision, Real, Result, memory};
+use crate::error::{Error, Result};
+use crate::memory;
+use crate::real::{Precision, Real};
 
 /// Entries of each kind the cache of one-shot calls keeps (the most recent ones).
 const KEEP_PER_KIND: usize = 4;

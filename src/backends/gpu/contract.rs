@@ -11,7 +11,7 @@
 
 use std::fmt::Write as _;
 
-use crate::Precision;
+use crate::real::Precision;
 
 /// A `#[repr(C)]` struct of `u32` fields whose WGSL declaration is generated from the Rust
 /// one, so that the two cannot disagree (a unit test checks naga's layout against Rust's).

@@ -10,7 +10,7 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use crate::Error;
+use crate::error::Error;
 
 /// A failure wgpu reported during a captured operation.
 #[derive(Debug)]

@@ -11,7 +11,9 @@ use super::context::Context;
 use super::pool::CacheKey;
 use super::resident::Resident;
 use super::staging::{Sink, Source};
-use crate::{Error, Real, Result, memory};
+use crate::error::{Error, Result};
+use crate::memory;
+use crate::real::Real;
 
 /// A grid resident on the GPU (a diffusion grid, with its ping-pong partner). Steps run
 /// between its two buffers without a host round trip; [`GpuGrid::download_into`] and

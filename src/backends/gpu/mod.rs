@@ -49,24 +49,24 @@
 //! # Ok::<(), hpnum::Error>(())
 //! ```
 
-mod adapter;
-mod allocate;
-mod context;
+pub(crate) mod adapter;
+pub(crate) mod allocate;
+pub(crate) mod context;
 pub(crate) mod contract;
-mod errors;
-mod grid;
-mod host_memory;
-mod pipelines;
-mod pool;
-mod probe;
-mod resident;
-mod shaders;
+pub(crate) mod errors;
+pub(crate) mod grid;
+pub(crate) mod host_memory;
+pub(crate) mod pipelines;
+pub(crate) mod pool;
+pub(crate) mod probe;
+pub(crate) mod resident;
+pub(crate) mod shaders;
 pub(crate) mod staging;
-mod submit;
-mod timing;
-mod vector;
+pub(crate) mod submit;
+pub(crate) mod timing;
+pub(crate) mod vector;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ndarray::{ArrayView1, ArrayView2};
@@ -75,23 +75,16 @@ pub use self::adapter::{
     AdapterSummary, DEFAULT_SPIN, GpuOptions, TUNABLE, TransferPath, WaitMode,
     quiet_headless_vulkan,
 };
-pub(crate) use self::context::Context;
-pub(crate) use self::errors::device_error;
+use self::context::Context;
 pub use self::grid::GpuGrid;
 pub use self::host_memory::HostMemory;
-pub(crate) use self::pool::CacheKey;
-pub(crate) use self::probe::SHADER as PROBE_SHADER;
 pub use self::probe::{BusRates, DeviceLimits};
-pub(crate) use self::resident::Resident;
-pub(crate) use self::shaders::{Entry, ReductionSources, ShaderDef, no_target_constants};
 pub use self::shaders::{Reduction, Shader, ShaderTarget};
-pub(crate) use self::submit::Workgroups;
-pub(crate) use self::timing::MAX_TIMED_PASSES;
 pub use self::timing::{ComputeClock, GpuTimings, PhaseTimes, TransferPhases};
 pub use self::vector::GpuVector;
 use crate::backend::{Capabilities, Describe};
-pub use crate::kernels::diffusion::gpu::{MultiGpuGrid, TemporalBlocking, Transfers};
-use crate::{Precision, Real, Result};
+use crate::error::Result;
+use crate::real::{Precision, Real};
 
 /// The wgpu version hpnum is built with, for [`GpuOptions`]' fields.
 pub use wgpu;
@@ -118,32 +111,16 @@ impl std::fmt::Debug for Gpu {
 }
 
 impl Gpu {
-    /// Opens the adapter `options` describe and builds the pipelines of every shader.
-    ///
-    /// # Errors
-    /// [`crate::Error::NoAdapter`] if there is none (the message says what to install or
-    /// set); [`crate::Error::Unsupported`] for options the adapter cannot honour;
-    /// [`crate::Error::Device`] if the device fails.
-    pub fn new(options: &GpuOptions) -> Result<Gpu> {
-        let ctx = Arc::new(Context::new(options, &Shader::all())?);
+    /// Opens the adapter `options` describe and builds the pipelines of `shaders` (what
+    /// `Gpu::new` gives it: every kernel's, and the probes').
+    pub(crate) fn open(options: &GpuOptions, shaders: &[Shader]) -> Result<Gpu> {
+        let ctx = Arc::new(Context::new(options, shaders)?);
         let keeps_subnormals = probe::subnormals_kept(&ctx)?;
         Ok(Gpu {
             ctx,
             probes: Arc::new(probe::Probes::default()),
             keeps_subnormals,
         })
-    }
-
-    /// The process-wide default device, opened on first use with
-    /// [`GpuOptions::from_env`]; later calls share it (or its error).
-    ///
-    /// # Errors
-    /// As [`Gpu::new`], the same error every time.
-    pub fn shared() -> Result<Gpu> {
-        static SHARED: OnceLock<Result<Gpu>> = OnceLock::new();
-        SHARED
-            .get_or_init(|| Gpu::new(&GpuOptions::from_env()))
-            .clone()
     }
 
     /// The device, for the kernels' host code.
@@ -252,28 +229,6 @@ impl Gpu {
     pub fn upload_vector<T: Real>(&self, v: ArrayView1<'_, T>) -> Result<GpuVector<T>> {
         GpuVector::upload(&self.ctx, v)
     }
-}
-
-impl Shader {
-    /// Every shader hpnum builds: each kernel's (in [`crate::kernels::Kernel::ALL`]'s
-    /// order), then the probes'.
-    pub fn all() -> Vec<Shader> {
-        crate::kernels::Kernel::ALL
-            .iter()
-            .map(|kernel| kernel.shader())
-            .chain([probe::SHADER])
-            .collect()
-    }
-
-    /// The shader called `name` ([`Shader::name`]).
-    pub fn named(name: &str) -> Option<Shader> {
-        Shader::all().into_iter().find(|s| s.name() == name)
-    }
-
-    /// The probes' shader: `Shader::Probe` of hpnum 0.1, when `Shader` was an enum.
-    #[deprecated(since = "0.2.0", note = "use `Shader::named(\"probe\")`")]
-    #[allow(non_upper_case_globals)]
-    pub const Probe: Shader = probe::SHADER;
 }
 
 impl Describe for Gpu {

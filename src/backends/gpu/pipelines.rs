@@ -5,7 +5,8 @@
 
 use super::errors::{Failure, capture, device_error};
 use super::shaders::{Entry, Reduction, Shader, ShaderTarget};
-use crate::{Error, Precision, Result};
+use crate::error::{Error, Result};
+use crate::real::Precision;
 
 /// The pipelines of one precision, one per entry point.
 pub(crate) struct Pipelines {

@@ -6,7 +6,7 @@
 use std::any::Any;
 use std::sync::{Mutex, PoisonError};
 
-use crate::Precision;
+use crate::real::Precision;
 
 /// Items of type `V`, each filed under a key `K`, at most `capacity` of them.
 pub(crate) struct Pool<K, V> {
@@ -187,8 +187,9 @@ impl Cache {
 
 #[cfg(test)]
 mod tests {
-    use super::{Cache, CacheKey, Pool};
-    use crate::Precision;
+    use super::{Cache, Pool};
+    use crate::backends::gpu::pool::CacheKey;
+    use crate::real::Precision;
 
     fn key(what: &'static str, n: usize) -> CacheKey {
         CacheKey {

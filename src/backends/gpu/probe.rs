@@ -21,7 +21,9 @@ use super::staging::Readback;
 use super::submit::Workgroups;
 use super::timing::ComputeClock;
 use super::vector::GpuVector;
-use crate::{Error, Precision, Real, Result, memory};
+use crate::error::{Error, Result};
+use crate::memory;
+use crate::real::{Precision, Real};
 
 wgsl_constants! {
     /// Independent chains per invocation in the arithmetic probe, one operation each per

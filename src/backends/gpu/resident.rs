@@ -20,7 +20,8 @@ use super::context::Context;
 use super::errors::device_error;
 use super::pool::CacheKey;
 use super::staging::{self, Readback, Sink, Source, Span};
-use crate::{Error, Result, memory};
+use crate::error::{Error, Result};
+use crate::memory;
 
 /// Elements `first .. first + len` of resident data, in buffers of their own: the data and,
 /// for ping-pong kernels, its partners.

@@ -6,7 +6,7 @@
 
 use super::adapter::GUARANTEED_WORKGROUP_STORAGE_BYTES;
 use super::contract::{self, WgslLayout};
-use crate::Precision;
+use crate::real::Precision;
 
 /// How a workgroup combines its invocations' partial results, in shaders that have such a
 /// reduction (the norms).

@@ -29,7 +29,7 @@ use super::contract::LOAD_BYTES;
 use super::errors::device_error;
 use super::submit::Submission;
 use super::timing::{PhaseClock, PhaseTimes, Stopwatch};
-use crate::Result;
+use crate::error::Result;
 
 /// Host copies at least this long are split over the rayon pool's threads.
 const PARALLEL_COPY_BYTES: usize = 4 << 20;
@@ -111,7 +111,7 @@ impl<'a, T: Pod> Source<'a, T> {
 
 /// The host side of a transfer is shorter than its device side: a bug, reported as an
 /// error rather than a panic.
-fn short_host_side() -> crate::Error {
+fn short_host_side() -> crate::error::Error {
     device_error("a transfer's host array is shorter than its device buffers")
 }
 

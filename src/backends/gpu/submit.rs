@@ -10,7 +10,7 @@ use super::adapter::WaitMode;
 use super::context::Context;
 use super::contract::WORKGROUP_SIZE;
 use super::errors::device_error;
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// A dispatch's workgroup counts (x, y, z).
 pub(crate) type Workgroups = (u32, u32, u32);

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::errors::device_error;
-use crate::Result;
+use crate::error::Result;
 
 /// How the compute time was measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

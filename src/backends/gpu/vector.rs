@@ -8,7 +8,9 @@ use super::context::Context;
 use super::pool::CacheKey;
 use super::resident::Resident;
 use super::staging::{Sink, Source};
-use crate::{Error, Real, Result, memory};
+use crate::error::{Error, Result};
+use crate::memory;
+use crate::real::Real;
 
 /// A vector resident on the GPU: many norms of it run without crossing the bus.
 ///

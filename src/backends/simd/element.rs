@@ -5,7 +5,7 @@
 use bytemuck::Pod;
 use pulp::Simd as Isa;
 
-use crate::Real;
+use crate::real::Real;
 
 /// An element type with a vector form on every pulp instruction set.
 pub(crate) trait SimdReal: Real + Pod {
@@ -266,7 +266,7 @@ impl_simd_real!(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backends::simd::{Isa as InstructionSet, Level};
+    use crate::backends::simd::isa::{Isa as InstructionSet, Level};
     use pulp::WithSimd;
 
     /// Julia's counters are differences of clock readings taken modulo the lanes' width:

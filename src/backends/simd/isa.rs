@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use pulp::WithSimd;
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// An instruction-set level of the SIMD backend. Kernels are written once, generic over
 /// the level; [`Isa::detected`] lists the levels this CPU can run.

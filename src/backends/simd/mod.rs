@@ -16,14 +16,13 @@
 //!
 //! [pulp]: https://docs.rs/pulp
 
-mod element;
-mod isa;
+pub(crate) mod element;
+pub(crate) mod isa;
 
-pub(crate) use self::element::{SimdReal, load, prefetch, store};
 pub use self::isa::Isa;
-pub(crate) use self::isa::Level;
+use self::isa::Level;
 use crate::backend::{Capabilities, Describe};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Environment variable that caps the level [`Simd::from_env`] picks (`avx2`, …), so the
 /// lower paths can be run and timed on a CPU that has better.

@@ -8,12 +8,16 @@ use std::time::Duration;
 use ndarray::Array2;
 
 use super::DiffusionParams;
-use crate::kernels::case::host_time;
-use crate::kernels::norm::{LCG_SEED, lcg_vector};
-use crate::kernels::{Case, Kernel, Workload};
+use crate::backend::AnyBackend;
+use crate::error::{Error, Result};
+use crate::kernels::case::{Case, host_time};
 #[cfg(feature = "gpu")]
-use crate::kernels::{CaseRun, GpuFlavour};
-use crate::{AnyBackend, Error, Real, Result, memory};
+use crate::kernels::case::{CaseRun, GpuFlavour};
+use crate::kernels::kernel::Kernel;
+use crate::kernels::norm::{LCG_SEED, lcg_vector};
+use crate::kernels::workload::Workload;
+use crate::memory;
+use crate::real::Real;
 
 /// Steps per call.
 pub(crate) const STEPS: usize = 24;
@@ -78,8 +82,12 @@ impl<T: Real> Case<T> for DiffusionCase<T> {
     }
 
     #[cfg(feature = "gpu")]
-    fn gpu(&mut self, gpu: &crate::Gpu, flavour: GpuFlavour) -> Result<Option<CaseRun<'_>>> {
-        use crate::backends::gpu::Transfers;
+    fn gpu(
+        &mut self,
+        gpu: &crate::backends::gpu::Gpu,
+        flavour: GpuFlavour,
+    ) -> Result<Option<CaseRun<'_>>> {
+        use super::gpu::Transfers;
         let params = self.params;
         let grid = &mut self.grid;
         Ok(Some(match flavour {

@@ -7,17 +7,23 @@ use std::time::{Duration, Instant};
 
 use ndarray::ArrayViewMut2;
 
+use super::settings::TemporalBlocking;
 use super::{DiffusionParams, check_scratch};
+use crate::backends::gpu::Gpu;
+use crate::backends::gpu::context::Context;
 use crate::backends::gpu::contract::{WORKGROUP_SIZE, WgslStruct, wgsl_struct};
+use crate::backends::gpu::errors::device_error;
+use crate::backends::gpu::grid::GpuGrid;
+use crate::backends::gpu::pool::CacheKey;
+use crate::backends::gpu::resident::Resident;
+use crate::backends::gpu::shaders::{Entry, Shader, ShaderDef, ShaderTarget};
 use crate::backends::gpu::staging::Readback;
-use crate::backends::gpu::{
-    CacheKey, Context, Entry, Gpu, GpuGrid, GpuTimings, MAX_TIMED_PASSES, Resident, Shader,
-    ShaderDef, ShaderTarget, Workgroups, device_error,
-};
+use crate::backends::gpu::submit::Workgroups;
+use crate::backends::gpu::timing::{GpuTimings, MAX_TIMED_PASSES};
+use crate::error::{Error, Result};
 use crate::interrupt::Watch;
-use crate::{Error, Precision, Real, Result, memory};
-
-pub use super::multi_gpu::MultiGpuGrid;
+use crate::memory;
+use crate::real::{Precision, Real};
 
 /// Cell-steps per submission: bounds the work of one submission so that a long run never
 /// trips an operating system's GPU watchdog (a couple of seconds on some desktops), even
@@ -83,47 +89,6 @@ pub(crate) fn stream_levels(precision: Precision, workgroup_storage_bytes: u32) 
     (cells / (3 * WORKGROUP_SIZE)).min((WORKGROUP_SIZE - 1) / 2)
 }
 
-/// How a dispatch of K ≥ 2 diffusion steps keeps its cells in workgroup memory
-/// ([`GpuGrid::set_temporal_blocking`]). Both give the bits of K single steps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum TemporalBlocking {
-    /// Square tiles with a K-cell halo on every side, each loaded whole and stepped K times
-    /// (the default): simple, but every tile reloads and recomputes its halo.
-    #[default]
-    Tiles,
-    /// Strips of columns streamed down the grid through a ring of three rows per time level
-    /// (the scheme of EBISU, ICS '23, and AN5D, CGO '20): each row is loaded once per strip,
-    /// the halo of 2K rows once per 256. K is bounded by the workgroup memory the device
-    /// grants ([`GpuGrid::max_steps_per_dispatch_with`]).
-    Stream,
-}
-
-impl TemporalBlocking {
-    /// `tiles` or `stream`.
-    pub fn name(self) -> &'static str {
-        match self {
-            TemporalBlocking::Tiles => "tiles",
-            TemporalBlocking::Stream => "stream",
-        }
-    }
-}
-
-impl std::str::FromStr for TemporalBlocking {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "tiles" => Ok(TemporalBlocking::Tiles),
-            "stream" => Ok(TemporalBlocking::Stream),
-            other => Err(Error::invalid(
-                "temporal blocking",
-                format!("`{other}` is not one of tiles, stream"),
-            )),
-        }
-    }
-}
-
 /// Cells per side of the temporally blocked diffusion's tile: the largest square of `real`
 /// within the workgroup memory an entry point may use (64² f32, 45² f64 in WebGPU's
 /// guaranteed 16 KiB; 110² and 78² in the 48 KiB NVIDIA's Vulkan driver grants), so that a
@@ -178,13 +143,6 @@ const MAIN: &str = "main";
 const QUADS: &str = "quads";
 const TILED: &str = "tiled";
 const STREAMED: &str = "streamed";
-
-impl Shader {
-    /// The diffusion shader: `Shader::Diffusion` of hpnum 0.1, when `Shader` was an enum.
-    #[deprecated(since = "0.2.0", note = "use `Shader::named(\"diffusion\")`")]
-    #[allow(non_upper_case_globals)]
-    pub const Diffusion: Shader = SHADER;
-}
 
 /// How [`Gpu::diffuse_timed`] moves data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

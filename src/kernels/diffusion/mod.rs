@@ -41,13 +41,25 @@ pub(crate) mod gpu;
 #[cfg(feature = "gpu")]
 pub(crate) mod multi_gpu;
 pub(crate) mod rayon;
+pub(crate) mod settings;
 pub(crate) mod simd;
+
+#[cfg(feature = "gpu")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gpu")))]
+pub use self::gpu::Transfers;
+#[cfg(feature = "gpu")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gpu")))]
+pub use self::multi_gpu::MultiGpuGrid;
+pub use self::settings::TemporalBlocking;
 
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 
-use super::{DefaultRates, KernelInfo, Limit, Workload};
+use crate::error::{Error, Result};
 use crate::interrupt::Watch;
-use crate::{Error, Real, Result, memory};
+use crate::kernels::kernel::{DefaultRates, Kernel, KernelInfo, Limit};
+use crate::kernels::workload::Workload;
+use crate::memory;
+use crate::real::Real;
 
 /// Floating-point operations per cell-step: one product by −4, four sums, the product by
 /// D·dt and the final sum.
@@ -79,7 +91,7 @@ impl Workload {
         let element = size_of::<T>() as f64;
         let work = cells * steps as f64;
         Workload {
-            kernel: super::Kernel::Diffusion,
+            kernel: Kernel::Diffusion,
             work,
             transfer_bytes: 2.0 * element * cells,
             memory_bytes: 2.0 * element * work,

@@ -6,9 +6,12 @@
 use ndarray::{Array2, ArrayView2, s};
 
 use super::DiffusionParams;
-use crate::backends::gpu::{Gpu, GpuGrid};
+use crate::backends::gpu::Gpu;
+use crate::backends::gpu::grid::GpuGrid;
 use crate::bands::Bands;
-use crate::{Error, Real, Result, memory};
+use crate::error::{Error, Result};
+use crate::memory;
+use crate::real::Real;
 
 /// A grid split into row bands over several GPUs (see the module's docs).
 pub struct MultiGpuGrid<T: Real> {

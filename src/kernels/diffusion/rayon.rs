@@ -5,14 +5,15 @@
 //! back, bit-identical to K single steps ([`CacheTiles`]; measured in
 //! docs/performance.md). Every row is the SIMD backend's code, so the bits are the same.
 
-use ::rayon::prelude::*;
 use ndarray::ArrayViewMut2;
+use rayon::prelude::*;
 
 use super::DiffusionParams;
 use super::simd::StepRows;
-use crate::Result;
 use crate::backends::rayon::Rayon;
-use crate::backends::simd::{Level, SimdReal};
+use crate::backends::simd::element::SimdReal;
+use crate::backends::simd::isa::Level;
+use crate::error::Result;
 
 /// Bands per thread in a diffusion step: a few, so that a thread slowed by the OS does not
 /// hold up the step's barrier for long.

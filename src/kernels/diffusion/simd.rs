@@ -11,8 +11,9 @@ use ndarray::ArrayViewMut2;
 use pulp::{Simd as Isa, WithSimd};
 
 use super::{DiffusionParams, cell};
-use crate::Result;
-use crate::backends::simd::{Level, SimdReal, load, store};
+use crate::backends::simd::element::{SimdReal, load, store};
+use crate::backends::simd::isa::Level;
+use crate::error::Result;
 
 /// The SIMD backend's diffusion: every step on one core, at `level`.
 ///

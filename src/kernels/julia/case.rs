@@ -4,11 +4,15 @@
 use std::time::Duration;
 
 use super::{FLOPS_PER_ITERATION, JuliaParams, pixel_iterations};
-use crate::kernels::case::host_time;
-use crate::kernels::{Case, Kernel, Workload};
+use crate::backend::AnyBackend;
+use crate::backends::rayon::Rayon;
+use crate::error::Result;
+use crate::kernels::case::{Case, host_time};
 #[cfg(feature = "gpu")]
-use crate::kernels::{CaseRun, GpuFlavour};
-use crate::{AnyBackend, Rayon, Real, Result};
+use crate::kernels::case::{CaseRun, GpuFlavour};
+use crate::kernels::kernel::Kernel;
+use crate::kernels::workload::Workload;
+use crate::real::Real;
 
 /// The iteration cap of every case: the book's.
 pub(crate) const MAX_ITER: u32 = 300;
@@ -64,7 +68,11 @@ impl<T: Real> Case<T> for JuliaCase<T> {
     }
 
     #[cfg(feature = "gpu")]
-    fn gpu(&mut self, gpu: &crate::Gpu, flavour: GpuFlavour) -> Result<Option<CaseRun<'_>>> {
+    fn gpu(
+        &mut self,
+        gpu: &crate::backends::gpu::Gpu,
+        flavour: GpuFlavour,
+    ) -> Result<Option<CaseRun<'_>>> {
         let gpu = gpu.clone();
         let params = &self.params;
         Ok(match flavour {

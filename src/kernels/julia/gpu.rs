@@ -8,14 +8,18 @@ use std::time::Instant;
 use ndarray::Array2;
 
 use super::JuliaParams;
+use crate::backends::gpu::Gpu;
+use crate::backends::gpu::context::Context;
 use crate::backends::gpu::contract::{WgslStruct, wgsl_struct};
+use crate::backends::gpu::errors::device_error;
+use crate::backends::gpu::pool::CacheKey;
+use crate::backends::gpu::shaders::{Entry, Shader, ShaderDef, no_target_constants};
 use crate::backends::gpu::staging::{self, Readback, Sink, Span};
-use crate::backends::gpu::{
-    CacheKey, ComputeClock, Context, Entry, Gpu, GpuTimings, Shader, ShaderDef, device_error,
-    no_target_constants,
-};
+use crate::backends::gpu::timing::{ComputeClock, GpuTimings};
+use crate::error::{Error, Result};
 use crate::interrupt::Watch;
-use crate::{Error, Real, Result, memory};
+use crate::memory;
+use crate::real::Real;
 
 wgsl_struct! {
     /// One Julia dispatch: a run of rows of one segment of the output.
@@ -79,13 +83,6 @@ pub(crate) const SHADER: Shader = Shader::new(&ShaderDef {
 
 const MAIN: &str = "main";
 const ENTRY: Entry = Entry::new(SHADER, MAIN);
-
-impl Shader {
-    /// The Julia shader: `Shader::Julia` of hpnum 0.1, when `Shader` was an enum.
-    #[deprecated(since = "0.2.0", note = "use `Shader::named(\"julia\")`")]
-    #[allow(non_upper_case_globals)]
-    pub const Julia: Shader = SHADER;
-}
 
 /// One segment of output rows: its counts, its bind group, and the dims it was last given.
 struct CountSegment {

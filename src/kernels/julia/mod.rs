@@ -30,9 +30,12 @@ pub(crate) mod simd;
 
 use ndarray::Array2;
 
-use super::{DefaultRates, KernelInfo, Limit, Workload};
+use crate::error::{Error, Result};
 use crate::interrupt::Watch;
-use crate::{Error, Real, Result, memory};
+use crate::kernels::kernel::{DefaultRates, Kernel, KernelInfo, Limit};
+use crate::kernels::workload::Workload;
+use crate::memory;
+use crate::real::Real;
 
 /// Floating-point operations per pixel-iteration: four products, five sums (`re·re`,
 /// `im·im`, `re·im`, `im·re`; the modulus sum, two for each new coordinate).
@@ -63,7 +66,7 @@ impl Workload {
         let pixels = rows as f64 * cols as f64;
         let work = pixels * f64::from(params.max_iter());
         Workload {
-            kernel: super::Kernel::Julia,
+            kernel: Kernel::Julia,
             work,
             transfer_bytes: (rows + cols) as f64 * size_of::<T>() as f64 + 4.0 * pixels,
             memory_bytes: 0.0,

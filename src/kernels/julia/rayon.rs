@@ -2,14 +2,14 @@
 //! varies by 100× and more across the set. Each row is the SIMD backend's code, so the
 //! counts are the same bits.
 
-use ::rayon::prelude::*;
 use ndarray::Array2;
+use rayon::prelude::*;
 
 use super::JuliaParams;
 use super::simd::JuliaRows;
-use crate::Result;
 use crate::backends::rayon::Rayon;
-use crate::backends::simd::SimdReal;
+use crate::backends::simd::element::SimdReal;
+use crate::error::Result;
 
 /// The rayon backend's Julia.
 ///

@@ -10,8 +10,9 @@ use ndarray::Array2;
 use pulp::{Simd as Isa, WithSimd};
 
 use super::JuliaParams;
-use crate::Result;
-use crate::backends::simd::{Level, SimdReal, load};
+use crate::backends::simd::element::{SimdReal, load};
+use crate::backends::simd::isa::Level;
+use crate::error::Result;
 use crate::interrupt::Watch;
 
 /// Independent vectors iterated together: each iteration is a chain of three dependent

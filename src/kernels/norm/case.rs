@@ -6,11 +6,14 @@ use std::time::Duration;
 use ndarray::Array1;
 
 use super::{LCG_SEED, NormKind, lcg_vector};
-use crate::kernels::case::host_time;
-use crate::kernels::{Case, Kernel, Workload};
+use crate::backend::AnyBackend;
+use crate::error::{Error, Result};
+use crate::kernels::case::{Case, host_time};
 #[cfg(feature = "gpu")]
-use crate::kernels::{CaseRun, GpuFlavour};
-use crate::{AnyBackend, Error, Real, Result};
+use crate::kernels::case::{CaseRun, GpuFlavour};
+use crate::kernels::kernel::Kernel;
+use crate::kernels::workload::Workload;
+use crate::real::Real;
 
 struct NormCase<T: Real> {
     v: Array1<T>,
@@ -57,7 +60,11 @@ impl<T: Real> Case<T> for NormCase<T> {
     }
 
     #[cfg(feature = "gpu")]
-    fn gpu(&mut self, gpu: &crate::Gpu, flavour: GpuFlavour) -> Result<Option<CaseRun<'_>>> {
+    fn gpu(
+        &mut self,
+        gpu: &crate::backends::gpu::Gpu,
+        flavour: GpuFlavour,
+    ) -> Result<Option<CaseRun<'_>>> {
         let kind = self.kind;
         let v = &mut self.v;
         Ok(match flavour {

@@ -11,15 +11,22 @@ use std::time::{Duration, Instant};
 use ndarray::ArrayView1;
 
 use super::{NormKind, try_l2_from_parts};
+use crate::backends::gpu::Gpu;
+use crate::backends::gpu::context::Context;
 use crate::backends::gpu::contract::{
     WORKGROUP_SIZE, WgslStruct, reals_per_load, wgsl_constants, wgsl_struct,
 };
-use crate::backends::gpu::staging::Readback;
-use crate::backends::gpu::{
-    ComputeClock, Context, Entry, Gpu, GpuTimings, GpuVector, Reduction, ReductionSources,
-    Resident, Shader, ShaderDef, Workgroups, device_error, no_target_constants,
+use crate::backends::gpu::errors::device_error;
+use crate::backends::gpu::resident::Resident;
+use crate::backends::gpu::shaders::{
+    Entry, Reduction, ReductionSources, Shader, ShaderDef, no_target_constants,
 };
-use crate::{Error, Precision, Real, Result};
+use crate::backends::gpu::staging::Readback;
+use crate::backends::gpu::submit::Workgroups;
+use crate::backends::gpu::timing::{ComputeClock, GpuTimings};
+use crate::backends::gpu::vector::GpuVector;
+use crate::error::{Error, Result};
+use crate::real::{Precision, Real};
 
 wgsl_constants! {
     /// 16-byte loads (4 f32 or 2 f64 values) each invocation reads before the workgroup's
@@ -86,13 +93,6 @@ pub(crate) const SHADER: Shader = Shader::new(&ShaderDef {
 
 const LEAVES: &str = "leaves";
 const COMBINE: &str = "combine";
-
-impl Shader {
-    /// The norms' shader: `Shader::Norm` of hpnum 0.1, when `Shader` was an enum.
-    #[deprecated(since = "0.2.0", note = "use `Shader::named(\"norm\")`")]
-    #[allow(non_upper_case_globals)]
-    pub const Norm: Shader = SHADER;
-}
 
 impl Gpu {
     /// How the norms' workgroups reduce in `precision` on this device: with subgroup
@@ -399,7 +399,7 @@ fn norm_of<T: Real>(v: &GpuVector<T>, kind: NormKind, timed: bool) -> Result<(T,
         };
         let (reduced, time) = reduce(v, call, timed)?;
         device += time.unwrap_or_default();
-        Ok::<_, crate::Error>(reduced)
+        Ok::<_, crate::error::Error>(reduced)
     };
     let value = if v.is_empty() {
         T::zero()

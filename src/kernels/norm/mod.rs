@@ -37,8 +37,11 @@ use std::str::FromStr;
 
 use ndarray::{Array1, ArrayView1, Axis};
 
-use super::{DefaultRates, KernelInfo, Limit, Workload};
-use crate::{Error, Real, Result, memory};
+use crate::error::{Error, Result};
+use crate::kernels::kernel::{DefaultRates, Kernel, KernelInfo, Limit};
+use crate::kernels::workload::Workload;
+use crate::memory;
+use crate::real::Real;
 
 pub(crate) const INFO: KernelInfo = KernelInfo {
     name: "norm",
@@ -67,7 +70,7 @@ impl Workload {
     pub fn norm<T: Real>(len: usize) -> Workload {
         let bytes = (len * size_of::<T>()) as f64;
         Workload {
-            kernel: super::Kernel::Norm,
+            kernel: Kernel::Norm,
             work: len as f64,
             transfer_bytes: bytes,
             memory_bytes: bytes,

@@ -6,9 +6,9 @@ use ndarray::ArrayView1;
 
 use super::NormKind;
 use super::simd::Reducer;
-use crate::Result;
 use crate::backends::rayon::Rayon;
-use crate::backends::simd::SimdReal;
+use crate::backends::simd::element::SimdReal;
+use crate::error::Result;
 use crate::interrupt::Watch;
 
 /// The rayon backend's norm.

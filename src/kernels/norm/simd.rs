@@ -10,8 +10,9 @@ use ndarray::ArrayView1;
 use pulp::{Simd as Isa, WithSimd};
 
 use super::{NormKind, l2_from_parts, l2_scaled_by_amax, l2_underflow_threshold, max_magnitude};
-use crate::Result;
-use crate::backends::simd::{Level, SimdReal, prefetch};
+use crate::backends::simd::element::{SimdReal, prefetch};
+use crate::backends::simd::isa::Level;
+use crate::error::Result;
 use crate::interrupt::Watch;
 
 /// The SIMD backend's norm: the whole tree on one core, at `level`.
@@ -315,7 +316,7 @@ mod tests {
             );
             assert_eq!(
                 reducer(Watch::stopped()).norm(&x, NormKind::L1),
-                Err(crate::Error::Interrupted)
+                Err(crate::error::Error::Interrupted)
             );
         }
     }

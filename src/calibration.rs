@@ -1,4 +1,6 @@
-//! The crossover model behind [`super::Auto`]: how long a call takes on each backend.
+//! The crossover model behind [`crate::Auto`]: how long a call takes on each backend, and the
+//! calibration file that keeps a machine's measured costs (and a GPU's measured settings,
+//! which the GPU plumbing reads when a device opens: this file sits below both).
 //!
 //! `seconds = compute(work) + bytes crossing the bus / transfer rate`, per kernel, precision
 //! and backend. Work is counted in each kernel's natural unit ([`Workload`]); CPU backends
@@ -12,9 +14,10 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::backend::{AnyBackend, DeviceKind};
-use crate::{Error, Precision, Result};
-
-pub use crate::kernels::workload::{Kernel, Workload};
+use crate::error::{Error, Result};
+use crate::kernels::kernel::Kernel;
+use crate::kernels::workload::Workload;
+use crate::real::Precision;
 
 /// The cost of one backend for one kernel and precision.
 #[derive(Debug, Clone, Copy, PartialEq)]
