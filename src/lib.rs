@@ -44,6 +44,7 @@ pub mod kernels;
 mod matrix;
 mod memory;
 mod real;
+mod simd;
 
 pub use backend::{AnyBackend, Backend, Capabilities, Describe, DeviceKind};
 #[cfg(feature = "gpu")]

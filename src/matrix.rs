@@ -23,7 +23,6 @@ use crate::backends::gpu::{Gpu, probe};
 use crate::backends::rayon::Rayon;
 use crate::backends::scalar::Scalar;
 use crate::backends::simd::Simd;
-use crate::backends::simd::element::SimdReal;
 use crate::calibration::Calibration;
 use crate::error::{Error, Result};
 use crate::kernels::case::Case;
@@ -33,6 +32,7 @@ use crate::kernels::kernel::Kernel;
 use crate::kernels::norm::{self, NormKind};
 use crate::kernels::workload::Workload;
 use crate::real::Real;
+use crate::simd::element::SimdReal;
 
 impl<T: Real> Backend<T> for Scalar {
     fn julia(&self, params: &JuliaParams<T>) -> Result<Array2<u32>> {
@@ -290,7 +290,7 @@ pub fn by_name(name: &str) -> Result<Arc<dyn AnyBackend>> {
     match name {
         "scalar" => Ok(Arc::new(Scalar)),
         "simd" => Ok(Arc::new(Simd::from_env()?)),
-        "rayon" => Ok(Arc::new(Rayon::with_simd(Simd::from_env()?))),
+        "rayon" => Ok(Arc::new(Rayon::from_env()?)),
         #[cfg(feature = "gpu")]
         "gpu" => Ok(Arc::new(Gpu::shared()?)),
         "auto" => Ok(Arc::new(Auto::new()?)),

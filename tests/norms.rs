@@ -46,7 +46,7 @@ fn rayon_gives_the_same_bits_at_any_thread_count() {
             for threads in [1, 2, 3, 5] {
                 // Both use the best SIMD level this CPU has.
                 let rayon = hpnum::Rayon::with_threads(threads).unwrap();
-                assert_eq!(rayon.simd().isa(), simd.isa());
+                assert_eq!(rayon.isa(), simd.isa());
                 let got = rayon.norm(v.view(), kind).unwrap();
                 assert_eq!(
                     got.to_bits(),

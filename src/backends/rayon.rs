@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use rayon::{ThreadPool, ThreadPoolBuilder};
 
-use super::simd::Simd;
 use crate::backend::{Capabilities, Describe};
 use crate::error::{Error, Result};
+use crate::simd::isa::{Isa, Level};
 
 /// SIMD kernels spread over a rayon thread pool.
 ///
@@ -26,7 +26,8 @@ use crate::error::{Error, Result};
 /// ```
 #[derive(Debug, Clone)]
 pub struct Rayon {
-    simd: Simd,
+    /// The SIMD level every thread runs.
+    level: Level,
     pool: Option<Arc<ThreadPool>>,
 }
 
@@ -34,14 +35,33 @@ impl Rayon {
     /// On rayon's global pool, with the best SIMD level.
     pub fn new() -> Self {
         Rayon {
-            simd: Simd::new(),
+            level: Level::best(),
             pool: None,
         }
     }
 
-    /// On rayon's global pool, with the given SIMD backend's level.
-    pub fn with_simd(simd: Simd) -> Self {
-        Rayon { simd, pool: None }
+    /// On rayon's global pool, with SIMD level `isa` on every thread.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] if this CPU cannot run `isa`.
+    pub fn with_isa(isa: Isa) -> Result<Self> {
+        Ok(Rayon {
+            level: Level::named(isa, "rayon")?,
+            pool: None,
+        })
+    }
+
+    /// On rayon's global pool, with the SIMD level named by `HPNUM_SIMD` if set
+    /// ([`crate::backends::simd::ISA_ENV`]), else the best.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] if the variable names no level; [`Error::Unsupported`] if
+    /// this CPU cannot run it.
+    pub fn from_env() -> Result<Self> {
+        Ok(Rayon {
+            level: Level::from_env("rayon")?,
+            pool: None,
+        })
     }
 
     /// On a pool of its own with `threads` threads.
@@ -62,14 +82,19 @@ impl Rayon {
     /// On the caller's pool.
     pub fn with_pool(pool: Arc<ThreadPool>) -> Self {
         Rayon {
-            simd: Simd::new(),
+            level: Level::best(),
             pool: Some(pool),
         }
     }
 
     /// The SIMD level it uses.
-    pub fn simd(&self) -> Simd {
-        self.simd
+    pub fn isa(&self) -> Isa {
+        self.level.isa()
+    }
+
+    /// The SIMD level, for the kernels' code.
+    pub(crate) fn level(&self) -> Level {
+        self.level
     }
 
     /// The threads its work is spread over.
@@ -102,6 +127,6 @@ impl Describe for Rayon {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::cpu(self.simd.isa().name(), self.threads())
+        Capabilities::cpu(self.isa().name(), self.threads())
     }
 }

@@ -11,9 +11,9 @@ use rayon::prelude::*;
 use super::DiffusionParams;
 use super::simd::StepRows;
 use crate::backends::rayon::Rayon;
-use crate::backends::simd::element::SimdReal;
-use crate::backends::simd::isa::Level;
 use crate::error::Result;
+use crate::simd::element::SimdReal;
+use crate::simd::isa::Level;
 
 /// Bands per thread in a diffusion step: a few, so that a thread slowed by the OS does not
 /// hold up the step's barrier for long.
@@ -42,7 +42,7 @@ pub(crate) fn diffuse<T: SimdReal>(
 ) -> Result<()> {
     let (rows, cols) = grid.dim();
     let coefficient = params.coefficient();
-    let level = rayon.simd().level();
+    let level = rayon.level();
     let band_rows = rows.div_ceil(rayon.threads() * BANDS_PER_THREAD).max(1);
     let tiles = CacheTiles::plan(rows, cols, size_of::<T>(), steps);
     let (blocks, k) = tiles.map_or((0, 1), |t| (steps / t.steps, t.steps));

@@ -11,9 +11,9 @@ use ndarray::ArrayViewMut2;
 use pulp::{Simd as Isa, WithSimd};
 
 use super::{DiffusionParams, cell};
-use crate::backends::simd::element::{SimdReal, load, store};
-use crate::backends::simd::isa::Level;
 use crate::error::Result;
+use crate::simd::element::{SimdReal, load, store};
+use crate::simd::isa::Level;
 
 /// The SIMD backend's diffusion: every step on one core, at `level`.
 ///

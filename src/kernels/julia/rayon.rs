@@ -8,15 +8,15 @@ use rayon::prelude::*;
 use super::JuliaParams;
 use super::simd::JuliaRows;
 use crate::backends::rayon::Rayon;
-use crate::backends::simd::element::SimdReal;
 use crate::error::Result;
+use crate::simd::element::SimdReal;
 
 /// The rayon backend's Julia.
 ///
 /// # Errors
 /// [`crate::Error::OutOfMemory`] if the counts cannot be allocated.
 pub(crate) fn counts<T: SimdReal>(rayon: &Rayon, params: &JuliaParams<T>) -> Result<Array2<u32>> {
-    let level = rayon.simd().level();
+    let level = rayon.level();
     let cols = params.xs().len();
     super::counts_row_major(params, |out, watch| {
         if cols == 0 {

@@ -10,10 +10,10 @@ use ndarray::Array2;
 use pulp::{Simd as Isa, WithSimd};
 
 use super::JuliaParams;
-use crate::backends::simd::element::{SimdReal, load};
-use crate::backends::simd::isa::Level;
 use crate::error::Result;
 use crate::interrupt::Watch;
+use crate::simd::element::{SimdReal, load};
+use crate::simd::isa::Level;
 
 /// Independent vectors iterated together: each iteration is a chain of three dependent
 /// floating-point operations, so several chains in flight keep the FP units busy.

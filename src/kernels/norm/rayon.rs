@@ -7,9 +7,9 @@ use ndarray::ArrayView1;
 use super::NormKind;
 use super::simd::Reducer;
 use crate::backends::rayon::Rayon;
-use crate::backends::simd::element::SimdReal;
 use crate::error::Result;
 use crate::interrupt::Watch;
+use crate::simd::element::SimdReal;
 
 /// The rayon backend's norm.
 ///
@@ -18,7 +18,7 @@ use crate::interrupt::Watch;
 pub(crate) fn norm<T: SimdReal>(rayon: &Rayon, v: ArrayView1<'_, T>, kind: NormKind) -> Result<T> {
     let x = super::contiguous(&v)?;
     let reducer = Reducer {
-        level: rayon.simd().level(),
+        level: rayon.level(),
         parallel: true,
         watch: Watch::start(),
     };

@@ -10,10 +10,10 @@ use ndarray::ArrayView1;
 use pulp::{Simd as Isa, WithSimd};
 
 use super::{NormKind, l2_from_parts, l2_scaled_by_amax, l2_underflow_threshold, max_magnitude};
-use crate::backends::simd::element::{SimdReal, prefetch};
-use crate::backends::simd::isa::Level;
 use crate::error::Result;
 use crate::interrupt::Watch;
+use crate::simd::element::{SimdReal, prefetch};
+use crate::simd::isa::Level;
 
 /// The SIMD backend's norm: the whole tree on one core, at `level`.
 ///

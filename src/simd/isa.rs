@@ -90,7 +90,62 @@ pub(crate) enum Level {
     Neon(pulp::aarch64::Neon),
 }
 
+/// Environment variable that caps the level [`Level::from_env`] picks (`avx2`, …), so the
+/// lower paths can be run and timed on a CPU that has better.
+pub const ISA_ENV: &str = "HPNUM_SIMD";
+
 impl Level {
+    /// The best level this CPU runs.
+    pub(crate) fn best() -> Level {
+        Level::new(Isa::best()).unwrap_or(Level::Scalar(pulp::Scalar::new()))
+    }
+
+    /// The level `isa`, for testing and timing the lower paths; `backend` names who asks,
+    /// for the error.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] if this CPU cannot run `isa`.
+    pub(crate) fn named(isa: Isa, backend: &str) -> Result<Level> {
+        Level::new(isa).ok_or_else(|| Error::Unsupported {
+            backend: backend.into(),
+            what: format!(
+                "instruction set {isa} on this CPU (it runs: {})",
+                Isa::detected()
+                    .iter()
+                    .map(|isa| isa.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })
+    }
+
+    /// The level named by [`ISA_ENV`] if set, else the best.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] if the variable names no level; [`Error::Unsupported`] if
+    /// this CPU cannot run it.
+    pub(crate) fn from_env(backend: &str) -> Result<Level> {
+        match std::env::var(ISA_ENV) {
+            Ok(name) if !name.is_empty() => Level::named(name.parse()?, backend),
+            _ => Ok(Level::best()),
+        }
+    }
+
+    /// Which instruction set this is.
+    pub(crate) fn isa(self) -> Isa {
+        match self {
+            Level::Scalar(_) => Isa::Scalar,
+            #[cfg(target_arch = "x86_64")]
+            Level::Sse42(_) => Isa::Sse42,
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx2(_) => Isa::Avx2,
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx512(_) => Isa::Avx512,
+            #[cfg(target_arch = "aarch64")]
+            Level::Neon(_) => Isa::Neon,
+        }
+    }
+
     /// The level for `isa`, if this CPU runs it.
     pub(crate) fn new(isa: Isa) -> Option<Level> {
         match isa {

@@ -266,7 +266,7 @@ impl_simd_real!(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backends::simd::isa::{Isa as InstructionSet, Level};
+    use crate::simd::isa::{Isa as InstructionSet, Level};
     use pulp::WithSimd;
 
     /// Julia's counters are differences of clock readings taken modulo the lanes' width:
