@@ -41,11 +41,6 @@ const KNOWN_DEBT: &[(&str, &str)] = &[
         "long function",
         "src/crossover/mod.rs:273 `sweep` has 92 lines",
     ),
-    ("long file", "src/crossover/tune.rs has 818 lines"),
-    (
-        "long function",
-        "src/crossover/tune.rs:180 `choose` has 123 lines",
-    ),
     (
         "long function",
         "src/distributed/grid.rs:76 `scatter` has 90 lines",

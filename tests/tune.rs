@@ -9,9 +9,9 @@ mod common;
 
 use hpnum::backends::gpu::{Gpu, GpuOptions, ShaderTarget, TransferPath};
 use hpnum::calibration::Calibration;
-use hpnum::crossover::tune::{
-    Measurements, choose, norm_reductions, staging_sweep, temporal_blocking, transfer_paths,
-};
+use hpnum::crossover::tune::{Measurements, choose, staging_sweep, transfer_paths};
+use hpnum::kernels::diffusion::tune::temporal_blocking;
+use hpnum::kernels::norm::tune::norm_reductions;
 
 #[test]
 fn measurements_ignore_saved_settings_and_the_rule_chooses_from_them() {

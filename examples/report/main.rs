@@ -368,16 +368,17 @@ fn kernels(
     }
     if let Some(m) = measured.as_deref_mut() {
         println!("norms' workgroup reductions, f32");
-        let (subgroups, tree) = match tune::norm_reductions(100_000_000, repeats) {
-            Ok(reductions) => {
-                m.reductions = Some(reductions);
-                measure::reductions_json(&reductions)
-            }
-            Err(e) => {
-                notes.push(format!("norm reductions at 10⁸: {e}"));
-                (Value::Null, Value::Null)
-            }
-        };
+        let (subgroups, tree) =
+            match hpnum::kernels::norm::tune::norm_reductions(100_000_000, repeats) {
+                Ok(reductions) => {
+                    m.reductions = Some(reductions);
+                    measure::reductions_json(&reductions)
+                }
+                Err(e) => {
+                    notes.push(format!("norm reductions at 10⁸: {e}"));
+                    (Value::Null, Value::Null)
+                }
+            };
         keys.insert("norm_l2_1e8_f32_subgroups_seconds".into(), subgroups);
         keys.insert("norm_l2_1e8_f32_tree_seconds".into(), tree);
     }
@@ -388,7 +389,8 @@ fn kernels(
             // The key size, 8192², and a smaller grid for the trend: 2048² when quick
             // (on a software driver each K ≥ 2 step of 4096² costs a third of a second).
             let sides: &[usize] = if quick { &[2048, 8192] } else { &[4096, 8192] };
-            m.blocking = tune::temporal_blocking(sides, ks, repeats).map_err(|e| e.to_string())?;
+            m.blocking = hpnum::kernels::diffusion::tune::temporal_blocking(sides, ks, repeats)
+                .map_err(|e| e.to_string())?;
             m.blocking.iter().map(measure::blocking_json).collect()
         }
         None => Vec::new(),

@@ -6,9 +6,11 @@
 use std::time::{Duration, Instant};
 
 use hpnum::backends::gpu::{Gpu, PhaseTimes};
-use hpnum::crossover::tune::{BlockingRow, NormReductions, Settings, StagingRow, TransferRates};
+use hpnum::crossover::tune::{Settings, StagingRow, TransferRates};
 use hpnum::kernels::diffusion::book_initial_grid;
+use hpnum::kernels::diffusion::tune::BlockingRow;
 use hpnum::kernels::norm::lcg_vector;
+use hpnum::kernels::norm::tune::NormReductions;
 use hpnum::{DiffusionParams, NormKind, Result};
 use serde_json::{Map, Value, json};
 

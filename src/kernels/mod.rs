@@ -20,6 +20,9 @@ pub mod diffusion;
 pub mod julia;
 pub(crate) mod kernel;
 pub mod norm;
+#[cfg(feature = "gpu")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gpu")))]
+pub mod tune;
 pub mod workload;
 
 #[cfg(feature = "gpu")]

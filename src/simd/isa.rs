@@ -90,7 +90,7 @@ pub(crate) enum Level {
     Neon(pulp::aarch64::Neon),
 }
 
-/// Environment variable that caps the level [`Level::from_env`] picks (`avx2`, …), so the
+/// Environment variable that caps the level `Simd::from_env` and `Rayon::from_env` pick (`avx2`, …), so the
 /// lower paths can be run and timed on a CPU that has better.
 pub const ISA_ENV: &str = "HPNUM_SIMD";
 

@@ -1,4 +1,4 @@
-//! The `Auto` backend: each call goes to the backend the crossover model ([`model`])
+//! The `Auto` backend: each call goes to the backend the crossover model ([`crate::calibration`])
 //! predicts fastest for that kernel, precision and size, counting the transfers the call
 //! implies (a one-shot GPU call uploads its input and downloads its output).
 //!

@@ -43,6 +43,9 @@ pub(crate) mod multi_gpu;
 pub(crate) mod rayon;
 pub(crate) mod settings;
 pub(crate) mod simd;
+#[cfg(feature = "gpu")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gpu")))]
+pub mod tune;
 
 #[cfg(feature = "gpu")]
 #[cfg_attr(docsrs, doc(cfg(feature = "gpu")))]

@@ -29,6 +29,9 @@ pub(crate) mod case;
 pub(crate) mod gpu;
 pub(crate) mod rayon;
 pub(crate) mod simd;
+#[cfg(feature = "gpu")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gpu")))]
+pub mod tune;
 
 use std::borrow::Cow;
 use std::convert::Infallible;
