@@ -15,7 +15,7 @@ use crate::backends::gpu::errors::device_error;
 use crate::backends::gpu::pool::CacheKey;
 use crate::backends::gpu::shaders::{Entry, Shader, ShaderDef, no_target_constants};
 use crate::backends::gpu::staging::{self, Readback, Sink, Span};
-use crate::backends::gpu::timing::{ComputeClock, GpuTimings};
+use crate::backends::gpu::timing::{ComputeClock, GpuTimings, Stopwatch};
 use crate::error::{Error, Result};
 use crate::interrupt::Watch;
 use crate::memory;
@@ -160,6 +160,36 @@ impl JuliaBuffers {
     }
 }
 
+impl JuliaBuffers {
+    /// Writes the axes and the constant of `params`, unless the buffers hold them already.
+    fn write_axes<T: Real>(&mut self, ctx: &Context, params: &JuliaParams<T>) -> Result<()> {
+        let (c_re, c_im) = params.c();
+        let constant = [c_re, c_im, T::one()];
+        let (xs, ys, c): (&[u8], &[u8], &[u8]) = (
+            bytemuck::cast_slice(params.xs()),
+            bytemuck::cast_slice(params.ys()),
+            bytemuck::cast_slice(&constant),
+        );
+        let unchanged = self.written.len() == xs.len() + ys.len() + c.len()
+            && self.written.starts_with(xs)
+            && self.written[xs.len()..].starts_with(ys)
+            && self.written.ends_with(c);
+        if unchanged {
+            return Ok(());
+        }
+        ctx.capture(|| {
+            ctx.queue.write_buffer(&self.xs, 0, xs);
+            ctx.queue.write_buffer(&self.ys, 0, ys);
+            ctx.queue.write_buffer(&self.constant, 0, c);
+        })?;
+        self.written.clear();
+        self.written.extend_from_slice(xs);
+        self.written.extend_from_slice(ys);
+        self.written.extend_from_slice(c);
+        Ok(())
+    }
+}
+
 impl Gpu {
     /// Julia escape counts, with the time split.
     ///
@@ -183,13 +213,14 @@ pub(crate) fn counts<T: Real>(gpu: &Gpu, params: &JuliaParams<T>) -> Result<Arra
 }
 
 /// Escape counts of `params`, with the time split: compute from timestamps when `timed`
-/// and the adapter has them, else host time.
+/// and the adapter has them, else host time. Phases: the shape's buffers (cached), the axes
+/// written, the dispatches recorded and run with a small grid's read-back in the same
+/// submission, the counts copied out.
 fn julia<T: Real>(
     ctx: &Context,
     params: &JuliaParams<T>,
     timed: bool,
 ) -> Result<(Array2<u32>, GpuTimings)> {
-    let pipeline = ctx.pipeline::<T>(ENTRY)?;
     let stop = Watch::start();
     let mut timings = GpuTimings::new(if timed {
         ctx.clock()
@@ -212,41 +243,69 @@ fn julia<T: Real>(
     };
 
     let start = Instant::now();
-    let (c_re, c_im) = params.c();
-    let constant = [c_re, c_im, T::one()];
-    let (xs, ys, c): (&[u8], &[u8], &[u8]) = (
-        bytemuck::cast_slice(params.xs()),
-        bytemuck::cast_slice(params.ys()),
-        bytemuck::cast_slice(&constant),
-    );
-    let unchanged = buffers.written.len() == xs.len() + ys.len() + c.len()
-        && buffers.written.starts_with(xs)
-        && buffers.written[xs.len()..].starts_with(ys)
-        && buffers.written.ends_with(c);
-    ctx.capture(|| {
-        if !unchanged {
-            ctx.queue.write_buffer(&buffers.xs, 0, xs);
-            ctx.queue.write_buffer(&buffers.ys, 0, ys);
-            ctx.queue.write_buffer(&buffers.constant, 0, c);
-            buffers.written.clear();
-            buffers.written.extend_from_slice(xs);
-            buffers.written.extend_from_slice(ys);
-            buffers.written.extend_from_slice(c);
-        }
-    })?;
+    buffers.write_axes(ctx, params)?;
     timings.upload = start.elapsed();
 
     let start = Instant::now();
-    let plan = dispatches(&buffers.segments, cols, params.max_iter());
-    // One submission where every segment is one dispatch; else one per dispatch, each
-    // waited for, so that a segment's dims can be rewritten between them and a stop is
-    // honoured after the one in flight.
-    let one_submission = plan.len() == buffers.segments.len();
     let mut watch = if timed { ctx.stopwatch()? } else { None };
-    let count_bytes = (rows * cols * 4) as u64;
-    // A grid that fits one staging chunk comes back with the compute, in one wait.
-    let small = count_bytes <= ctx.summary.staging_chunk_bytes;
     let mut encoder = ctx.encoder();
+    let passes = record(ctx, &mut buffers, params, &mut watch, &mut encoder, stop)?;
+    // A grid that fits one staging chunk comes back with the compute, in one wait.
+    let count_bytes = (rows * cols * 4) as u64;
+    let small = count_bytes <= ctx.summary.staging_chunk_bytes;
+    let watch_bytes = watch.as_ref().map_or(0, |w| w.bytes());
+    let mut readback = Readback::new(ctx, watch_bytes + if small { count_bytes } else { 0 })?;
+    let ticks_at = watch
+        .as_ref()
+        .map(|w| readback.timestamps(&mut encoder, w))
+        .transpose()?;
+    let mut segment_at = Vec::new();
+    if small {
+        for segment in &buffers.segments {
+            let bytes = (segment.rows * cols * 4) as u64;
+            segment_at.push(readback.copy(&mut encoder, &segment.counts, 0, bytes)?);
+        }
+    }
+    let mapped = readback.finish(ctx.submit(encoder)?)?;
+    timings.compute = match (&watch, ticks_at) {
+        (Some(w), Some(at)) if w.passes() as usize == passes => {
+            w.elapsed(&mapped[at..], ctx.timestamp_period())?
+        }
+        _ => {
+            timings.compute_clock = ComputeClock::Host;
+            start.elapsed()
+        }
+    };
+    ctx.return_stopwatch(watch);
+
+    let start = Instant::now();
+    let read_back = small.then_some((&mapped[..], &segment_at[..]));
+    copy_out(ctx, &buffers, read_back, &mut counts)?;
+    drop(mapped);
+    timings.download = start.elapsed();
+    let bytes = buffers.bytes;
+    ctx.cache.put(key, bytes, buffers);
+    // A kernel in flight cannot be stopped: a stop asked for meanwhile is honoured here.
+    stop.check()?;
+    Ok((counts, timings))
+}
+
+/// Records the call's dispatches into `encoder` and returns how many there are. One
+/// submission where every segment is one dispatch; else one per dispatch, each waited for,
+/// so that a segment's dims can be rewritten between them and a stop is honoured after the
+/// one in flight.
+fn record<T: Real>(
+    ctx: &Context,
+    buffers: &mut JuliaBuffers,
+    params: &JuliaParams<T>,
+    watch: &mut Option<Stopwatch>,
+    encoder: &mut wgpu::CommandEncoder,
+    stop: Watch,
+) -> Result<usize> {
+    let pipeline = ctx.pipeline::<T>(ENTRY)?;
+    let cols = params.shape().1;
+    let plan = dispatches(&buffers.segments, cols, params.max_iter());
+    let one_submission = plan.len() == buffers.segments.len();
     for (k, d) in plan.iter().enumerate() {
         let segment = &mut buffers.segments[d.segment];
         let dims = JuliaDims {
@@ -275,56 +334,26 @@ fn julia<T: Real>(
             pass.dispatch_workgroups(x, y, z);
         }
         if !one_submission && k + 1 < plan.len() {
-            let done = std::mem::replace(&mut encoder, ctx.encoder());
+            let done = std::mem::replace(encoder, ctx.encoder());
             ctx.wait(ctx.submit(done)?)?;
             if stop.interrupted() {
                 break;
             }
         }
     }
-    let watch_bytes = watch.as_ref().map_or(0, |w| w.bytes());
-    let mut readback = Readback::new(ctx, watch_bytes + if small { count_bytes } else { 0 })?;
-    let ticks_at = watch
-        .as_ref()
-        .map(|w| readback.timestamps(&mut encoder, w))
-        .transpose()?;
-    let mut segment_at = Vec::new();
-    if small {
-        for segment in &buffers.segments {
-            segment_at.push(readback.copy(
-                &mut encoder,
-                &segment.counts,
-                0,
-                (segment.rows * cols * 4) as u64,
-            )?);
-        }
-    }
-    let submission = ctx.submit(encoder)?;
-    let mapped = readback.finish(submission)?;
-    timings.compute = match (&watch, ticks_at) {
-        (Some(w), Some(at)) if w.passes() as usize == plan.len() => {
-            w.elapsed(&mapped[at..], ctx.timestamp_period())?
-        }
-        _ => {
-            timings.compute_clock = ComputeClock::Host;
-            start.elapsed()
-        }
-    };
-    ctx.return_stopwatch(watch);
+    Ok(plan.len())
+}
 
-    let start = Instant::now();
-    if small {
-        let cells = counts
-            .as_slice_mut()
-            .ok_or_else(|| device_error("julia counts are not contiguous"))?;
-        for (segment, &at) in buffers.segments.iter().zip(&segment_at) {
-            let range = segment.first_row * cols..(segment.first_row + segment.rows) * cols;
-            let bytes = range.len() * 4;
-            bytemuck::cast_slice_mut(&mut cells[range]).copy_from_slice(&mapped[at..at + bytes]);
-        }
-        drop(mapped);
-    } else {
-        drop(mapped);
+/// Copies the counts into `counts`: from the call's own read-back (`(mapped, where each
+/// segment starts in it)`) for a small grid, else through the staging path.
+fn copy_out(
+    ctx: &Context,
+    buffers: &JuliaBuffers,
+    read_back: Option<(&[u8], &[usize])>,
+    counts: &mut Array2<u32>,
+) -> Result<()> {
+    let cols = counts.ncols();
+    let Some((mapped, segment_at)) = read_back else {
         let spans: Vec<Span<'_>> = buffers
             .segments
             .iter()
@@ -334,12 +363,15 @@ fn julia<T: Real>(
                 len: segment.rows * cols,
             })
             .collect();
-        staging::download(ctx, &spans, &mut Sink::grid(counts.view_mut()))?;
+        return staging::download(ctx, &spans, &mut Sink::grid(counts.view_mut()));
+    };
+    let cells = counts
+        .as_slice_mut()
+        .ok_or_else(|| device_error("julia counts are not contiguous"))?;
+    for (segment, &at) in buffers.segments.iter().zip(segment_at) {
+        let range = segment.first_row * cols..(segment.first_row + segment.rows) * cols;
+        let bytes = range.len() * 4;
+        bytemuck::cast_slice_mut(&mut cells[range]).copy_from_slice(&mapped[at..at + bytes]);
     }
-    timings.download = start.elapsed();
-    let bytes = buffers.bytes;
-    ctx.cache.put(key, bytes, buffers);
-    // A kernel in flight cannot be stopped: a stop asked for meanwhile is honoured here.
-    stop.check()?;
-    Ok((counts, timings))
+    Ok(())
 }
