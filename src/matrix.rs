@@ -172,7 +172,7 @@ impl Kernel {
     pub(crate) fn shader(self) -> Shader {
         match self {
             Kernel::Julia => julia::gpu::SHADER,
-            Kernel::Diffusion => diffusion::gpu::SHADER,
+            Kernel::Diffusion => diffusion::gpu::shader::SHADER,
             Kernel::Norm => norm::gpu::SHADER,
         }
     }
