@@ -47,10 +47,6 @@ const KNOWN_DEBT: &[(&str, &str)] = &[
     ),
     (
         "long function",
-        "src/kernels/julia/simd.rs:89 `julia_row` has 90 lines",
-    ),
-    (
-        "long function",
         "python/src/crossover.rs:33 `crossover_sweep` has 97 lines",
     ),
 ];

@@ -90,89 +90,145 @@ fn julia_row<T: SimdReal, S: Isa>(s: S, xs: &[T], y: T, c: (T, T), max_iter: u32
     if max_iter == 0 {
         return; // `out` holds zeros: no pixel iterates
     }
-    let lanes = T::lanes::<S>();
-    let four = T::splat(s, T::from_f64(4.0));
-    let (c_re, c_im) = (T::splat(s, c.0), T::splat(s, c.1));
-    let all = T::vless_than(s, T::splat(s, T::zero()), four);
-    let none = T::vless_than(s, four, four);
-    let done = usize::MAX;
-    // Lanes past the row's end start at 4 + 0i, which escapes before the first iteration
-    // (|z|² = 16): they neither count nor keep a vector alive.
-    let load_at = |first: usize| {
-        let part = &xs[first..xs.len().min(first + lanes)];
-        if part.len() == lanes {
+    let mut row = Row::new(s, xs, y, c);
+    let mut flight = Flight::<T, S>::empty(&row);
+    for v in 0..IN_FLIGHT {
+        row.refill(&mut flight, v, 0);
+    }
+    let cap = u64::from(max_iter);
+    let mut clock = 0u64;
+    while flight.first.iter().any(|&f| f != DONE) {
+        // No vector runs past the cap: the block ends at the first one to reach it.
+        let block = (0..IN_FLIGHT)
+            .filter(|&v| flight.first[v] != DONE)
+            .map(|v| cap - (clock - flight.loaded[v]))
+            .fold(u64::from(BLOCK), u64::min);
+        for _ in 0..block {
+            clock += 1;
+            row.iterate(&mut flight, clock);
+        }
+        for v in 0..IN_FLIGHT {
+            let first = flight.first[v];
+            let running = T::mask_any(s, flight.active[v]) && clock - flight.loaded[v] < cap;
+            if first == DONE || running {
+                continue;
+            }
+            let end = out.len().min(first + row.lanes);
+            let counts = T::counts_since(s, flight.last_inside[v], flight.loaded[v]);
+            T::store_counts::<S>(counts, &mut out[first..end]);
+            row.refill(&mut flight, v, clock);
+        }
+    }
+}
+
+/// A vector's first pixel when it has none left to take.
+const DONE: usize = usize::MAX;
+
+/// One row's constants, and the next pixel a vector will take.
+struct Row<'a, T: SimdReal, S: Isa> {
+    s: S,
+    xs: &'a [T],
+    y: T,
+    lanes: usize,
+    four: T::V<S>,
+    c_re: T::V<S>,
+    c_im: T::V<S>,
+    next: usize,
+}
+
+/// The vectors in flight: each one's orbit and which lanes still iterate, the clock when
+/// its pixels were loaded, the reading of each lane's last iteration inside the disk, and
+/// the row's pixel of its lane 0 ([`DONE`]: none left).
+struct Flight<T: SimdReal, S: Isa> {
+    re: [T::V<S>; IN_FLIGHT],
+    im: [T::V<S>; IN_FLIGHT],
+    active: [T::M<S>; IN_FLIGHT],
+    loaded: [u64; IN_FLIGHT],
+    last_inside: [T::Counts<S>; IN_FLIGHT],
+    first: [usize; IN_FLIGHT],
+}
+
+impl<T: SimdReal, S: Isa> Flight<T, S> {
+    #[inline(always)]
+    fn empty(row: &Row<'_, T, S>) -> Self {
+        let s = row.s;
+        Flight {
+            re: [row.four; IN_FLIGHT],
+            im: [T::splat(s, row.y); IN_FLIGHT],
+            active: [T::vless_than(s, row.four, row.four); IN_FLIGHT],
+            loaded: [0; IN_FLIGHT],
+            last_inside: [T::splat_counts(s, 0); IN_FLIGHT],
+            first: [DONE; IN_FLIGHT],
+        }
+    }
+}
+
+impl<'a, T: SimdReal, S: Isa> Row<'a, T, S> {
+    #[inline(always)]
+    fn new(s: S, xs: &'a [T], y: T, c: (T, T)) -> Self {
+        Row {
+            s,
+            xs,
+            y,
+            lanes: T::lanes::<S>(),
+            four: T::splat(s, T::from_f64(4.0)),
+            c_re: T::splat(s, c.0),
+            c_im: T::splat(s, c.1),
+            next: 0,
+        }
+    }
+
+    /// Vector `v` starts afresh at `clock` on the row's next pixels, or is done. Lanes past
+    /// the row's end start at 4 + 0i, which escapes before the first iteration (|z|² = 16):
+    /// they neither count nor keep a vector alive.
+    #[inline(always)]
+    fn refill(&mut self, flight: &mut Flight<T, S>, v: usize, clock: u64) {
+        let s = self.s;
+        flight.loaded[v] = clock;
+        flight.last_inside[v] = T::splat_counts(s, clock);
+        flight.im[v] = T::splat(s, self.y);
+        if self.next >= self.xs.len() {
+            flight.re[v] = self.four;
+            flight.active[v] = T::vless_than(s, self.four, self.four);
+            flight.first[v] = DONE;
+            return;
+        }
+        let part = &self.xs[self.next..self.xs.len().min(self.next + self.lanes)];
+        flight.re[v] = if part.len() == self.lanes {
             load::<T, S>(part)
         } else {
             let mut padded = [T::from_f64(4.0); MAX_LANES];
             padded[..part.len()].copy_from_slice(part);
             load::<T, S>(&padded)
-        }
-    };
-    let mut clock = 0u64;
-    let mut re = [four; IN_FLIGHT];
-    let mut im = [T::splat(s, y); IN_FLIGHT];
-    let mut active = [none; IN_FLIGHT];
-    // Per vector: the clock when its pixels were loaded, the reading of each lane's last
-    // iteration inside the disk, and the row's pixel of its lane 0 (`done`: none left).
-    let mut loaded = [0u64; IN_FLIGHT];
-    let mut last_inside = [T::splat_counts(s, 0); IN_FLIGHT];
-    let mut first = [done; IN_FLIGHT];
-    let mut next = 0;
-    for v in 0..IN_FLIGHT {
-        if next < xs.len() {
-            re[v] = load_at(next);
-            active[v] = all;
-            first[v] = next;
-            next += lanes;
-        }
+        };
+        flight.active[v] = T::vless_than(s, T::splat(s, T::zero()), self.four);
+        flight.first[v] = self.next;
+        self.next += self.lanes;
     }
-    let cap = u64::from(max_iter);
-    while first.iter().any(|&f| f != done) {
-        // No vector runs past the cap: the block ends at the first one to reach it.
-        let block = (0..IN_FLIGHT)
-            .filter(|&v| first[v] != done)
-            .map(|v| cap - (clock - loaded[v]))
-            .fold(u64::from(BLOCK), u64::min);
-        for _ in 0..block {
-            clock += 1;
-            let now = T::splat_counts(s, clock);
-            for v in 0..IN_FLIGHT {
-                let re2 = T::vmul(s, re[v], re[v]);
-                let im2 = T::vmul(s, im[v], im[v]);
-                // A lane that escaped keeps its last z (below), whose |z|² ≥ 4: the test
-                // alone says whether it is still iterating, and an orbit that would come
-                // back inside the disk cannot count again.
-                active[v] = T::vless_than(s, T::vadd(s, re2, im2), four);
-                last_inside[v] = T::mark(s, last_inside[v], now, active[v]);
-                // re·im and im·re are the same number (IEEE multiplication commutes): one
-                // product, added to itself, gives the reference's bits.
-                let re_im = T::vmul(s, re[v], im[v]);
-                let new_re = T::vadd(s, T::vsub(s, re2, im2), c_re);
-                let new_im = T::vadd(s, T::vadd(s, re_im, re_im), c_im);
-                re[v] = T::vselect(s, active[v], new_re, re[v]);
-                im[v] = T::vselect(s, active[v], new_im, im[v]);
-            }
-        }
+
+    /// Iteration `clock` of every vector in flight: the reference's arithmetic, lane by
+    /// lane, on the lanes still inside the disk.
+    #[inline(always)]
+    fn iterate(&self, flight: &mut Flight<T, S>, clock: u64) {
+        let s = self.s;
+        let now = T::splat_counts(s, clock);
         for v in 0..IN_FLIGHT {
-            if first[v] == done || (T::mask_any(s, active[v]) && clock - loaded[v] < cap) {
-                continue;
-            }
-            let end = out.len().min(first[v] + lanes);
-            let counts = T::counts_since(s, last_inside[v], loaded[v]);
-            T::store_counts::<S>(counts, &mut out[first[v]..end]);
-            loaded[v] = clock;
-            last_inside[v] = T::splat_counts(s, clock);
-            im[v] = T::splat(s, y);
-            if next < xs.len() {
-                re[v] = load_at(next);
-                active[v] = all;
-                first[v] = next;
-                next += lanes;
-            } else {
-                re[v] = four;
-                active[v] = none;
-                first[v] = done;
-            }
+            let (re, im) = (flight.re[v], flight.im[v]);
+            let re2 = T::vmul(s, re, re);
+            let im2 = T::vmul(s, im, im);
+            // A lane that escaped keeps its last z (below), whose |z|² ≥ 4: the test alone
+            // says whether it is still iterating, and an orbit that would come back inside
+            // the disk cannot count again.
+            let active = T::vless_than(s, T::vadd(s, re2, im2), self.four);
+            flight.active[v] = active;
+            flight.last_inside[v] = T::mark(s, flight.last_inside[v], now, active);
+            // re·im and im·re are the same number (IEEE multiplication commutes): one
+            // product, added to itself, gives the reference's bits.
+            let re_im = T::vmul(s, re, im);
+            let new_re = T::vadd(s, T::vsub(s, re2, im2), self.c_re);
+            let new_im = T::vadd(s, T::vadd(s, re_im, re_im), self.c_im);
+            flight.re[v] = T::vselect(s, active, new_re, re);
+            flight.im[v] = T::vselect(s, active, new_im, im);
         }
     }
 }
