@@ -43,10 +43,6 @@ const KNOWN_DEBT: &[(&str, &str)] = &[
     ),
     (
         "long function",
-        "src/distributed/grid.rs:76 `scatter` has 90 lines",
-    ),
-    (
-        "long function",
         "python/src/crossover.rs:33 `crossover_sweep` has 97 lines",
     ),
 ];

@@ -111,6 +111,9 @@ where
 }
 
 fn main() {
+    // Before MPI starts its threads, as the examples do: no headless Vulkan error lines.
+    #[cfg(feature = "gpu")]
+    hpnum::backends::gpu::quiet_headless_vulkan();
     let universe = mpi::initialize().expect("MPI initialises once");
     let world = universe.world();
     let (rank, size) = (world.rank(), world.size() as usize);

@@ -2,10 +2,10 @@
 //! failure on one rank becomes an error on all of them instead of a hang.
 
 use mpi::collective::SystemOperation;
+use mpi::topology::SimpleCommunicator as Comm;
 use mpi::traits::*;
 
 use crate::error::{Error, Result};
-use mpi::topology::SimpleCommunicator as Comm;
 
 /// Returns `local` where it failed; else an `Error::Distributed` naming the lowest failing
 /// rank if any other failed; else `Ok`. Every rank must call it at the same point.

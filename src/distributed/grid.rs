@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mpi::datatype::{Partition, PartitionMut};
+use mpi::topology::SimpleCommunicator as Comm;
 use mpi::traits::*;
 
 use mpi::Count;
@@ -16,7 +17,6 @@ use crate::error::{Error, Result};
 use crate::kernels::diffusion::DiffusionParams;
 use crate::memory;
 use crate::real::Real;
-use mpi::topology::SimpleCommunicator as Comm;
 
 /// Where a distributed run's time went, on this rank.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -81,72 +81,16 @@ where
         halo: usize,
         backend: Arc<dyn AnyBackend>,
     ) -> Result<Self> {
-        let rank = comm.rank();
-        let ranks = comm.size() as usize;
-        let checked = (|| {
-            if root < 0 || root >= comm.size() {
-                return Err(Error::InvalidParameter {
-                    name: "root",
-                    reason: format!("{root} is not a rank of a {ranks}-rank communicator"),
-                });
-            }
-            let bands = Bands::new(rows, ranks)?;
-            bands.check_halo(halo)?;
-            let global = match (rank == root, global) {
-                (true, Some(g)) if g.dim() == (rows, cols) => Some(g),
-                (true, Some(g)) => {
-                    return Err(Error::ShapeMismatch {
-                        what: "global grid",
-                        expected: vec![rows, cols],
-                        found: vec![g.nrows(), g.ncols()],
-                    });
-                }
-                (true, None) => {
-                    return Err(Error::InvalidParameter {
-                        name: "global",
-                        reason: "the root rank must give the grid".into(),
-                    });
-                }
-                (false, _) => None,
-            };
-            let band = bands.rows_of(rank as usize).len();
-            let local = memory::zeroed_array2::<T>(band + 2 * halo, cols, "distributed band")?;
-            let scratch = memory::zeroed_array2::<T>(band + 2 * halo, cols, "distributed scratch")?;
-            let work = [
-                memory::zeroed_array2::<T>(band, cols, "distributed band copy")?,
-                memory::zeroed_array2::<T>(band, cols, "distributed band copy")?,
-            ];
-            let strip = [
-                memory::zeroed_array2::<T>(3 * halo, cols, "distributed strip")?,
-                memory::zeroed_array2::<T>(3 * halo, cols, "distributed strip")?,
-            ];
-            // Message sizes, checked here so that the collective calls below cannot fail.
-            count(rows * cols)?;
-            Ok((bands, global, local, scratch, work, strip))
-        })();
-        let (bands, global, mut local, scratch, work, strip) = agree(comm, checked)?;
-
-        let band = bands.rows_of(rank as usize);
-        let root_process = comm.process_at_rank(root);
-        {
-            let interior = local
-                .slice_mut(s![halo..halo + band.len(), ..])
-                .into_slice()
-                .ok_or_else(|| Error::InvalidParameter {
-                    name: "local",
-                    reason: "not row-major".into(),
-                })?;
-            match global {
-                Some(g) => {
-                    let g = g.as_standard_layout();
-                    let send = g.as_slice().unwrap_or(&[]);
-                    let (counts, offsets) = super::counts_and_offsets(&bands, cols);
-                    let partition = Partition::new(send, counts, &offsets[..]);
-                    root_process.scatter_varcount_into_root(&partition, interior);
-                }
-                None => root_process.scatter_varcount_into(interior),
-            }
-        }
+        let checked = allocate(comm, root, global, (rows, cols), halo);
+        let Allocated {
+            bands,
+            global,
+            mut local,
+            scratch,
+            work,
+            strip,
+        } = agree(comm, checked)?;
+        receive_band(comm, root, global, &bands, &mut local, halo)?;
         Ok(DistributedGrid {
             comm,
             rows,
@@ -497,4 +441,112 @@ fn exchange<T: Real + Equivalence>(
         s1.wait();
         s2.wait();
     });
+}
+
+/// What a scatter needs on each rank, checked and allocated alike on every rank before
+/// any collective call (the grid, the root's global grid, the band with its halos and
+/// its scratch, the copies the steps work in, the halo strips).
+struct Allocated<'g, T> {
+    bands: Bands,
+    global: Option<ArrayView2<'g, T>>,
+    local: Array2<T>,
+    scratch: Array2<T>,
+    work: [Array2<T>; 2],
+    strip: [Array2<T>; 2],
+}
+
+/// Checks a scatter's arguments on this rank and allocates its arrays.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for a root that is no rank or a root without the grid;
+/// [`Error::ShapeMismatch`] for a global grid of another shape; the bands' errors; out of
+/// memory.
+fn allocate<'g, T: Real + Equivalence>(
+    comm: &Comm,
+    root: i32,
+    global: Option<ArrayView2<'g, T>>,
+    (rows, cols): (usize, usize),
+    halo: usize,
+) -> Result<Allocated<'g, T>> {
+    let rank = comm.rank();
+    let ranks = comm.size() as usize;
+    if root < 0 || root >= comm.size() {
+        return Err(Error::InvalidParameter {
+            name: "root",
+            reason: format!("{root} is not a rank of a {ranks}-rank communicator"),
+        });
+    }
+    let bands = Bands::new(rows, ranks)?;
+    bands.check_halo(halo)?;
+    let global = match (rank == root, global) {
+        (true, Some(g)) if g.dim() == (rows, cols) => Some(g),
+        (true, Some(g)) => {
+            return Err(Error::ShapeMismatch {
+                what: "global grid",
+                expected: vec![rows, cols],
+                found: vec![g.nrows(), g.ncols()],
+            });
+        }
+        (true, None) => {
+            return Err(Error::InvalidParameter {
+                name: "global",
+                reason: "the root rank must give the grid".into(),
+            });
+        }
+        (false, _) => None,
+    };
+    let band = bands.rows_of(rank as usize).len();
+    let zeros = |rows: usize, what: &'static str| memory::zeroed_array2::<T>(rows, cols, what);
+    let allocated = Allocated {
+        local: zeros(band + 2 * halo, "distributed band")?,
+        scratch: zeros(band + 2 * halo, "distributed scratch")?,
+        work: [
+            zeros(band, "distributed band copy")?,
+            zeros(band, "distributed band copy")?,
+        ],
+        strip: [
+            zeros(3 * halo, "distributed strip")?,
+            zeros(3 * halo, "distributed strip")?,
+        ],
+        bands,
+        global,
+    };
+    // Message sizes, checked here so that the collective calls after it cannot fail.
+    count(rows * cols)?;
+    Ok(allocated)
+}
+
+/// Fills the interior of this rank's `local` band from the root's `global` grid.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] if `local` is not row-major (it always is: allocated so).
+fn receive_band<T: Real + Equivalence>(
+    comm: &Comm,
+    root: i32,
+    global: Option<ArrayView2<'_, T>>,
+    bands: &Bands,
+    local: &mut Array2<T>,
+    halo: usize,
+) -> Result<()> {
+    let band = bands.rows_of(comm.rank() as usize);
+    let cols = local.ncols();
+    let root_process = comm.process_at_rank(root);
+    let interior = local
+        .slice_mut(s![halo..halo + band.len(), ..])
+        .into_slice()
+        .ok_or_else(|| Error::InvalidParameter {
+            name: "local",
+            reason: "not row-major".into(),
+        })?;
+    match global {
+        Some(g) => {
+            let g = g.as_standard_layout();
+            let send = g.as_slice().unwrap_or(&[]);
+            let (counts, offsets) = super::counts_and_offsets(bands, cols);
+            let partition = Partition::new(send, counts, &offsets[..]);
+            root_process.scatter_varcount_into_root(&partition, interior);
+        }
+        None => root_process.scatter_varcount_into(interior),
+    }
+    Ok(())
 }

@@ -3,6 +3,7 @@
 
 use mpi::Count;
 use mpi::datatype::PartitionMut;
+use mpi::topology::SimpleCommunicator as Comm;
 use mpi::traits::*;
 use ndarray::{Array2, ArrayView1};
 
@@ -14,7 +15,6 @@ use crate::kernels::julia::JuliaParams;
 use crate::kernels::norm::NormKind;
 use crate::memory;
 use crate::real::Real;
-use mpi::topology::SimpleCommunicator as Comm;
 
 /// The norm `kind` of the vector whose parts the ranks hold (`local` on each), the same bits
 /// on every rank and on every run for a given rank count: each rank's norm of its part by
