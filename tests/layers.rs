@@ -39,10 +39,6 @@ const KNOWN_DEBT: &[(&str, &str)] = &[
     ("long file", "src/backends/gpu/staging.rs has 784 lines"),
     (
         "long function",
-        "src/crossover/mod.rs:273 `sweep` has 92 lines",
-    ),
-    (
-        "long function",
         "python/src/crossover.rs:33 `crossover_sweep` has 97 lines",
     ),
 ];

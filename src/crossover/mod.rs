@@ -281,24 +281,11 @@ pub fn sweep<T: Real>(
         return Err(Error::invalid("sizes", "must be at least 1"));
     }
     let watch = Watch::start();
-    let all = crate::matrix::all();
-    let cpu: Vec<Arc<dyn AnyBackend>> = all
-        .iter()
-        .filter(|b| b.capabilities().device == DeviceKind::Cpu && options.wants(b.name()))
-        .cloned()
-        .collect();
-    let auto = if options.wants("auto") {
-        crate::matrix::by_name("auto").ok()
-    } else {
-        None
-    };
-    let hosts: Vec<Arc<dyn AnyBackend>> = cpu.iter().cloned().chain(auto).collect();
-    let gpu = gpu::open(options, T::PRECISION);
-    let real_gpu = gpu::is_real(gpu.as_ref());
+    let contenders = Contenders::open(options, T::PRECISION);
+    let real_gpu = gpu::is_real(contenders.gpu.as_ref());
     let repeats = options.repeats();
     let host = HostLimits::measure()?;
-    let device = gpu::limits(gpu.as_ref());
-
+    let device = gpu::limits(contenders.gpu.as_ref());
     let plan: Vec<(Kernel, Vec<usize>)> = options
         .kernels
         .iter()
@@ -310,57 +297,117 @@ pub fn sweep<T: Real>(
             (k, sizes)
         })
         .collect();
-    let per_size = hosts.len() + if gpu.is_some() { GPU_FLAVOURS.len() } else { 0 };
-    let total = per_size * plan.iter().map(|(_, sizes)| sizes.len()).sum::<usize>();
-    let mut done = 0;
     let mut points = Vec::new();
+    let mut record = |point: Option<Point>| {
+        points.extend(point.clone());
+        point
+    };
+    let mut measured = Measured {
+        done: 0,
+        total: contenders.per_size() * plan.iter().map(|(_, s)| s.len()).sum::<usize>(),
+        progress,
+    };
     for (kernel, sizes) in &plan {
         for &size in sizes {
-            let Ok(mut case) = kernel.case::<T>(size) else {
-                // The inputs do not fit this machine: every backend's point is missing.
-                for _ in 0..per_size {
-                    done += 1;
-                    progress(&Progress {
-                        done,
-                        total,
-                        point: None,
-                    })?;
-                }
-                continue;
-            };
-            let mut measure = |backend: &str, seconds: Option<f64>, case: &dyn Case<T>| {
-                watch.check()?;
-                let point = seconds.map(|seconds| {
-                    point(case, backend, seconds, T::PRECISION, &host, device.as_ref())
-                });
-                done += 1;
-                let report = Progress {
-                    done,
-                    total,
-                    point: point.as_ref(),
-                };
-                points.extend(point.clone());
-                progress(&report)
-            };
-            let case = case.as_mut();
-            for backend in &hosts {
-                let seconds = median(watch, repeats, || case.run(backend.as_ref()));
-                measure(backend.name(), seconds, case)?;
-            }
-            gpu::measure(gpu.as_ref(), case, watch, repeats, &mut measure)?;
+            let context = (&host, device.as_ref(), watch, repeats);
+            measured.size::<T>(&contenders, *kernel, size, context, &mut record)?;
         }
     }
     Ok(Crossover {
         precision: T::PRECISION,
         points,
-        cpu_backends: cpu.iter().map(|b| b.name().to_owned()).collect(),
+        cpu_backends: contenders.cpu.iter().map(|b| b.name().to_owned()).collect(),
         repeats,
         host,
         #[cfg(feature = "gpu")]
         device,
-        link: gpu::link(gpu.as_ref()),
-        adapter: gpu::identity(gpu.as_ref()),
+        link: gpu::link(contenders.gpu.as_ref()),
+        adapter: gpu::identity(contenders.gpu.as_ref()),
     })
+}
+
+/// The backends a sweep times: the CPU's, `auto` where asked for, the GPU where one opens.
+struct Contenders {
+    cpu: Vec<Arc<dyn AnyBackend>>,
+    /// The CPU backends and `auto`: every contender timed through [`Case::run`].
+    hosts: Vec<Arc<dyn AnyBackend>>,
+    gpu: Option<gpu::Gpu>,
+}
+
+impl Contenders {
+    fn open(options: &SweepOptions, precision: Precision) -> Self {
+        let cpu: Vec<Arc<dyn AnyBackend>> = crate::matrix::all()
+            .into_iter()
+            .filter(|b| b.capabilities().device == DeviceKind::Cpu && options.wants(b.name()))
+            .collect();
+        let auto = options
+            .wants("auto")
+            .then(|| crate::matrix::by_name("auto").ok())
+            .flatten();
+        Contenders {
+            hosts: cpu.iter().cloned().chain(auto).collect(),
+            cpu,
+            gpu: gpu::open(options, precision),
+        }
+    }
+
+    /// Points per size: one per host backend, and one per GPU flavour.
+    fn per_size(&self) -> usize {
+        self.hosts.len()
+            + if self.gpu.is_some() {
+                GPU_FLAVOURS.len()
+            } else {
+                0
+            }
+    }
+}
+
+/// A sweep's count of points so far, told to its caller's `progress`.
+struct Measured<'p> {
+    done: usize,
+    total: usize,
+    progress: &'p mut dyn FnMut(&Progress<'_>) -> Result<()>,
+}
+
+impl Measured<'_> {
+    /// Every contender's point of `kernel` at `size` (each missing where the inputs do not
+    /// fit this machine), each passed to `record` and reported.
+    fn size<T: Real>(
+        &mut self,
+        contenders: &Contenders,
+        kernel: Kernel,
+        size: usize,
+        (host, device, watch, repeats): (&HostLimits, Option<&gpu::Limits>, Watch, usize),
+        record: &mut dyn FnMut(Option<Point>) -> Option<Point>,
+    ) -> Result<()> {
+        let Ok(mut case) = kernel.case::<T>(size) else {
+            for _ in 0..contenders.per_size() {
+                self.report(None)?;
+            }
+            return Ok(());
+        };
+        let mut measure = |backend: &str, seconds: Option<f64>, case: &dyn Case<T>| {
+            watch.check()?;
+            let point = seconds.map(|s| point(case, backend, s, T::PRECISION, host, device));
+            let point = record(point);
+            self.report(point.as_ref())
+        };
+        let case = case.as_mut();
+        for backend in &contenders.hosts {
+            let seconds = median(watch, repeats, || case.run(backend.as_ref()));
+            measure(backend.name(), seconds, case)?;
+        }
+        gpu::measure(contenders.gpu.as_ref(), case, watch, repeats, &mut measure)
+    }
+
+    fn report(&mut self, point: Option<&Point>) -> Result<()> {
+        self.done += 1;
+        (self.progress)(&Progress {
+            done: self.done,
+            total: self.total,
+            point,
+        })
+    }
 }
 
 /// The point of `backend` on `case` at `seconds` per call.
@@ -399,7 +446,7 @@ fn point<T: Real>(
 mod gpu {
     use super::{Case, Link, Measure, SweepOptions as Options, Watch};
     use crate::backend::DeviceKind;
-    use crate::backends::gpu::Gpu;
+    pub(super) use crate::backends::gpu::Gpu;
     use crate::backends::gpu::probe::DeviceLimits;
     use crate::error::Result;
     use crate::kernels::case::GpuFlavour;
