@@ -53,7 +53,7 @@ pub use backends::Gpu;
 pub use backends::{Auto, Rayon, Scalar, Simd};
 pub use error::{Error, Result};
 pub use interrupt::interrupt_running_calls;
-pub use kernels::diffusion::{DiffusionParams, TemporalBlocking};
+pub use kernels::diffusion::{DiffusionParams, DiffusionSettings, TemporalBlocking};
 #[cfg(feature = "gpu")]
 #[cfg_attr(docsrs, doc(cfg(feature = "gpu")))]
 pub use kernels::diffusion::{MultiGpuGrid, Transfers};

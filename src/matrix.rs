@@ -15,7 +15,7 @@ use ndarray::{Array2, ArrayView1, ArrayViewMut2};
 use crate::backend::{AnyBackend, Backend};
 use crate::backends::auto::{Auto, CostSource};
 #[cfg(feature = "gpu")]
-use crate::backends::gpu::adapter::GpuOptions;
+use crate::backends::gpu::options::{GpuOptions, KernelSetting, KernelSettings};
 #[cfg(feature = "gpu")]
 use crate::backends::gpu::shaders::Shader;
 #[cfg(feature = "gpu")]
@@ -167,6 +167,15 @@ impl Kernel {
             .ok_or_else(|| Error::invalid("kernel", format!("{} has no case", self.name())))
     }
 
+    /// The settings the kernel owns on a GPU ([`GpuOptions::kernel_settings`]).
+    #[cfg(feature = "gpu")]
+    pub(crate) fn gpu_settings(self) -> &'static [KernelSetting] {
+        match self {
+            Kernel::Julia | Kernel::Norm => &[],
+            Kernel::Diffusion => diffusion::settings::SETTINGS,
+        }
+    }
+
     /// The GPU shader holding the kernel's entry points.
     #[cfg(feature = "gpu")]
     pub(crate) fn shader(self) -> Shader {
@@ -175,6 +184,18 @@ impl Kernel {
             Kernel::Diffusion => diffusion::gpu::shader::SHADER,
             Kernel::Norm => norm::gpu::SHADER,
         }
+    }
+}
+
+/// Nothing set, every kernel's GPU settings known: the plumbing that defines the options
+/// knows no kernel, and this is where the kernels are listed.
+#[cfg(feature = "gpu")]
+impl Default for GpuOptions {
+    fn default() -> Self {
+        let settings = Kernel::ALL
+            .iter()
+            .flat_map(|k| k.gpu_settings().iter().copied());
+        GpuOptions::unset(KernelSettings::new(settings))
     }
 }
 

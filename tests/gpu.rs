@@ -13,7 +13,7 @@ use hpnum::calibration::Calibration;
 use hpnum::kernels::diffusion::book_initial_grid;
 use hpnum::kernels::norm::{LCG_SEED, lcg_vector};
 use hpnum::{Backend, DiffusionParams, JuliaParams, NormKind, Rayon, Scalar};
-use hpnum::{TemporalBlocking, Transfers};
+use hpnum::{DiffusionSettings, TemporalBlocking, Transfers};
 use ndarray::Array2;
 
 /// `steps` diffusion steps of `init` by the scalar reference.
@@ -226,16 +226,19 @@ fn tunable_fields_read_their_text() {
         ("transfer_path", "mapped"),
         ("staging_chunk_bytes", "1048576"),
         ("staging_depth", "4"),
-        ("diffusion_steps_per_dispatch", "3"),
-        ("diffusion_blocking", "stream"),
         ("workgroup_storage_bytes", "16384"),
         ("subgroups", "false"),
+        ("diffusion_steps_per_dispatch", "3"),
+        ("diffusion_blocking", "stream"),
     ];
+    // The device's own fields, then the kernels' settings, which the default options know.
+    let tunable = GpuOptions::default().tunable();
+    assert!(tunable.starts_with(TUNABLE));
     assert!(
         values
             .iter()
             .map(|(f, _)| f)
-            .eq(TUNABLE.iter().map(|(f, _)| f)),
+            .eq(tunable.iter().map(|(f, _)| f)),
         "a value for every tunable field"
     );
     let mut options = GpuOptions::default();
@@ -250,8 +253,13 @@ fn tunable_fields_read_their_text() {
     assert_eq!(options.transfer_path, Some(TransferPath::MappedBuffers));
     assert_eq!(options.staging_chunk_bytes, Some(1 << 20));
     assert_eq!(options.staging_depth, Some(4));
-    assert_eq!(options.diffusion_steps_per_dispatch, Some(3));
-    assert_eq!(options.diffusion_blocking, Some(TemporalBlocking::Stream));
+    assert_eq!(
+        DiffusionSettings::of(&options.kernel_settings),
+        DiffusionSettings {
+            steps_per_dispatch: Some(3),
+            blocking: Some(TemporalBlocking::Stream),
+        }
+    );
     assert_eq!(options.workgroup_storage_bytes, Some(16 << 10));
     assert_eq!(options.subgroups, Some(false));
     for (field, bad) in [
@@ -259,6 +267,7 @@ fn tunable_fields_read_their_text() {
         ("staging_depth", "0"),
         ("staging_chunk_bytes", "-1"),
         ("diffusion_blocking", "diamonds"),
+        ("diffusion_steps_per_dispatch", "0"),
         ("subgroups", "maybe"),
         ("no_such_field", "1"),
     ] {
@@ -316,7 +325,8 @@ fn saved_settings_fill_only_what_the_options_leave_unset() {
     let a = gpu.adapter();
     assert_eq!(a.staging_chunk_bytes, 1 << 20);
     assert_eq!(a.staging_depth, 2, "the caller's value wins");
-    assert_eq!(a.diffusion_blocking, TemporalBlocking::Stream);
+    let diffusion = DiffusionSettings::of(&a.kernel_settings);
+    assert_eq!(diffusion.blocking, Some(TemporalBlocking::Stream));
     assert_eq!(
         a.tuned,
         [

@@ -231,6 +231,7 @@ fn measure_all(args: &Args) -> Result<(Value, Option<Measurements>), String> {
 
 fn adapter_json(gpu: &Gpu) -> Value {
     let a = gpu.adapter();
+    let diffusion = hpnum::DiffusionSettings::of(&a.kernel_settings);
     json!({
         "name": a.name,
         "identity": a.identity(),
@@ -248,8 +249,8 @@ fn adapter_json(gpu: &Gpu) -> Value {
         "read_back_memory": a.read_back_memory.map(|m| format!("{m:?}")),
         "mapped_data_memory": a.mapped_data_memory.map(|m| format!("{m:?}")),
         "norm_reduction": gpu.norm_reduction(Precision::F32).ok().map(|r| format!("{r:?}")),
-        "diffusion_steps_per_dispatch": a.diffusion_steps_per_dispatch,
-        "diffusion_blocking": a.diffusion_blocking.name(),
+        "diffusion_steps_per_dispatch": diffusion.steps_per_dispatch.unwrap_or(1),
+        "diffusion_blocking": diffusion.blocking.unwrap_or_default().name(),
         "tuned": a.tuned,
     })
 }

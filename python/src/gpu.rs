@@ -127,11 +127,12 @@ impl PyGpu {
         };
         d.set_item("read_back_memory", memory(a.read_back_memory))?;
         d.set_item("mapped_data_memory", memory(a.mapped_data_memory))?;
-        d.set_item(
-            "diffusion_steps_per_dispatch",
-            a.diffusion_steps_per_dispatch,
-        )?;
-        d.set_item("diffusion_blocking", a.diffusion_blocking.name())?;
+        // The kernels' settings in force, each with its default where none was set.
+        let diffusion = hpnum::DiffusionSettings::of(&a.kernel_settings);
+        let k = diffusion.steps_per_dispatch.unwrap_or(1);
+        d.set_item("diffusion_steps_per_dispatch", k)?;
+        let blocking = diffusion.blocking.unwrap_or_default();
+        d.set_item("diffusion_blocking", blocking.name())?;
         d.set_item("tuned", a.tuned.clone())?;
         Ok(d)
     }

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::backends::gpu::adapter::GpuOptions;
+use crate::backends::gpu::options::GpuOptions;
 use crate::error::Result;
 use crate::interrupt::Watch;
 

@@ -4,10 +4,10 @@
 
 use wgpu::util::DeviceExt;
 
-use super::adapter::TransferPath;
 use super::context::Context;
 use super::contract::WgslStruct;
 use super::errors;
+use super::options::TransferPath;
 use crate::error::Result;
 
 impl Context {

@@ -7,8 +7,9 @@
 use std::ops::Range;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::adapter::{self, AdapterSummary, GpuOptions, TransferPath};
+use super::adapter::{self, AdapterSummary};
 use super::errors::{self, Failure, device_error};
+use super::options::{GpuOptions, TransferPath};
 use super::pipelines::{Pipelines, unsupported_f64};
 use super::pool::{Cache, Pool, StagingPool};
 use super::shaders::{Entry, Shader};

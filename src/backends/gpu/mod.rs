@@ -56,6 +56,7 @@ pub(crate) mod contract;
 pub(crate) mod errors;
 pub(crate) mod grid;
 pub(crate) mod host_memory;
+pub(crate) mod options;
 pub(crate) mod pipelines;
 pub(crate) mod pool;
 pub(crate) mod probe;
@@ -71,13 +72,13 @@ use std::time::Duration;
 
 use ndarray::{ArrayView1, ArrayView2};
 
-pub use self::adapter::{
-    AdapterSummary, DEFAULT_SPIN, GpuOptions, TUNABLE, TransferPath, WaitMode,
-    quiet_headless_vulkan,
-};
+pub use self::adapter::{AdapterSummary, quiet_headless_vulkan};
 use self::context::Context;
 pub use self::grid::GpuGrid;
 pub use self::host_memory::HostMemory;
+pub use self::options::{
+    DEFAULT_SPIN, GpuOptions, KernelSetting, KernelSettings, TUNABLE, TransferPath, WaitMode,
+};
 pub use self::probe::{BusRates, DeviceLimits};
 pub use self::shaders::{Reduction, Shader, ShaderTarget};
 pub use self::timing::{ComputeClock, GpuTimings, PhaseTimes, TransferPhases};

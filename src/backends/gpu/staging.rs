@@ -23,10 +23,10 @@ use bytemuck::Pod;
 use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, s};
 use rayon::prelude::*;
 
-use super::adapter::TransferPath;
 use super::context::Context;
 use super::contract::LOAD_BYTES;
 use super::errors::device_error;
+use super::options::TransferPath;
 use super::submit::Submission;
 use super::timing::{PhaseClock, PhaseTimes, Stopwatch};
 use crate::error::Result;

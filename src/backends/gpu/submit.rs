@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::adapter::WaitMode;
 use super::context::Context;
 use super::contract::WORKGROUP_SIZE;
 use super::errors::device_error;
+use super::options::WaitMode;
 use crate::error::{Error, Result};
 
 /// A dispatch's workgroup counts (x, y, z).

@@ -1,7 +1,7 @@
 //! A GPU's settings chosen by measurement: the transfer path, the staging chunk and depth,
 //! the norms' workgroup reduction, and diffusion's steps per dispatch with its blocking
-//! scheme — the [`TUNABLE`](crate::backends::gpu::TUNABLE) fields whose best value depends
-//! on the device. The device's own settings are measured here; each kernel's in its folder
+//! scheme — the [tunable](crate::backends::gpu::GpuOptions::tunable) fields whose best
+//! value depends on the device. The device's own settings are measured here; each kernel's in its folder
 //! ([`crate::kernels::diffusion::tune`], [`crate::kernels::norm::tune`]), with its rule.
 //! [`tune`] measures them all, [`choose`] applies every rule, and
 //! [`Settings::save`] keeps the choice in the calibration file, where every `Gpu` opened on
@@ -22,6 +22,7 @@ pub use self::transfers::{
     StagingRow, TransferRates, staging_sweep, transfer_paths, transfer_rates,
 };
 use crate::backends::gpu::Gpu;
+use crate::backends::gpu::options::GpuOptions;
 use crate::calibration::Calibration;
 use crate::error::Result;
 use crate::kernels::diffusion::tune::{self as diffusion, BlockingRow};
@@ -50,7 +51,8 @@ pub struct Measurements {
 pub struct Settings {
     /// The adapter and driver they were measured on.
     pub adapter: String,
-    /// `(TUNABLE field, value as GpuOptions::set_if_unset reads it)`, in `TUNABLE`'s order.
+    /// `(tunable field, value as GpuOptions::set_if_unset reads it)`, in
+    /// `GpuOptions::tunable`'s order.
     pub chosen: Vec<(&'static str, String)>,
     /// `(what, the figures that chose it)`.
     pub why: Vec<(&'static str, String)>,
@@ -118,12 +120,9 @@ pub fn choose(m: &Measurements) -> Settings {
         chosen.extend(choice.chosen);
         why.push(choice.why);
     }
-    // In TUNABLE's order, as a Gpu reports what it took.
-    let order = |field: &str| {
-        crate::backends::gpu::adapter::TUNABLE
-            .iter()
-            .position(|(f, _)| *f == field)
-    };
+    // In the tunable fields' order, as a Gpu reports what it took.
+    let tunable = GpuOptions::default().tunable();
+    let order = |field: &str| tunable.iter().position(|(f, _)| *f == field);
     chosen.sort_by_key(|(field, _)| order(field));
     Settings {
         adapter: m.adapter.clone(),
@@ -211,7 +210,7 @@ pub fn tune(options: &TuneOptions, progress: &mut dyn FnMut(&str) -> Result<()>)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backends::gpu::adapter::TransferPath;
+    use crate::backends::gpu::options::TransferPath;
     use crate::backends::gpu::timing::TransferPhases;
     use crate::error::Error;
     use crate::kernels::diffusion::settings::TemporalBlocking;
@@ -310,16 +309,16 @@ mod tests {
     #[test]
     fn the_fastest_measured_setting_is_chosen_at_the_largest_grid() {
         // The faster path by its slower direction; the tree where it wins by the margin;
-        // blocking at 8192², not 4096²'s 10×; in TUNABLE's order.
+        // blocking at 8192², not 4096²'s 10×; in the tunable fields' order.
         assert_eq!(
             chosen(&measured(2.0, 49152, 0.9)),
             pairs(&[
                 ("transfer_path", "staging"),
                 ("staging_chunk_bytes", "16777216"),
                 ("staging_depth", "3"),
+                ("subgroups", "false"),
                 ("diffusion_steps_per_dispatch", "8"),
                 ("diffusion_blocking", "stream"),
-                ("subgroups", "false"),
             ])
         );
         // A lowered workgroup budget that won is kept with its K.

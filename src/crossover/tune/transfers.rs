@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use ndarray::Array2;
 
 use crate::backends::gpu::Gpu;
-use crate::backends::gpu::adapter::{GpuOptions, TransferPath};
+use crate::backends::gpu::options::{GpuOptions, TransferPath};
 use crate::backends::gpu::timing::TransferPhases;
 use crate::error::{Error, Result};
 use crate::interrupt::Watch;

@@ -53,7 +53,7 @@ pub use self::gpu::Transfers;
 #[cfg(feature = "gpu")]
 #[cfg_attr(docsrs, doc(cfg(feature = "gpu")))]
 pub use self::multi_gpu::MultiGpuGrid;
-pub use self::settings::TemporalBlocking;
+pub use self::settings::{DiffusionSettings, TemporalBlocking};
 
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 

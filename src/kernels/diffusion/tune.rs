@@ -3,7 +3,7 @@
 //! workgroup-memory budget.
 
 use crate::backends::gpu::Gpu;
-use crate::backends::gpu::adapter::GpuOptions;
+use crate::backends::gpu::options::GpuOptions;
 use crate::backends::gpu::shaders::ShaderTarget;
 use crate::error::{Error, Result};
 use crate::interrupt::Watch;

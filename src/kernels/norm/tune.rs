@@ -2,7 +2,7 @@
 //! partials (subgroup operations or the tree in workgroup memory), timed on a resident L2.
 
 use crate::backends::gpu::Gpu;
-use crate::backends::gpu::adapter::GpuOptions;
+use crate::backends::gpu::options::GpuOptions;
 use crate::backends::gpu::shaders::Reduction;
 use crate::error::Result;
 use crate::interrupt::Watch;

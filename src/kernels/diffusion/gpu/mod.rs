@@ -12,7 +12,7 @@ use ndarray::ArrayViewMut2;
 
 use self::plan::DiffusionPlan;
 use self::shader::{max_tile_steps, stream_levels};
-use super::settings::TemporalBlocking;
+use super::settings::{DiffusionSettings, TemporalBlocking};
 use super::{DiffusionParams, check_scratch};
 use crate::backends::gpu::Gpu;
 use crate::backends::gpu::context::Context;
@@ -189,13 +189,17 @@ impl<T: Real> GpuGrid<T> {
 /// a grid in several bands, where only one step per dispatch runs).
 fn initial_state<T: Real>(grid: &Resident<T>) -> Result<DiffusionState<T>> {
     let summary = &grid.ctx().summary;
-    let blocking = summary.diffusion_blocking;
+    let settings = DiffusionSettings::of(&summary.kernel_settings);
+    let blocking = settings.blocking.unwrap_or_default();
     let max = match blocking {
         _ if grid.segments().len() > 1 => 1,
         TemporalBlocking::Tiles => max_tile_steps(T::PRECISION),
         TemporalBlocking::Stream => stream_levels(T::PRECISION, summary.workgroup_storage_bytes),
     };
-    let k = summary.diffusion_steps_per_dispatch.clamp(1, max.max(1));
+    let k = settings
+        .steps_per_dispatch
+        .unwrap_or(1)
+        .clamp(1, max.max(1));
     Ok(DiffusionState {
         steps_per_dispatch: k as usize,
         blocking,
