@@ -10,7 +10,7 @@ use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 use super::context::Context;
 use super::pool::CacheKey;
 use super::resident::Resident;
-use super::staging::{Sink, Source};
+use crate::backends::gpu::staging::host::{Sink, Source};
 use crate::error::{Error, Result};
 use crate::memory;
 use crate::real::Real;

@@ -19,7 +19,9 @@ use bytemuck::Pod;
 use super::context::Context;
 use super::errors::device_error;
 use super::pool::CacheKey;
-use super::staging::{self, Readback, Sink, Source, Span};
+use super::staging::{self, Span};
+use crate::backends::gpu::staging::host::{Sink, Source};
+use crate::backends::gpu::staging::readback::Readback;
 use crate::error::{Error, Result};
 use crate::memory;
 

@@ -7,7 +7,7 @@ use ndarray::{Array1, ArrayView1, ArrayViewMut1};
 use super::context::Context;
 use super::pool::CacheKey;
 use super::resident::Resident;
-use super::staging::{Sink, Source};
+use crate::backends::gpu::staging::host::{Sink, Source};
 use crate::error::{Error, Result};
 use crate::memory;
 use crate::real::Real;

@@ -21,7 +21,7 @@ use crate::backends::gpu::resident::Resident;
 use crate::backends::gpu::shaders::{
     Entry, Reduction, ReductionSources, Shader, ShaderDef, no_target_constants,
 };
-use crate::backends::gpu::staging::Readback;
+use crate::backends::gpu::staging::readback::Readback;
 use crate::backends::gpu::submit::Workgroups;
 use crate::backends::gpu::timing::{ComputeClock, GpuTimings};
 use crate::backends::gpu::vector::GpuVector;

@@ -18,7 +18,7 @@ use crate::backends::gpu::Gpu;
 use crate::backends::gpu::context::Context;
 use crate::backends::gpu::grid::GpuGrid;
 use crate::backends::gpu::resident::Resident;
-use crate::backends::gpu::staging::Readback;
+use crate::backends::gpu::staging::readback::Readback;
 use crate::backends::gpu::timing::{GpuTimings, MAX_TIMED_PASSES};
 use crate::error::{Error, Result};
 use crate::interrupt::Watch;

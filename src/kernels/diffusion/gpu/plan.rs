@@ -13,7 +13,7 @@ use crate::backends::gpu::errors::device_error;
 use crate::backends::gpu::pool::CacheKey;
 use crate::backends::gpu::resident::Resident;
 use crate::backends::gpu::shaders::Entry;
-use crate::backends::gpu::staging::Readback;
+use crate::backends::gpu::staging::readback::Readback;
 use crate::backends::gpu::submit::Workgroups;
 use crate::error::{Error, Result};
 use crate::kernels::diffusion::settings::TemporalBlocking;
