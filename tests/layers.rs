@@ -27,10 +27,7 @@ const MAX_FUNCTION_LINES: usize = 80;
 const MAX_FILE_LINES: usize = 600;
 
 /// Breaches that remain, as `(rule, what)`, exactly as the check words them.
-const KNOWN_DEBT: &[(&str, &str)] = &[(
-    "long function",
-    "python/src/crossover.rs:33 `crossover_sweep` has 97 lines",
-)];
+const KNOWN_DEBT: &[(&str, &str)] = &[];
 
 /// One source file of the crate, parsed.
 struct Source {

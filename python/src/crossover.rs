@@ -40,18 +40,7 @@ pub(crate) fn crossover_sweep(
     repeats: Option<usize>,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<PyCrossover> {
-    let kernels = kernels
-        .iter()
-        .map(|name| {
-            Kernel::parse(name).ok_or_else(|| {
-                let known: Vec<&str> = Kernel::ALL.iter().map(|k| k.name()).collect();
-                PyValueError::new_err(format!(
-                    "kernel must be one of {}, got {name:?}",
-                    known.join(", ")
-                ))
-            })
-        })
-        .collect::<PyResult<Vec<_>>>()?;
+    let options = sweep_options(kernels, quick, backends, sizes, repeats)?;
     let precisions = precisions
         .iter()
         .map(|p| p.parse::<Precision>())
@@ -60,23 +49,6 @@ pub(crate) fn crossover_sweep(
     if precisions.is_empty() {
         return Err(PyValueError::new_err("at least one dtype is needed"));
     }
-    if let Some(names) = &backends {
-        for name in names {
-            if !hpnum::backends::NAMES.contains(&name.as_str()) {
-                return Err(PyValueError::new_err(format!(
-                    "backend must be one of {}, got {name:?}",
-                    hpnum::backends::NAMES.join(", ")
-                )));
-            }
-        }
-    }
-    let options = SweepOptions {
-        kernels,
-        quick,
-        backends,
-        repeats,
-        sizes,
-    };
     // What the callback raised, to raise again here once the sweep has stopped.
     let raised: Mutex<Option<PyErr>> = Mutex::new(None);
     let outcome = errors::watched(py, |stop| {
@@ -126,6 +98,48 @@ pub(crate) fn crossover_sweep(
     }
     let runs = outcome?.py_err()?;
     Ok(PyCrossover { runs })
+}
+
+/// The sweep's options from Python's arguments, each name checked.
+///
+/// # Errors
+/// `ValueError` for a kernel or backend name hpnum does not have.
+fn sweep_options(
+    kernels: Vec<String>,
+    quick: bool,
+    backends: Option<Vec<String>>,
+    sizes: Option<Vec<usize>>,
+    repeats: Option<usize>,
+) -> PyResult<SweepOptions> {
+    let kernels = kernels
+        .iter()
+        .map(|name| {
+            Kernel::parse(name).ok_or_else(|| {
+                let known: Vec<&str> = Kernel::ALL.iter().map(|k| k.name()).collect();
+                PyValueError::new_err(format!(
+                    "kernel must be one of {}, got {name:?}",
+                    known.join(", ")
+                ))
+            })
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    if let Some(names) = &backends {
+        for name in names {
+            if !hpnum::backends::NAMES.contains(&name.as_str()) {
+                return Err(PyValueError::new_err(format!(
+                    "backend must be one of {}, got {name:?}",
+                    hpnum::backends::NAMES.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(SweepOptions {
+        kernels,
+        quick,
+        backends,
+        repeats,
+        sizes,
+    })
 }
 
 /// One measurement as a dict: the keys `hpnum.Crossover.rows` documents.
