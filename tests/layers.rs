@@ -12,12 +12,9 @@
 //!   word) **and no other backend** (no edge into another backend's files).
 //! - **No function over [`MAX_FUNCTION_LINES`] lines, no file over [`MAX_FILE_LINES`].**
 //!
-//! What does not hold yet is listed in [`KNOWN_DEBT`], each entry the remaining work of the
-//! layers issue: a new breach fails, and so does an entry that no longer applies, so the
-//! list only shrinks.
+//! Every breach fails the test, with the file and line that breaks the rule.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use proc_macro2::{TokenStream, TokenTree};
@@ -25,9 +22,6 @@ use syn::visit::Visit;
 
 const MAX_FUNCTION_LINES: usize = 80;
 const MAX_FILE_LINES: usize = 600;
-
-/// Breaches that remain, as `(rule, what)`, exactly as the check words them.
-const KNOWN_DEBT: &[(&str, &str)] = &[];
 
 /// One source file of the crate, parsed.
 struct Source {
@@ -730,34 +724,6 @@ fn lengths() -> Vec<(&'static str, String)> {
     breaches
 }
 
-/// Breaches compared with [`KNOWN_DEBT`]: the new ones, and the debts paid.
-fn against_debt(breaches: &[(&str, String)]) -> String {
-    // A debt's line numbers and counts move as code moves: it is matched without them.
-    let key = |rule: &str, what: &str| {
-        let what = what.split(" has ").next().unwrap_or(what);
-        let words: Vec<String> = what
-            .split(' ')
-            .map(|word| match word.split_once(':') {
-                Some((path, line)) if line.chars().all(|c| c.is_ascii_digit()) => path.into(),
-                _ => word.into(),
-            })
-            .collect();
-        format!("{rule}: {}", words.join(" "))
-    };
-    let owed: BTreeSet<String> = KNOWN_DEBT.iter().map(|(r, w)| key(r, w)).collect();
-    let found: BTreeSet<String> = breaches.iter().map(|(r, w)| key(r, w)).collect();
-    let mut report = String::new();
-    for (rule, what) in breaches {
-        if !owed.contains(&key(rule, what)) {
-            let _ = writeln!(report, "new {rule}: {what}");
-        }
-    }
-    for debt in owed.difference(&found) {
-        let _ = writeln!(report, "paid, remove it from KNOWN_DEBT: {debt}");
-    }
-    report
-}
-
 #[test]
 fn the_layers_hold() {
     let sources = parse_crate();
@@ -765,10 +731,11 @@ fn the_layers_hold() {
     let mut breaches = layer_breaches(&sources, &graph);
     breaches.extend(kernel_names_in_backends(&sources));
     breaches.extend(lengths());
-    let report = against_debt(&breaches);
+    let report: Vec<String> = breaches.iter().map(|(r, w)| format!("{r}: {w}")).collect();
     assert!(
         report.is_empty(),
-        "the layers ARCHITECTURE.md states:\n{report}"
+        "the layers ARCHITECTURE.md states are broken:\n{}",
+        report.join("\n")
     );
 }
 
