@@ -47,6 +47,31 @@ wgsl_struct! {
 /// whether it keeps subnormals (`subnormals`).
 pub(crate) const SHADER: Shader = Shader::new(&ShaderDef {
     name: "probe",
+    defined_in: file!(),
+    dispatch: &[
+        (
+            COPY,
+            "Copies `job.vec4s` 16-byte elements of `src` to `dst` in a grid-stride loop: \
+             any number of workgroups as (x, y, 1).",
+        ),
+        (
+            READ,
+            "Reads `job.vec4s` 16-byte elements of `src` in a grid-stride loop, folding them \
+             into `sink` so that nothing is optimised away: any number of workgroups.",
+        ),
+        (
+            ARITHMETIC,
+            "`job.iterations` multiply-only and add-only iterations per invocation on \
+             PROBE_CHAINS independent chains, the result to `sink`: any number of \
+             workgroups.",
+        ),
+        (
+            SUBNORMALS,
+            "One workgroup (1, 1, 1): from the subnormal operands in `sink[0..4]`, writes \
+             their products and a sum to `sink[4..7]`, which say whether the device keeps \
+             subnormals.",
+        ),
+    ],
     body: include_str!("wgsl/probe.wgsl"),
     entry_points: &[COPY, READ, ARITHMETIC, SUBNORMALS],
     uses_bits: false,

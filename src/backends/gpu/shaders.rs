@@ -32,6 +32,11 @@ pub(crate) struct ReductionSources {
 pub(crate) struct ShaderDef {
     /// Its name (the kernel's): `julia`, `diffusion`, `norm`, `probe`.
     pub name: &'static str,
+    /// The Rust file that declares it (`file!()`), beside the WGSL it includes.
+    pub defined_in: &'static str,
+    /// Per entry point, how the host dispatches it: what one invocation does, how many
+    /// workgroups, which uniforms say what (for a program that runs the shader on its own).
+    pub dispatch: &'static [(&'static str, &'static str)],
     /// The WGSL body, written against `real` and the declarations below.
     pub body: &'static str,
     /// The entry points the body defines (a test checks them against naga's parse).
@@ -115,6 +120,18 @@ impl Shader {
     /// The entry points the shader defines.
     pub fn entry_points(self) -> &'static [&'static str] {
         self.def.entry_points
+    }
+
+    /// The Rust file that declares it, beside the WGSL it includes
+    /// (`src/kernels/julia/gpu.rs`, …): where to edit it.
+    pub fn defined_in(self) -> &'static str {
+        self.def.defined_in
+    }
+
+    /// Per entry point, how the host dispatches it (what one invocation does, how many
+    /// workgroups, which uniforms say what).
+    pub fn dispatch(self) -> &'static [(&'static str, &'static str)] {
+        self.def.dispatch
     }
 
     /// Whether the shader has a workgroup reduction that [`Reduction`] chooses.

@@ -73,6 +73,16 @@ fn dispatches(segments: &[CountSegment], cols: usize, max_iter: u32) -> Vec<Disp
 /// `julia.wgsl`: escape counts, one invocation per pixel.
 pub(crate) const SHADER: Shader = Shader::new(&ShaderDef {
     name: "julia",
+    defined_in: file!(),
+    dispatch: &[(
+        MAIN,
+        "One invocation per pixel of `dims.rows` rows starting at `ys[dims.first_row]`, \
+         writing `counts` from `dims.segment_row · dims.cols`: ⌈rows · cols / \
+         WORKGROUP_SIZE⌉ workgroups as (x, y, 1), x at most the device's limit per \
+         dimension (pixel = (wg.y · groups.x + wg.x) · WORKGROUP_SIZE + local). `constant` \
+         holds c.re, c.im and 1.0. A grid whose counts exceed one storage binding is split \
+         into segments of whole rows, each its own `counts` buffer and dispatches.",
+    )],
     body: include_str!("julia.wgsl"),
     entry_points: &[MAIN],
     uses_bits: true,

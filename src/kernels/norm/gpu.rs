@@ -78,6 +78,25 @@ wgsl_struct! {
 /// memory or with subgroup operations ([`Reduction`]).
 pub(crate) const SHADER: Shader = Shader::new(&ShaderDef {
     name: "norm",
+    defined_in: file!(),
+    dispatch: &[
+        (
+            LEAVES,
+            "`input` is the vector's bits as 16-byte loads (`job.len` of them; the last \
+             zero-padded, which adds nothing to any norm). Each invocation reduces \
+             NORM_LOADS_PER_INVOCATION consecutive loads and each workgroup writes one \
+             `NormPartial` to `partials`: ⌈len / NORM_LOADS_PER_INVOCATION⌉ invocations, \
+             workgroups as (x, y, 1) (group = wg.y · groups.x + wg.x). `call` says which \
+             norm.",
+        ),
+        (
+            COMBINE,
+            "Folds the `job.len` partials of `previous` into `partials`, \
+             NORM_PARTIALS_PER_INVOCATION per invocation, one partial per workgroup; \
+             dispatched level after level until one partial is left, which the host reads \
+             and finishes (the square root, the scaling).",
+        ),
+    ],
     body: include_str!("norm.wgsl"),
     entry_points: &[LEAVES, COMBINE],
     uses_bits: true,

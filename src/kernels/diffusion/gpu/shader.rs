@@ -101,6 +101,37 @@ fn blocking_constants(target: &ShaderTarget) -> Vec<(&'static str, u32)> {
 /// strips of columns (`streamed`).
 pub(crate) const SHADER: Shader = Shader::new(&ShaderDef {
     name: "diffusion",
+    defined_in: file!(),
+    dispatch: &[
+        (
+            MAIN,
+            "One step, one invocation per cell of a band of `dims.rows` rows: \
+             (⌈cols / WORKGROUP_SIZE⌉, y, z) workgroups with y · z ≥ rows, y at most the \
+             device's limit (row = id.z · groups.y + id.y). Reads `src` (the band), `above` \
+             and `below` (the neighbouring bands, whose rows `dims.above_row` and \
+             `dims.below_row` are the halo; the band itself when the grid is one band), \
+             writes `dst`; the next step swaps `src` and `dst`. `coefficient` holds D·dt and \
+             1.0.",
+        ),
+        (
+            QUADS,
+            "As `main`, one invocation per four cells of a row (cols a multiple of 4), \
+             through the vec4 views at bindings 7–10: (⌈cols / 4 / WORKGROUP_SIZE⌉, y, z).",
+        ),
+        (
+            TILED,
+            "K = `tile.steps` steps in one dispatch on a grid in one binding: one workgroup \
+             per tile of `tile.interior`² cells (interior = TILE_SIDE − 2K), \
+             (⌈cols / interior⌉, ⌈rows / interior⌉, 1); reads binding 0, writes binding 3.",
+        ),
+        (
+            STREAMED,
+            "K = `stream.steps` steps in one dispatch on a grid in one binding: one workgroup \
+             per strip of WORKGROUP_SIZE − 2K columns and `stream.strip_rows` rows, \
+             (⌈cols / (WORKGROUP_SIZE − 2K)⌉, ⌈rows / strip_rows⌉, 1); K at most \
+             STREAM_LEVELS; reads binding 0, writes binding 3.",
+        ),
+    ],
     body: include_str!("../diffusion.wgsl"),
     entry_points: &[MAIN, QUADS, TILED, STREAMED],
     uses_bits: true,
