@@ -667,32 +667,28 @@ struct Functions {
     found: Vec<(String, usize, usize)>,
 }
 
+impl Functions {
+    fn record(&mut self, sig: &syn::Signature, block: &syn::Block) {
+        let start = sig.fn_token.span.start().line;
+        let end = block.brace_token.span.close().start().line;
+        self.found.push((sig.ident.to_string(), start, end));
+    }
+}
+
 impl<'ast> Visit<'ast> for Functions {
     fn visit_item_fn(&mut self, f: &'ast syn::ItemFn) {
-        let (start, end) = (
-            f.sig.fn_token.span.start().line,
-            f.block.brace_token.span.close(),
-        );
-        self.found
-            .push((f.sig.ident.to_string(), start, end.start().line));
+        self.record(&f.sig, &f.block);
         syn::visit::visit_item_fn(self, f);
     }
 
     fn visit_impl_item_fn(&mut self, f: &'ast syn::ImplItemFn) {
-        let (start, end) = (
-            f.sig.fn_token.span.start().line,
-            f.block.brace_token.span.close(),
-        );
-        self.found
-            .push((f.sig.ident.to_string(), start, end.start().line));
+        self.record(&f.sig, &f.block);
         syn::visit::visit_impl_item_fn(self, f);
     }
 
     fn visit_trait_item_fn(&mut self, f: &'ast syn::TraitItemFn) {
         if let Some(block) = &f.default {
-            let start = f.sig.fn_token.span.start().line;
-            let end = block.brace_token.span.close().start().line;
-            self.found.push((f.sig.ident.to_string(), start, end));
+            self.record(&f.sig, block);
         }
         syn::visit::visit_trait_item_fn(self, f);
     }
