@@ -29,6 +29,8 @@ const LONG_WORK: f64 = (1u64 << 26) as f64;
 /// Adds the kernels' functions to the extension module.
 pub(crate) fn register(m: &Bound<'_, pyo3::types::PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(julia, m)?)?;
+    m.add_function(wrap_pyfunction!(julia_axes, m)?)?;
+    m.add_function(wrap_pyfunction!(julia_from_axes, m)?)?;
     m.add_function(wrap_pyfunction!(diffuse, m)?)?;
     m.add_function(wrap_pyfunction!(norm, m)?)?;
     m.add_function(wrap_pyfunction!(book_grid, m)?)?;
@@ -86,8 +88,21 @@ fn julia_in<T: Real>(
 where
     dyn AnyBackend: Backend<T>,
 {
+    let params = julia_params::<T>(width, height, max_iter, region, c)?;
+    let long = Workload::julia(&params).work > LONG_WORK;
+    errors::interruptible(py, long, || backend.julia(&params))
+}
+
+/// The parameters `hpnum.julia` computes: the book's axes, or `region`'s.
+fn julia_params<T: Real>(
+    width: usize,
+    height: usize,
+    max_iter: u32,
+    region: Option<(f64, f64, f64, f64)>,
+    c: Option<(f64, f64)>,
+) -> PyResult<JuliaParams<T>> {
     let c = c.unwrap_or(hpnum::kernels::julia::BOOK_C);
-    let params = match region {
+    match region {
         Some((x_min, x_max, y_min, y_max)) => JuliaParams::<T>::new(
             Region {
                 x_min,
@@ -106,9 +121,71 @@ where
         }),
         None => JuliaParams::<T>::book(width, max_iter).and_then(|book| book.with_c(c)),
     }
-    .py_err()?;
-    let long = Workload::julia(&params).work > LONG_WORK;
-    errors::interruptible(py, long, || backend.julia(&params))
+    .py_err()
+}
+
+/// The axes `hpnum.julia` computes for these arguments, `(xs, ys)` in the dtype's
+/// precision: a window of them gives `julia_from_axes` the same pixels' coordinates, bit
+/// for bit (how `hpnum.dask.julia` computes an image in blocks).
+#[pyfunction]
+#[pyo3(signature = (width, height, dtype_name, region))]
+pub(crate) fn julia_axes<'py>(
+    py: Python<'py>,
+    width: usize,
+    height: usize,
+    dtype_name: &str,
+    region: Option<(f64, f64, f64, f64)>,
+) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    fn axes<'py, T: Real + numpy::Element>(
+        py: Python<'py>,
+        params: JuliaParams<T>,
+    ) -> (Bound<'py, PyAny>, Bound<'py, PyAny>) {
+        let xs = params.xs().to_vec().into_pyarray(py).into_any();
+        (xs, params.ys().to_vec().into_pyarray(py).into_any())
+    }
+    Ok(match dtype(dtype_name)? {
+        Dtype::F32 => axes(py, julia_params::<f32>(width, height, 0, region, None)?),
+        Dtype::F64 => axes(py, julia_params::<f64>(width, height, 0, region, None)?),
+    })
+}
+
+/// Julia escape counts on the given axes (1-D arrays of the dtype named): the pixels of
+/// the image `julia_axes` gave them for, where they are a window of its axes.
+#[pyfunction]
+#[pyo3(signature = (xs, ys, max_iter, dtype_name, backend, c))]
+pub(crate) fn julia_from_axes<'py>(
+    py: Python<'py>,
+    xs: &Bound<'py, PyUntypedArray>,
+    ys: &Bound<'py, PyUntypedArray>,
+    max_iter: u32,
+    dtype_name: &str,
+    backend: &str,
+    c: Option<(f64, f64)>,
+) -> PyResult<Bound<'py, PyArray2<u32>>> {
+    fn counts<T: Real + numpy::Element>(
+        py: Python<'_>,
+        backend: &Arc<dyn AnyBackend>,
+        (xs, ys): (&Bound<'_, PyUntypedArray>, &Bound<'_, PyUntypedArray>),
+        max_iter: u32,
+        c: Option<(f64, f64)>,
+    ) -> PyResult<Array2<u32>> {
+        let axis = |a: &Bound<'_, PyUntypedArray>| -> PyResult<Vec<T>> {
+            let a = a
+                .cast::<numpy::PyArray1<T>>()
+                .map_err(|_| PyTypeError::new_err("axes must be 1-D arrays of the dtype named"))?;
+            Ok(a.readonly().as_array().to_vec())
+        };
+        let c = c.unwrap_or(hpnum::kernels::julia::BOOK_C);
+        let params = JuliaParams::<T>::from_axes(axis(xs)?, axis(ys)?, c, max_iter).py_err()?;
+        let long = Workload::julia(&params).work > LONG_WORK;
+        errors::interruptible(py, long, || T::on(&**backend).julia(&params))
+    }
+    let backend = select::backend(backend).py_err()?;
+    let counts = match dtype(dtype_name)? {
+        Dtype::F32 => counts::<f32>(py, &backend, (xs, ys), max_iter, c)?,
+        Dtype::F64 => counts::<f64>(py, &backend, (xs, ys), max_iter, c)?,
+    };
+    Ok(counts.into_pyarray(py))
 }
 
 /// The book's initial grid (see `hpnum.book_grid`).

@@ -20,6 +20,20 @@ def julia(
     region: Optional[Tuple[float, float, float, float]],
     c: Optional[Tuple[float, float]],
 ) -> np.ndarray: ...
+def julia_axes(
+    width: int,
+    height: int,
+    dtype_name: str,
+    region: Optional[Tuple[float, float, float, float]],
+) -> Tuple[np.ndarray, np.ndarray]: ...
+def julia_from_axes(
+    xs: np.ndarray,
+    ys: np.ndarray,
+    max_iter: int,
+    dtype_name: str,
+    backend: str,
+    c: Optional[Tuple[float, float]],
+) -> np.ndarray: ...
 def diffuse(
     grid: np.ndarray,
     steps: int,
