@@ -2,6 +2,8 @@
 on the threaded scheduler and on a two-process LocalCluster, for any shape, chunking,
 halo and dtype; bad input is refused before anything runs."""
 
+import time
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -35,6 +37,16 @@ def test_the_issues_case_on_a_two_worker_cluster(cluster):
     want = hpnum.diffuse(g.copy(), 37)
     assert got.dtype == want.dtype and np.array_equal(got, want)
     assert len(cluster.scheduler_info()["workers"]) == 2
+
+
+def test_a_cancelled_computation_leaves_the_workers_usable(cluster):
+    g = odd_grid(512, 512, np.float64)
+    x = da.from_array(g, chunks=(128, 512))
+    running = cluster.compute(hd.diffuse(x, 4000, halo=8, backend="rayon"))
+    time.sleep(0.5)
+    running.cancel()
+    got = hd.diffuse(x, 9, halo=4).compute()
+    assert np.array_equal(got, hpnum.diffuse(g.copy(), 9))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
