@@ -53,10 +53,14 @@ pub use backends::Gpu;
 pub use backends::{Auto, Rayon, Scalar, Simd};
 pub use error::{Error, Result};
 pub use interrupt::interrupt_running_calls;
-pub use kernels::diffusion::{DiffusionParams, DiffusionSettings, TemporalBlocking};
+pub use kernels::diffusion::DiffusionParams;
 #[cfg(feature = "gpu")]
 #[cfg_attr(docsrs, doc(cfg(feature = "gpu")))]
-pub use kernels::diffusion::{MultiGpuGrid, Transfers};
+pub use kernels::diffusion::gpu::Transfers;
+#[cfg(feature = "gpu")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gpu")))]
+pub use kernels::diffusion::multi_gpu::MultiGpuGrid;
+pub use kernels::diffusion::settings::{DiffusionSettings, TemporalBlocking};
 pub use kernels::julia::{JuliaParams, Region};
 pub use kernels::norm::NormKind;
 pub use real::{PerPrecision, Precision, Real};

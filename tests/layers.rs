@@ -1,10 +1,10 @@
 //! The house's layout, checked: the rules ARCHITECTURE.md states under "Layers" hold for
 //! every file of `src/` (and the lengths for `python/src/` too).
 //!
-//! - **No import circle.** An edge is a `use crate::…`, `use super::…` or `use self::…` (a
-//!   `pub use self::…` of a module's own child is its facade, not a dependency) or an inline
-//!   `crate::…`/`super::…` path, outside `#[cfg(test)]` items; it points at the file of the
-//!   longest module prefix of the path.
+//! - **No import circle.** An edge is a `use crate::…`, `use super::…` or `use self::…`
+//!   (re-exports included: a module that re-exports its children depends on them) or an
+//!   inline `crate::…`/`super::…` path, outside `#[cfg(test)]` items; it points at the file
+//!   of the longest module prefix of the path.
 //! - **Layers point one way**: ARCHITECTURE.md's layer table puts every file in exactly one
 //!   layer, and an edge never goes to a higher one.
 //! - **A name is imported from the file that defines it**, not through a re-export.
@@ -138,13 +138,13 @@ fn exported_macros(sources: &[Source]) -> BTreeMap<String, String> {
     macros
 }
 
-/// A path as written in a file: its segments, whether it is a facade's re-export of its own
-/// child, and the line it is on.
+/// A path as written in a file: its segments, whether it is a re-export (`pub use`), and
+/// the line it is on.
 struct Written {
     segments: Vec<String>,
     /// The inline modules (`mod gpu { … }`) the path is written in, outermost first.
     inline: Vec<String>,
-    facade: bool,
+    reexport: bool,
     line: usize,
 }
 
@@ -185,11 +185,10 @@ impl PathCollector {
         if name != "self" {
             segments.push(name);
         }
-        let facade = public && segments.first().is_some_and(|s| s == "self");
         self.paths.push(Written {
             segments,
             inline: self.inline.clone(),
-            facade,
+            reexport: public,
             line: at.span().start().line,
         });
     }
@@ -218,7 +217,7 @@ impl PathCollector {
                         self.paths.push(Written {
                             segments,
                             inline: self.inline.clone(),
-                            facade: false,
+                            reexport: false,
                             line: id.span().start().line,
                         });
                     }
@@ -273,7 +272,7 @@ impl<'ast> Visit<'ast> for PathCollector {
             self.paths.push(Written {
                 segments: path.segments.iter().map(|s| s.ident.to_string()).collect(),
                 inline: self.inline.clone(),
-                facade: false,
+                reexport: false,
                 line: path.segments[0].ident.span().start().line,
             });
         }
@@ -364,9 +363,6 @@ impl<'a> Graph<'a> {
         defined: &[BTreeSet<String>],
         macros: &BTreeMap<String, String>,
     ) {
-        if written.facade {
-            return;
-        }
         let Some((mut to, name)) = self.resolve(from, written) else {
             return;
         };
@@ -381,6 +377,7 @@ impl<'a> Graph<'a> {
                 .unwrap_or(to);
         } else if let Some(name) = name.filter(|n| n != "*" && !defined[to].contains(n))
             && to != from
+            && !written.reexport
         {
             self.re_exported.push(format!(
                 "{}:{} takes `{name}` from {}, which does not define it",
@@ -750,10 +747,7 @@ fn the_check_sees_what_it_must() {
         ast: syn::parse_file(code).expect("test code parses"),
     };
     let sources = [
-        source(
-            "src/a/mod.rs",
-            "pub use self::b::B; pub struct A; fn f() { crate::c::g(); }",
-        ),
+        source("src/a/mod.rs", "pub struct A; fn f() { crate::c::g(); }"),
         source("src/a/b.rs", "use super::A; pub struct B;"),
         source("src/c.rs", "pub fn g() { let _ = crate::a::B; }"),
         source("src/d.rs", "#[cfg(test)] mod tests { use crate::c::g; }"),

@@ -1,18 +1,8 @@
 //! A sweep as the `Auto` backend's cost model: each backend's measured points, which it
 //! interpolates, and the GPU's link (transfer rate, per-call floor) as measured.
 
-use super::Crossover;
 use crate::calibration::{Calibration, Cost};
-
-/// The GPU's link, measured by `Gpu::bus_rates`: bytes per second across the bus (the
-/// slower direction) and the fixed seconds of a one-shot call's waits.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Link {
-    /// Bytes per second, the slower of upload and download.
-    pub transfer_rate: f64,
-    /// Seconds a one-shot call waits at the least (three round trips).
-    pub overhead: f64,
-}
+use crate::crossover::Crossover;
 
 impl Crossover {
     /// Fits the cost model to the sweep and keeps the measured points in `cal`: each CPU

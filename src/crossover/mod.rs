@@ -28,6 +28,7 @@
 
 mod calibrate;
 mod limits;
+mod link;
 #[cfg(feature = "gpu")]
 #[cfg_attr(docsrs, doc(cfg(feature = "gpu")))]
 pub mod tune;
@@ -35,8 +36,8 @@ pub mod tune;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use self::calibrate::Link;
 pub use self::limits::{Cores, HostLimits};
+pub use self::link::Link;
 use crate::backend::{AnyBackend, DeviceKind};
 use crate::error::{Error, Result};
 use crate::interrupt::Watch;
@@ -444,10 +445,10 @@ fn point<T: Real>(
 /// The GPU's part of a sweep, in a build with the GPU backend.
 #[cfg(feature = "gpu")]
 mod gpu {
-    use super::{Case, Link, Measure, SweepOptions as Options, Watch};
     use crate::backend::DeviceKind;
     pub(super) use crate::backends::gpu::Gpu;
     use crate::backends::gpu::probe::DeviceLimits;
+    use crate::crossover::{Case, Link, Measure, SweepOptions as Options, Watch};
     use crate::error::Result;
     use crate::kernels::case::GpuFlavour;
     use crate::kernels::kernel::Limit;
@@ -528,7 +529,7 @@ mod gpu {
 /// The GPU's part of a sweep, in a build without the GPU backend: nothing.
 #[cfg(not(feature = "gpu"))]
 mod gpu {
-    use super::{Case, Link, Measure, SweepOptions as Options, Watch};
+    use crate::crossover::{Case, Link, Measure, SweepOptions as Options, Watch};
     use crate::error::Result;
     use crate::kernels::kernel::Limit;
     use crate::real::{Precision, Real};

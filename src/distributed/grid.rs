@@ -10,9 +10,9 @@ use mpi::traits::*;
 use mpi::Count;
 use ndarray::{Array2, ArrayView2, s};
 
-use super::agree::agree;
 use crate::backend::{AnyBackend, Backend};
 use crate::bands::Bands;
+use crate::distributed::agree::agree;
 use crate::error::{Error, Result};
 use crate::kernels::diffusion::DiffusionParams;
 use crate::memory;
@@ -379,7 +379,8 @@ where
         let root_process = self.comm.process_at_rank(root);
         match out.as_mut().and_then(|g| g.as_slice_mut()) {
             Some(recv) => {
-                let (counts, offsets) = super::counts_and_offsets(&self.bands, self.cols);
+                let (counts, offsets) =
+                    crate::distributed::counts::counts_and_offsets(&self.bands, self.cols);
                 let mut partition = PartitionMut::new(recv, counts, &offsets[..]);
                 root_process.gather_varcount_into_root(send, &mut partition);
             }
@@ -396,7 +397,7 @@ where
     pub fn norm(&self, kind: crate::kernels::norm::NormKind) -> Result<T> {
         let band = self.band();
         let cells = band.as_slice().unwrap_or(&[]);
-        super::reduce::norm(
+        crate::distributed::reduce::norm(
             self.comm,
             ndarray::ArrayView1::from(cells),
             kind,
@@ -542,7 +543,7 @@ fn receive_band<T: Real + Equivalence>(
         Some(g) => {
             let g = g.as_standard_layout();
             let send = g.as_slice().unwrap_or(&[]);
-            let (counts, offsets) = super::counts_and_offsets(bands, cols);
+            let (counts, offsets) = crate::distributed::counts::counts_and_offsets(bands, cols);
             let partition = Partition::new(send, counts, &offsets[..]);
             root_process.scatter_varcount_into_root(&partition, interior);
         }

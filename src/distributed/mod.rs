@@ -20,6 +20,7 @@
 //! rank waits forever for a partner that has given up.
 
 mod agree;
+mod counts;
 mod grid;
 mod reduce;
 
@@ -30,17 +31,3 @@ pub use crate::bands::Bands;
 /// The communicator type hpnum's distributed calls take (`universe.world()`, or a
 /// duplicate or split of it).
 pub use mpi::topology::SimpleCommunicator as Comm;
-
-/// Each rank's element count and offset in a row-major array of `cols` columns split into
-/// `bands`, for MPI's scatter and gather of varying counts (the callers check that the
-/// whole array fits MPI's count type).
-pub(crate) fn counts_and_offsets(bands: &Bands, cols: usize) -> (Vec<mpi::Count>, Vec<mpi::Count>) {
-    bands
-        .lengths()
-        .enumerate()
-        .map(|(r, len)| {
-            let start = bands.rows_of(r).start;
-            ((len * cols) as mpi::Count, (start * cols) as mpi::Count)
-        })
-        .unzip()
-}

@@ -7,9 +7,9 @@ use mpi::topology::SimpleCommunicator as Comm;
 use mpi::traits::*;
 use ndarray::{Array2, ArrayView1};
 
-use super::agree::agree;
 use crate::backend::Backend;
 use crate::bands::Bands;
+use crate::distributed::agree::agree;
 use crate::error::{Error, Result};
 use crate::kernels::julia::JuliaParams;
 use crate::kernels::norm::NormKind;
@@ -115,7 +115,7 @@ pub fn julia<T: Real, B: Backend<T> + ?Sized>(
     let root_process = comm.process_at_rank(root);
     match image.as_mut().and_then(|g| g.as_slice_mut()) {
         Some(recv) => {
-            let (counts, offsets) = super::counts_and_offsets(&bands, cols);
+            let (counts, offsets) = crate::distributed::counts::counts_and_offsets(&bands, cols);
             let mut partition = PartitionMut::new(recv, counts, &offsets[..]);
             root_process.gather_varcount_into_root(send, &mut partition);
         }

@@ -21,7 +21,7 @@
 //! assert_eq!(step.transfer_bytes, step.memory_bytes); // the grid in and out, once
 //! ```
 
-use super::kernel::Kernel;
+use crate::kernels::kernel::Kernel;
 
 /// The size of one call.
 #[derive(Debug, Clone, Copy, PartialEq)]

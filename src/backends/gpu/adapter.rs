@@ -259,7 +259,7 @@ fn summarize(
     let shares_host_memory = software || device == DeviceKind::IntegratedGpu;
     let default_chunk = if software { 4 << 20 } else { 16 << 20 };
     let limits = adapter.limits();
-    let mapped_memory = super::host_memory::of(adapter);
+    let mapped_memory = crate::backends::gpu::host_memory::of(adapter);
     AdapterSummary {
         read_back_memory: mapped_memory.map(|m| m.read_back),
         mapped_data_memory: mapped_memory.map(|m| m.mapped_both_ways),

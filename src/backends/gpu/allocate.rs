@@ -4,10 +4,10 @@
 
 use wgpu::util::DeviceExt;
 
-use super::context::Context;
-use super::contract::WgslStruct;
-use super::errors;
-use super::options::TransferPath;
+use crate::backends::gpu::context::Context;
+use crate::backends::gpu::contract::WgslStruct;
+use crate::backends::gpu::errors;
+use crate::backends::gpu::options::TransferPath;
 use crate::error::Result;
 
 impl Context {

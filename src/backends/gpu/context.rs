@@ -7,14 +7,14 @@
 use std::ops::Range;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::adapter::{self, AdapterSummary};
-use super::errors::{self, Failure, device_error};
-use super::options::{GpuOptions, TransferPath};
-use super::pipelines::{Pipelines, unsupported_f64};
-use super::pool::{Cache, Pool, StagingPool};
-use super::shaders::{Entry, Shader};
-use super::timing::{ComputeClock, PhaseTimes, Stopwatch, TransferPhases};
 use crate::backend::DeviceKind;
+use crate::backends::gpu::adapter::{self, AdapterSummary};
+use crate::backends::gpu::errors::{self, Failure, device_error};
+use crate::backends::gpu::options::{GpuOptions, TransferPath};
+use crate::backends::gpu::pipelines::{Pipelines, unsupported_f64};
+use crate::backends::gpu::pool::{Cache, Pool, StagingPool};
+use crate::backends::gpu::shaders::{Entry, Shader};
+use crate::backends::gpu::timing::{ComputeClock, PhaseTimes, Stopwatch, TransferPhases};
 use crate::error::{Error, Result};
 use crate::memory;
 use crate::real::{Precision, Real};

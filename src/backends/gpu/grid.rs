@@ -7,9 +7,9 @@ use std::ops::Range;
 
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 
-use super::context::Context;
-use super::pool::CacheKey;
-use super::resident::Resident;
+use crate::backends::gpu::context::Context;
+use crate::backends::gpu::pool::CacheKey;
+use crate::backends::gpu::resident::Resident;
 use crate::backends::gpu::staging::host::{Sink, Source};
 use crate::error::{Error, Result};
 use crate::memory;

@@ -106,7 +106,7 @@ fn classify(flags: ash::vk::MemoryPropertyFlags) -> HostMemory {
 
 #[cfg(all(test, not(any(target_vendor = "apple", target_arch = "wasm32"))))]
 mod tests {
-    use super::*;
+    use crate::backends::gpu::host_memory::*;
     use ash::vk::MemoryPropertyFlags as Flags;
 
     const HOST: Flags =

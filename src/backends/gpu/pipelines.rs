@@ -3,8 +3,8 @@
 //! The table is generated from the shaders' own lists of entry points; nothing here names
 //! a kernel.
 
-use super::errors::{Failure, capture, device_error};
-use super::shaders::{Entry, Reduction, Shader, ShaderTarget};
+use crate::backends::gpu::errors::{Failure, capture, device_error};
+use crate::backends::gpu::shaders::{Entry, Reduction, Shader, ShaderTarget};
 use crate::error::{Error, Result};
 use crate::real::Precision;
 

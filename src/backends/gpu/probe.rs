@@ -14,13 +14,13 @@ use std::time::{Duration, Instant};
 
 use ndarray::ArrayView1;
 
-use super::context::Context;
-use super::contract::{WORKGROUP_SIZE, WgslStruct, wgsl_constants, wgsl_struct};
-use super::shaders::{Entry, Shader, ShaderDef, no_target_constants};
-use super::submit::Workgroups;
-use super::timing::ComputeClock;
-use super::vector::GpuVector;
+use crate::backends::gpu::context::Context;
+use crate::backends::gpu::contract::{WORKGROUP_SIZE, WgslStruct, wgsl_constants, wgsl_struct};
+use crate::backends::gpu::shaders::{Entry, Shader, ShaderDef, no_target_constants};
 use crate::backends::gpu::staging::readback::Readback;
+use crate::backends::gpu::submit::Workgroups;
+use crate::backends::gpu::timing::ComputeClock;
+use crate::backends::gpu::vector::GpuVector;
 use crate::error::{Error, Result};
 use crate::memory;
 use crate::real::{Precision, Real};

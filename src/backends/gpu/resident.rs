@@ -16,12 +16,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use bytemuck::Pod;
 
-use super::context::Context;
-use super::errors::device_error;
-use super::pool::CacheKey;
-use super::staging::{self, Span};
+use crate::backends::gpu::context::Context;
+use crate::backends::gpu::errors::device_error;
+use crate::backends::gpu::pool::CacheKey;
 use crate::backends::gpu::staging::host::{Sink, Source};
 use crate::backends::gpu::staging::readback::Readback;
+use crate::backends::gpu::staging::{self, Span};
 use crate::error::{Error, Result};
 use crate::memory;
 

@@ -4,8 +4,8 @@
 //! A kernel describes its shader once, with a [`ShaderDef`]; the pipelines, the
 //! portability tests and the layout checks all read that description.
 
-use super::adapter::GUARANTEED_WORKGROUP_STORAGE_BYTES;
-use super::contract::{self, WgslLayout};
+use crate::backends::gpu::adapter::GUARANTEED_WORKGROUP_STORAGE_BYTES;
+use crate::backends::gpu::contract::{self, WgslLayout};
 use crate::real::Precision;
 
 /// How a workgroup combines its invocations' partial results, in shaders that have such a

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::context::Context;
-use super::contract::WORKGROUP_SIZE;
-use super::errors::device_error;
-use super::options::WaitMode;
+use crate::backends::gpu::context::Context;
+use crate::backends::gpu::contract::WORKGROUP_SIZE;
+use crate::backends::gpu::errors::device_error;
+use crate::backends::gpu::options::WaitMode;
 use crate::error::{Error, Result};
 
 /// A dispatch's workgroup counts (x, y, z).

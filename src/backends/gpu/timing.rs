@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::errors::device_error;
+use crate::backends::gpu::errors::device_error;
 use crate::error::Result;
 
 /// How the compute time was measured.

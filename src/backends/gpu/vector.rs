@@ -4,9 +4,9 @@
 
 use ndarray::{Array1, ArrayView1, ArrayViewMut1};
 
-use super::context::Context;
-use super::pool::CacheKey;
-use super::resident::Resident;
+use crate::backends::gpu::context::Context;
+use crate::backends::gpu::pool::CacheKey;
+use crate::backends::gpu::resident::Resident;
 use crate::backends::gpu::staging::host::{Sink, Source};
 use crate::error::{Error, Result};
 use crate::memory;

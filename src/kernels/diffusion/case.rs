@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use ndarray::Array2;
 
-use super::DiffusionParams;
 use crate::backend::AnyBackend;
 use crate::error::{Error, Result};
 use crate::kernels::case::{Case, host_time};
 #[cfg(feature = "gpu")]
 use crate::kernels::case::{CaseRun, GpuFlavour};
+use crate::kernels::diffusion::DiffusionParams;
 use crate::kernels::kernel::Kernel;
 use crate::kernels::norm::{LCG_SEED, lcg_vector};
 use crate::kernels::workload::Workload;
@@ -87,7 +87,7 @@ impl<T: Real> Case<T> for DiffusionCase<T> {
         gpu: &crate::backends::gpu::Gpu,
         flavour: GpuFlavour,
     ) -> Result<Option<CaseRun<'_>>> {
-        use super::gpu::Transfers;
+        use crate::kernels::diffusion::gpu::Transfers;
         let params = self.params;
         let grid = &mut self.grid;
         Ok(Some(match flavour {

@@ -37,23 +37,17 @@
 
 pub(crate) mod case;
 #[cfg(feature = "gpu")]
-pub(crate) mod gpu;
+#[cfg_attr(docsrs, doc(cfg(feature = "gpu")))]
+pub mod gpu;
 #[cfg(feature = "gpu")]
-pub(crate) mod multi_gpu;
+#[cfg_attr(docsrs, doc(cfg(feature = "gpu")))]
+pub mod multi_gpu;
 pub(crate) mod rayon;
-pub(crate) mod settings;
+pub mod settings;
 pub(crate) mod simd;
 #[cfg(feature = "gpu")]
 #[cfg_attr(docsrs, doc(cfg(feature = "gpu")))]
 pub mod tune;
-
-#[cfg(feature = "gpu")]
-#[cfg_attr(docsrs, doc(cfg(feature = "gpu")))]
-pub use self::gpu::Transfers;
-#[cfg(feature = "gpu")]
-#[cfg_attr(docsrs, doc(cfg(feature = "gpu")))]
-pub use self::multi_gpu::MultiGpuGrid;
-pub use self::settings::{DiffusionSettings, TemporalBlocking};
 
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 

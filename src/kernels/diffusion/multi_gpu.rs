@@ -5,11 +5,11 @@
 
 use ndarray::{Array2, ArrayView2, s};
 
-use super::DiffusionParams;
 use crate::backends::gpu::Gpu;
 use crate::backends::gpu::grid::GpuGrid;
 use crate::bands::Bands;
 use crate::error::{Error, Result};
+use crate::kernels::diffusion::DiffusionParams;
 use crate::memory;
 use crate::real::Real;
 

@@ -8,10 +8,10 @@
 use ndarray::ArrayViewMut2;
 use rayon::prelude::*;
 
-use super::DiffusionParams;
-use super::simd::StepRows;
 use crate::backends::rayon::Rayon;
 use crate::error::Result;
+use crate::kernels::diffusion::DiffusionParams;
+use crate::kernels::diffusion::simd::StepRows;
 use crate::simd::element::SimdReal;
 use crate::simd::isa::Level;
 
@@ -49,7 +49,7 @@ pub(crate) fn diffuse<T: SimdReal>(
     let passes = blocks + (steps - blocks * k);
     let mut pass = 0;
     rayon.install(|| {
-        super::diffuse_row_major(grid, scratch, passes, |src, dst| {
+        crate::kernels::diffusion::diffuse_row_major(grid, scratch, passes, |src, dst| {
             pass += 1;
             if cols == 0 {
                 return;

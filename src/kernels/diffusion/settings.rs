@@ -53,7 +53,7 @@ impl std::str::FromStr for TemporalBlocking {
 /// ```
 /// # #[cfg(feature = "gpu")] {
 /// use hpnum::backends::gpu::GpuOptions;
-/// use hpnum::kernels::diffusion::{DiffusionSettings, TemporalBlocking};
+/// use hpnum::{DiffusionSettings, TemporalBlocking};
 ///
 /// let mut options = GpuOptions::default();
 /// let wanted = DiffusionSettings {

@@ -10,8 +10,8 @@
 use ndarray::ArrayViewMut2;
 use pulp::{Simd as Isa, WithSimd};
 
-use super::{DiffusionParams, cell};
 use crate::error::Result;
+use crate::kernels::diffusion::{DiffusionParams, cell};
 use crate::simd::element::{SimdReal, load, store};
 use crate::simd::isa::Level;
 
@@ -28,7 +28,7 @@ pub(crate) fn diffuse<T: SimdReal>(
 ) -> Result<()> {
     let (rows, cols) = grid.dim();
     let coefficient = params.coefficient();
-    super::diffuse_row_major(grid, scratch, steps, |src, dst| {
+    crate::kernels::diffusion::diffuse_row_major(grid, scratch, steps, |src, dst| {
         level.dispatch(StepRows {
             src,
             dst,

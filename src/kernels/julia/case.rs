@@ -3,13 +3,13 @@
 
 use std::time::Duration;
 
-use super::{FLOPS_PER_ITERATION, JuliaParams, pixel_iterations};
 use crate::backend::AnyBackend;
 use crate::backends::rayon::Rayon;
 use crate::error::Result;
 use crate::kernels::case::{Case, host_time};
 #[cfg(feature = "gpu")]
 use crate::kernels::case::{CaseRun, GpuFlavour};
+use crate::kernels::julia::{FLOPS_PER_ITERATION, JuliaParams, pixel_iterations};
 use crate::kernels::kernel::Kernel;
 use crate::kernels::workload::Workload;
 use crate::real::Real;

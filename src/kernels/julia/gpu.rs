@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use ndarray::Array2;
 
-use super::JuliaParams;
 use crate::backends::gpu::Gpu;
 use crate::backends::gpu::context::Context;
 use crate::backends::gpu::contract::{WgslStruct, wgsl_struct};
@@ -20,6 +19,7 @@ use crate::backends::gpu::staging::{self, Span};
 use crate::backends::gpu::timing::{ComputeClock, GpuTimings, Stopwatch};
 use crate::error::{Error, Result};
 use crate::interrupt::Watch;
+use crate::kernels::julia::JuliaParams;
 use crate::memory;
 use crate::real::Real;
 

@@ -5,10 +5,10 @@
 use ndarray::Array2;
 use rayon::prelude::*;
 
-use super::JuliaParams;
-use super::simd::JuliaRows;
 use crate::backends::rayon::Rayon;
 use crate::error::Result;
+use crate::kernels::julia::JuliaParams;
+use crate::kernels::julia::simd::JuliaRows;
 use crate::simd::element::SimdReal;
 
 /// The rayon backend's Julia.
@@ -18,7 +18,7 @@ use crate::simd::element::SimdReal;
 pub(crate) fn counts<T: SimdReal>(rayon: &Rayon, params: &JuliaParams<T>) -> Result<Array2<u32>> {
     let level = rayon.level();
     let cols = params.xs().len();
-    super::counts_row_major(params, |out, watch| {
+    crate::kernels::julia::counts_row_major(params, |out, watch| {
         if cols == 0 {
             return;
         }

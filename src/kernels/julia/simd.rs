@@ -9,9 +9,9 @@
 use ndarray::Array2;
 use pulp::{Simd as Isa, WithSimd};
 
-use super::JuliaParams;
 use crate::error::Result;
 use crate::interrupt::Watch;
+use crate::kernels::julia::JuliaParams;
 use crate::simd::element::{SimdReal, load};
 use crate::simd::isa::Level;
 
@@ -27,7 +27,7 @@ const MAX_LANES: usize = 16;
 /// # Errors
 /// [`crate::Error::OutOfMemory`] if the counts cannot be allocated.
 pub(crate) fn counts<T: SimdReal>(level: Level, params: &JuliaParams<T>) -> Result<Array2<u32>> {
-    super::counts_row_major(params, |out, watch| {
+    crate::kernels::julia::counts_row_major(params, |out, watch| {
         level.dispatch(JuliaRows {
             xs: params.xs(),
             ys: params.ys(),

@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use ndarray::Array1;
 
-use super::{LCG_SEED, NormKind, lcg_vector};
 use crate::backend::AnyBackend;
 use crate::error::{Error, Result};
 use crate::kernels::case::{Case, host_time};
 #[cfg(feature = "gpu")]
 use crate::kernels::case::{CaseRun, GpuFlavour};
 use crate::kernels::kernel::Kernel;
+use crate::kernels::norm::{LCG_SEED, NormKind, lcg_vector};
 use crate::kernels::workload::Workload;
 use crate::real::Real;
 

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use ndarray::ArrayView1;
 
-use super::{NormKind, try_l2_from_parts};
 use crate::backends::gpu::Gpu;
 use crate::backends::gpu::context::Context;
 use crate::backends::gpu::contract::{
@@ -26,6 +25,7 @@ use crate::backends::gpu::submit::Workgroups;
 use crate::backends::gpu::timing::{ComputeClock, GpuTimings};
 use crate::backends::gpu::vector::GpuVector;
 use crate::error::{Error, Result};
+use crate::kernels::norm::{NormKind, try_l2_from_parts};
 use crate::real::{Precision, Real};
 
 wgsl_constants! {

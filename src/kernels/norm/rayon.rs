@@ -4,11 +4,11 @@
 
 use ndarray::ArrayView1;
 
-use super::NormKind;
-use super::simd::Reducer;
 use crate::backends::rayon::Rayon;
 use crate::error::Result;
 use crate::interrupt::Watch;
+use crate::kernels::norm::NormKind;
+use crate::kernels::norm::simd::Reducer;
 use crate::simd::element::SimdReal;
 
 /// The rayon backend's norm.
@@ -16,7 +16,7 @@ use crate::simd::element::SimdReal;
 /// # Errors
 /// [`crate::Error::OutOfMemory`] if a strided view's contiguous copy cannot be allocated.
 pub(crate) fn norm<T: SimdReal>(rayon: &Rayon, v: ArrayView1<'_, T>, kind: NormKind) -> Result<T> {
-    let x = super::contiguous(&v)?;
+    let x = crate::kernels::norm::contiguous(&v)?;
     let reducer = Reducer {
         level: rayon.level(),
         parallel: true,

@@ -9,9 +9,11 @@
 use ndarray::ArrayView1;
 use pulp::{Simd as Isa, WithSimd};
 
-use super::{NormKind, l2_from_parts, l2_scaled_by_amax, l2_underflow_threshold, max_magnitude};
 use crate::error::Result;
 use crate::interrupt::Watch;
+use crate::kernels::norm::{
+    NormKind, l2_from_parts, l2_scaled_by_amax, l2_underflow_threshold, max_magnitude,
+};
 use crate::simd::element::{SimdReal, prefetch};
 use crate::simd::isa::Level;
 
@@ -20,7 +22,7 @@ use crate::simd::isa::Level;
 /// # Errors
 /// [`crate::Error::OutOfMemory`] if a strided view's contiguous copy cannot be allocated.
 pub(crate) fn norm<T: SimdReal>(level: Level, v: ArrayView1<'_, T>, kind: NormKind) -> Result<T> {
-    let x = super::contiguous(&v)?;
+    let x = crate::kernels::norm::contiguous(&v)?;
     Reducer {
         level,
         parallel: false,

@@ -4,9 +4,9 @@
 
 use std::ops::Deref;
 
-use super::mapping::MapState;
 use crate::backends::gpu::context::Context;
 use crate::backends::gpu::errors::device_error;
+use crate::backends::gpu::staging::mapping::MapState;
 use crate::backends::gpu::submit::Submission;
 use crate::backends::gpu::timing::Stopwatch;
 use crate::error::Result;

@@ -4,10 +4,6 @@
 
 use std::time::{Duration, Instant};
 
-use super::shader::{
-    DiffusionDims, DiffusionStream, DiffusionTile, MAIN, QUADS, SHADER, STREAM_STRIP_ROWS,
-    STREAMED, TILED, tile_side,
-};
 use crate::backends::gpu::contract::WORKGROUP_SIZE;
 use crate::backends::gpu::errors::device_error;
 use crate::backends::gpu::pool::CacheKey;
@@ -16,6 +12,10 @@ use crate::backends::gpu::shaders::Entry;
 use crate::backends::gpu::staging::readback::Readback;
 use crate::backends::gpu::submit::Workgroups;
 use crate::error::{Error, Result};
+use crate::kernels::diffusion::gpu::shader::{
+    DiffusionDims, DiffusionStream, DiffusionTile, MAIN, QUADS, SHADER, STREAM_STRIP_ROWS,
+    STREAMED, TILED, tile_side,
+};
 use crate::kernels::diffusion::settings::TemporalBlocking;
 use crate::real::Real;
 
