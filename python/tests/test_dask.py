@@ -127,4 +127,8 @@ def test_bad_input_is_refused_before_anything_runs():
         hd.julia(0, 10, chunks=5)
     with pytest.raises(ValueError, match="region"):
         hd.julia(10, 10, chunks=5, region=(1.0, 0.0, 0.0, 1.0))
+    with pytest.raises(ValueError):
+        hd.julia(10, 10, chunks=5, c=(float("nan"), 0.0))
+    with pytest.raises(TypeError, match="float32 or float64"):
+        hd.julia(10, 10, chunks=5, dtype=np.int32)
     assert hd.diffuse(x, 0) is x

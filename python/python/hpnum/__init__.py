@@ -111,6 +111,13 @@ def julia(
     33219980 (33222988 in ``float32``). ``region=(x_min, x_max, y_min, y_max)`` and
     ``height`` ask for any rectangle, ``c=(re, im)`` for any constant.
     """
+    width, rows, max_iter, region, c = _julia_arguments(width, max_iter, height, region, c)
+    return _hpnum.julia(width, rows, max_iter, _dtype_name(dtype), _backend(backend), region, c)
+
+
+def _julia_arguments(width, max_iter, height, region, c):
+    """`julia`'s arguments checked and in the extension's types: `(width, rows, max_iter,
+    region, c)` (also what `hpnum.dask.julia` takes)."""
     width = _count("width", width, 1)
     max_iter = _count("max_iter", max_iter)
     if max_iter >= 2**32:
@@ -122,7 +129,7 @@ def julia(
             raise ValueError(f"region must be (x_min, x_max, y_min, y_max), got {region!r}")
     if c is not None:
         c = (float(c[0]), float(c[1]))
-    return _hpnum.julia(width, rows, max_iter, _dtype_name(dtype), _backend(backend), region, c)
+    return width, rows, max_iter, region, c
 
 
 def book_grid(n: int, *, dtype=np.float64, cols: Optional[int] = None) -> np.ndarray:

@@ -21,14 +21,12 @@ once as it has threads.
 from __future__ import annotations
 
 import functools
-import numbers
 from typing import Optional, Tuple
 
 import numpy as np
 
-from . import _hpnum
+from . import _backend, _count, _dtype_name, _hpnum, _julia_arguments
 from . import diffuse as _diffuse
-from . import julia as _julia
 
 __all__ = ["diffuse", "julia", "halo_for"]
 
@@ -45,14 +43,6 @@ def _dask_array():
             'hpnum.dask needs Dask: pip install "hpnum[dask]" (or dask[array])'
         ) from e
     return da
-
-
-def _count(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-    return int(value)
 
 
 def halo_for(chunks: Tuple[Tuple[int, ...], ...], steps: int) -> int:
@@ -142,21 +132,12 @@ def julia(
     each block is computed on its window of the image's axes, so every pixel has the
     coordinates, and the count, of the whole image's."""
     da = _dask_array()
-    # Every argument checked as hpnum.julia checks it, on an image of one row.
-    _julia(1, 0, dtype=dtype, backend=backend, c=c)
-    width = _count("width", width, 1)
-    max_iter = _count("max_iter", max_iter, 0)
-    if max_iter >= 2**32:
-        raise ValueError(f"max_iter must be below 2**32, got {max_iter}")
-    rows = width if height is None else _count("height", height, 1)
-    if region is not None:
-        region = tuple(float(v) for v in region)
-        if len(region) != 4:
-            raise ValueError(f"region must be (x_min, x_max, y_min, y_max), got {region!r}")
-    if c is not None:
-        c = (float(c[0]), float(c[1]))
-    name = np.dtype(dtype).name
+    # Every argument checked as hpnum.julia checks it, before anything runs.
+    width, rows, max_iter, region, c = _julia_arguments(width, max_iter, height, region, c)
+    name, backend = _dtype_name(dtype), _backend(backend)
     xs, ys = _hpnum.julia_axes(width, rows, name, region)
+    # c (finite?) and the backend's precision, checked on one pixel, now.
+    _hpnum.julia_from_axes(xs[:1], ys[:1], 0, name, backend, c)
     chunks = da.core.normalize_chunks(chunks, (len(ys), len(xs)), dtype=np.uint32)
     ys_d = da.from_array(ys, chunks=(chunks[0],))
     xs_d = da.from_array(xs, chunks=(chunks[1],))
