@@ -27,6 +27,7 @@
 pub(crate) mod case;
 #[cfg(feature = "gpu")]
 pub(crate) mod gpu;
+pub mod parts;
 pub(crate) mod rayon;
 pub(crate) mod simd;
 #[cfg(feature = "gpu")]
@@ -226,23 +227,171 @@ pub fn l2_scaled_by_amax<T: Real>(amax: T, scaled_sum_sq: T) -> T {
     amax * scaled_sum_sq.sqrt()
 }
 
-/// The scalar reference for every [`NormKind`], on a view of any stride.
-pub fn reference<T: Real>(v: ArrayView1<'_, T>, kind: NormKind) -> T {
+/// What one pass over a vector computes, per element `x`. Every CPU backend's norm is one
+/// to three passes ([`norm_from_passes`] says which), each a pairwise tree of [`Partial`]s.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pass<T> {
+    /// Σ |x| (L1).
+    SumOfMagnitudes,
+    /// Σ x² (the book's L2²), and the largest x², which tells L2 whether the plain sum
+    /// is safe: NaN shows in the sum, an infinity or an overflow in the largest square.
+    SumOfSquares,
+    /// Σ (x / scale)², for L2 of vectors whose plain squares overflow or underflow.
+    SumOfScaledSquares(T),
+    /// The largest |x| and whether any x is NaN (L∞, and L2's scale).
+    LargestMagnitude,
+}
+
+/// A pass's result over part of a vector: the sum, the largest value seen (a square or a
+/// magnitude, by the pass), and whether a NaN was seen (only [`Pass::LargestMagnitude`],
+/// which has no sum to carry it, tracks that). Two halves' partials [`Partial::combine`]
+/// into their whole's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Partial<T> {
+    /// The pass's sum (0 for [`Pass::LargestMagnitude`]).
+    pub sum: T,
+    /// The largest square ([`Pass::SumOfSquares`]) or magnitude ([`Pass::LargestMagnitude`]).
+    pub largest: T,
+    /// Whether a NaN was seen ([`Pass::LargestMagnitude`] only).
+    pub nan: bool,
+}
+
+impl<T: Real> Partial<T> {
+    /// The partial of nothing.
+    pub fn empty() -> Self {
+        Partial {
+            sum: T::zero(),
+            largest: T::zero(),
+            nan: false,
+        }
+    }
+
+    /// The partial of a left part followed by a right one: the sums added (one node of the
+    /// pairwise tree), the largest kept as [`max_magnitude`] keeps it (the later NaN wins, as
+    /// in a left-to-right fold, so the combination of parts is the fold's bits).
+    #[must_use]
+    pub fn combine(self, right: Self) -> Self {
+        Partial {
+            sum: self.sum + right.sum,
+            largest: max_magnitude(self.largest, right.largest),
+            nan: self.nan || right.nan,
+        }
+    }
+}
+
+/// The norm `kind` from the passes `run` computes over the whole vector, in order (the one
+/// place the CPU backends' L1, L2, L∞ and L2² are decided from their sums): L2 takes the
+/// sum of squares and, where no square overflowed or fell below the underflow threshold,
+/// its root; otherwise L∞ in a second pass and, where the plain sum cannot serve, the
+/// scaled sum in a third ([`try_l2_from_parts`]).
+///
+/// # Errors
+/// The first error `run` returns.
+pub fn norm_from_passes<T: Real, E>(
+    kind: NormKind,
+    mut run: impl FnMut(Pass<T>) -> Result<Partial<T>, E>,
+) -> Result<T, E> {
     match kind {
-        NormKind::L1 => pairwise_sum(v, |x| x.abs()),
-        NormKind::L2Squared => pairwise_sum(v, |x| x * x),
-        NormKind::LInf => v.iter().fold(T::zero(), |acc, &x| max_magnitude(acc, x)),
-        NormKind::L2 => l2_from_parts(
-            reference(v, NormKind::LInf),
-            || pairwise_sum(v, |x| x * x),
-            |amax| {
-                let scaled = pairwise_sum(v, |x| {
-                    let y = x / amax;
-                    y * y
-                });
-                l2_scaled_by_amax(amax, scaled)
-            },
-        ),
+        NormKind::L1 => Ok(run(Pass::SumOfMagnitudes)?.sum),
+        NormKind::L2Squared => Ok(run(Pass::SumOfSquares)?.sum),
+        NormKind::LInf => largest_magnitude(&mut run),
+        NormKind::L2 => {
+            let p = run(Pass::SumOfSquares)?;
+            if p.sum.is_nan() {
+                return Ok(T::nan());
+            }
+            let threshold = l2_underflow_threshold::<T>();
+            if p.sum.is_finite() && p.largest >= threshold * threshold {
+                return Ok(p.sum.sqrt());
+            }
+            let amax = largest_magnitude(&mut run)?;
+            try_l2_from_parts(
+                amax,
+                || Ok(p.sum),
+                |amax| {
+                    Ok(l2_scaled_by_amax(
+                        amax,
+                        run(Pass::SumOfScaledSquares(amax))?.sum,
+                    ))
+                },
+            )
+        }
+    }
+}
+
+/// L∞ by [`Pass::LargestMagnitude`]: NaN if any element is.
+fn largest_magnitude<T: Real, E>(
+    run: &mut impl FnMut(Pass<T>) -> Result<Partial<T>, E>,
+) -> Result<T, E> {
+    let p = run(Pass::LargestMagnitude)?;
+    Ok(if p.nan || p.largest.is_nan() {
+        T::nan()
+    } else {
+        p.largest
+    })
+}
+
+/// Where a norm computed pass by pass stands, given the passes done so far
+/// ([`next_pass`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum NextPass<T> {
+    /// This pass is needed next, over the whole vector.
+    Run(Pass<T>),
+    /// The norm.
+    Done(T),
+}
+
+/// What a norm computed pass by pass (over parts of the vector held in several places)
+/// needs next, given the whole vector's partials of the passes done so far, in order: the
+/// decisions of [`norm_from_passes`], replayed, so that the result is the same bits.
+pub fn next_pass<T: Real>(kind: NormKind, done: &[Partial<T>]) -> NextPass<T> {
+    let mut given = done.iter();
+    match norm_from_passes(kind, |pass| given.next().copied().ok_or(pass)) {
+        Ok(norm) => NextPass::Done(norm),
+        Err(pass) => NextPass::Run(pass),
+    }
+}
+
+/// The scalar reference's partial of one pass over `v` (any stride): sums by
+/// [`pairwise_sum`], the largest by a left-to-right fold.
+pub fn reference_partial<T: Real>(v: ArrayView1<'_, T>, pass: Pass<T>) -> Partial<T> {
+    let largest = |f: fn(T) -> T| v.iter().fold(T::zero(), |acc, &x| max_magnitude(acc, f(x)));
+    match pass {
+        Pass::SumOfMagnitudes => Partial {
+            sum: pairwise_sum(v, |x| x.abs()),
+            ..Partial::empty()
+        },
+        Pass::SumOfSquares => Partial {
+            sum: pairwise_sum(v, |x| x * x),
+            largest: largest(|x| x * x),
+            nan: false,
+        },
+        Pass::SumOfScaledSquares(scale) => Partial {
+            sum: pairwise_sum(v, |x| {
+                let y = x / scale;
+                y * y
+            }),
+            ..Partial::empty()
+        },
+        Pass::LargestMagnitude => {
+            let largest = largest(|x| x);
+            Partial {
+                sum: T::zero(),
+                largest,
+                nan: largest.is_nan(),
+            }
+        }
+    }
+}
+
+/// The scalar reference for every [`NormKind`], on a view of any stride: the passes of
+/// [`norm_from_passes`], each by [`reference_partial`].
+pub fn reference<T: Real>(v: ArrayView1<'_, T>, kind: NormKind) -> T {
+    let result: Result<T, Infallible> =
+        norm_from_passes(kind, |pass| Ok(reference_partial(v, pass)));
+    match result {
+        Ok(norm) => norm,
+        Err(never) => match never {},
     }
 }
 

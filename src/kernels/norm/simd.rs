@@ -11,9 +11,7 @@ use pulp::{Simd as Isa, WithSimd};
 
 use crate::error::Result;
 use crate::interrupt::Watch;
-use crate::kernels::norm::{
-    NormKind, l2_from_parts, l2_scaled_by_amax, l2_underflow_threshold, max_magnitude,
-};
+use crate::kernels::norm::{NormKind, Partial, Pass, max_magnitude, norm_from_passes};
 use crate::simd::element::{SimdReal, prefetch};
 use crate::simd::isa::Level;
 
@@ -49,48 +47,6 @@ const CACHE_LINE: usize = 64;
 
 /// Below this many elements a subtree is not worth a rayon task.
 const PARALLEL_GRAIN: usize = 1 << 16;
-
-/// What one pass over the vector computes, per element `x`.
-#[derive(Clone, Copy)]
-enum Pass<T> {
-    /// Σ |x| (L1).
-    SumOfMagnitudes,
-    /// Σ x² (the book's L2²), and the largest x², which tells L2 whether the plain sum
-    /// is safe: NaN shows in the sum, an infinity or an overflow in the largest square.
-    SumOfSquares,
-    /// Σ (x / scale)², for L2 of vectors whose plain squares overflow or underflow.
-    SumOfScaledSquares(T),
-    /// The largest |x| and whether any x is NaN (L∞, and L2's scale).
-    LargestMagnitude,
-}
-
-/// A leaf's or a subtree's result: the sum, the largest value seen (a square or a
-/// magnitude, by the pass), and whether a NaN was seen (only the largest-magnitude pass,
-/// which has no sum to carry it, tracks that).
-#[derive(Clone, Copy)]
-struct Partial<T> {
-    sum: T,
-    largest: T,
-    nan: bool,
-}
-
-impl<T: SimdReal> Partial<T> {
-    fn empty() -> Self {
-        Partial {
-            sum: T::zero(),
-            largest: T::zero(),
-            nan: false,
-        }
-    }
-
-    fn combine(self, other: Self) -> Self {
-        Partial {
-            sum: self.sum + other.sum,
-            largest: max_magnitude(self.largest, other.largest),
-            nan: self.nan || other.nan,
-        }
-    }
-}
 
 struct Leaf<'a, T> {
     x: &'a [T],
@@ -215,7 +171,9 @@ pub(crate) struct Reducer {
 }
 
 impl Reducer {
-    fn tree<T: SimdReal>(self, x: &[T], pass: Pass<T>, leaf_len: usize) -> Partial<T> {
+    /// The partial of `pass` over `x`, a node of the tree whose leaves have `leaf_len`
+    /// elements: halves recursively, forked on rayon's pool when `parallel`.
+    pub(crate) fn tree<T: SimdReal>(self, x: &[T], pass: Pass<T>, leaf_len: usize) -> Partial<T> {
         if x.len() <= leaf_len {
             if self.watch.interrupted() {
                 return Partial::empty();
@@ -248,42 +206,20 @@ impl Reducer {
     }
 
     fn norm_unchecked<T: SimdReal>(self, x: &[T], kind: NormKind) -> T {
-        let lanes = self
-            .level
-            .dispatch(LaneCount::<T>(std::marker::PhantomData));
-        let leaf_len = LEAF_PER_LANE * ACCUMULATORS * lanes;
-        let largest_magnitude = || {
-            let p = self.tree(x, Pass::LargestMagnitude, leaf_len);
-            if p.nan { T::nan() } else { p.largest }
-        };
-        match kind {
-            NormKind::L1 => self.tree(x, Pass::SumOfMagnitudes, leaf_len).sum,
-            NormKind::L2Squared => self.tree(x, Pass::SumOfSquares, leaf_len).sum,
-            NormKind::LInf => largest_magnitude(),
-            NormKind::L2 => {
-                // One pass gives the sum of squares and the largest square. Where no square
-                // overflowed or fell below the underflow threshold, L2 is the plain root;
-                // otherwise L∞ is taken in a second pass and the shared logic decides
-                // (scaling, in a third, only where the plain sum cannot serve).
-                let p = self.tree(x, Pass::SumOfSquares, leaf_len);
-                if p.sum.is_nan() {
-                    return T::nan();
-                }
-                let threshold = l2_underflow_threshold::<T>();
-                if p.sum.is_finite() && p.largest >= threshold * threshold {
-                    return p.sum.sqrt();
-                }
-                l2_from_parts(
-                    largest_magnitude(),
-                    || p.sum,
-                    |amax| {
-                        let scaled = self.tree(x, Pass::SumOfScaledSquares(amax), leaf_len);
-                        l2_scaled_by_amax(amax, scaled.sum)
-                    },
-                )
-            }
+        let leaf_len = leaf_len::<T>(self.level);
+        let result: Result<T, std::convert::Infallible> =
+            norm_from_passes(kind, |pass| Ok(self.tree(x, pass, leaf_len)));
+        match result {
+            Ok(norm) => norm,
+            Err(never) => match never {},
         }
     }
+}
+
+/// Elements of `T` in one leaf of the tree at `level`: the tree's shape is
+/// [`crate::kernels::norm::pairwise_sum`]'s with this many elements at the bottom.
+pub(crate) fn leaf_len<T: SimdReal>(level: Level) -> usize {
+    LEAF_PER_LANE * ACCUMULATORS * level.dispatch(LaneCount::<T>(std::marker::PhantomData))
 }
 
 /// The lane count of `T` on a level, as an operation so that it can be dispatched.
