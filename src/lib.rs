@@ -63,6 +63,7 @@ pub use kernels::diffusion::multi_gpu::MultiGpuGrid;
 pub use kernels::diffusion::settings::{DiffusionSettings, TemporalBlocking};
 pub use kernels::julia::{JuliaParams, Region};
 pub use kernels::norm::NormKind;
+pub use memory::check_host;
 pub use real::{PerPrecision, Precision, Real};
 
 /// The README's code, compiled and run as a doctest so that it stays true.

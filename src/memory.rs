@@ -31,11 +31,14 @@ pub(crate) fn elements<T>(rows: usize, cols: usize, what: &'static str) -> Resul
     })
 }
 
-/// Checks that `bytes` of host memory could be allocated for `what` now.
+/// Checks that `bytes` of host memory could be allocated for `what` now: what hpnum checks
+/// before its own allocations, for callers that allocate for it (a Python wrapper copying a
+/// chunk, a Dask task): beyond the address space always, beyond the memory available
+/// (Linux: `MemAvailable` and the cgroup's limit) from 64 MiB on.
 ///
 /// # Errors
 /// [`Error::OutOfMemory`] if they exceed the address space or the memory available.
-pub(crate) fn check_host(bytes: u128, what: &'static str) -> Result<()> {
+pub fn check_host(bytes: u128, what: &'static str) -> Result<()> {
     if bytes > isize::MAX as u128 {
         return Err(Error::OutOfMemory {
             what,

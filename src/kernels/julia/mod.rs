@@ -123,38 +123,15 @@ impl<T: Real> JuliaParams<T> {
     /// [`Error::InvalidParameter`] if `width` is 0; [`Error::OutOfMemory`] if the axes and
     /// the counts a call would return cannot be allocated (checked before anything is).
     pub fn book(width: usize, max_iter: u32) -> Result<Self> {
-        if width == 0 {
-            return Err(Error::invalid("width", "must be at least 1"));
-        }
+        check_book_width(width)?;
         let axis = width.saturating_add(1);
         check_footprint::<T>(axis, axis)?;
-        let Region {
-            x_min: x1,
-            x_max: x2,
-            y_min: y1,
-            y_max: y2,
-        } = BOOK_REGION;
-        let x_step = (x2 - x1) / width as f64;
-        let y_step = (y1 - y2) / width as f64;
-        let mut xs = memory::with_capacity(axis, "julia axes")?;
-        let mut x = x1;
-        while x < x2 {
-            xs.push(T::from_f64(x));
-            x += x_step;
-        }
-        let mut ys = memory::with_capacity(axis, "julia axes")?;
-        let mut y = y2;
-        while y > y1 {
-            ys.push(T::from_f64(y));
-            y += y_step;
-        }
+        let (xs, ys) = book_axes(width)?;
         Self::from_axes(xs, ys, BOOK_C, max_iter)
     }
 
     /// A `cols × rows` grid over `region` with equal cells, point `(r, k)` at the top-left
-    /// corner of its cell: `x_k = x_min + k·(x_max − x_min)/cols`,
-    /// `y_r = y_max − r·(y_max − y_min)/rows`, computed in `f64` (multiplied, not
-    /// accumulated) and rounded to `T`.
+    /// corner of its cell ([`region_axes`]).
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] if `cols` or `rows` is 0, a bound or `c` is not finite,
@@ -168,43 +145,9 @@ impl<T: Real> JuliaParams<T> {
         c: (f64, f64),
         max_iter: u32,
     ) -> Result<Self> {
-        let Region {
-            x_min,
-            x_max,
-            y_min,
-            y_max,
-        } = region;
-        if cols == 0 {
-            return Err(Error::invalid("cols", "must be at least 1"));
-        }
-        if rows == 0 {
-            return Err(Error::invalid("rows", "must be at least 1"));
-        }
-        if ![x_min, x_max, y_min, y_max].iter().all(|v| v.is_finite()) {
-            return Err(Error::invalid(
-                "region",
-                format!("bounds must be finite, got {region:?}"),
-            ));
-        }
-        if x_min >= x_max || y_min >= y_max {
-            return Err(Error::invalid(
-                "region",
-                format!("needs x_min < x_max and y_min < y_max, got {region:?}"),
-            ));
-        }
+        check_region(region, cols, rows)?;
         check_footprint::<T>(rows, cols)?;
-        let x_step = (x_max - x_min) / cols as f64;
-        let y_step = (y_max - y_min) / rows as f64;
-        let xs = memory::collect_vec(
-            cols,
-            (0..cols).map(|k| T::from_f64(x_min + k as f64 * x_step)),
-            "julia axes",
-        )?;
-        let ys = memory::collect_vec(
-            rows,
-            (0..rows).map(|r| T::from_f64(y_max - r as f64 * y_step)),
-            "julia axes",
-        )?;
+        let (xs, ys) = region_axes(region, cols, rows)?;
         Self::from_axes(xs, ys, c, max_iter)
     }
 
@@ -285,6 +228,105 @@ fn finite_c<T: Real>(c: (f64, f64)) -> Result<(T, T)> {
         ));
     }
     Ok(c)
+}
+
+/// The axes of [`JuliaParams::book`]: built by repeated `f64` addition, exactly as
+/// `calc_pure_python` builds them, then rounded to `T`; on their own, without the counts
+/// a call would return (a caller computing the image in blocks, as `hpnum.dask` does,
+/// never holds them whole). Returns `(xs, ys)`.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] if `width` is 0; [`Error::OutOfMemory`] if the axes cannot
+/// be allocated.
+pub fn book_axes<T: Real>(width: usize) -> Result<(Vec<T>, Vec<T>)> {
+    check_book_width(width)?;
+    let axis = width.saturating_add(1);
+    let Region {
+        x_min: x1,
+        x_max: x2,
+        y_min: y1,
+        y_max: y2,
+    } = BOOK_REGION;
+    let x_step = (x2 - x1) / width as f64;
+    let y_step = (y1 - y2) / width as f64;
+    let mut xs = memory::with_capacity(axis, "julia axes")?;
+    let mut x = x1;
+    while x < x2 {
+        xs.push(T::from_f64(x));
+        x += x_step;
+    }
+    let mut ys = memory::with_capacity(axis, "julia axes")?;
+    let mut y = y2;
+    while y > y1 {
+        ys.push(T::from_f64(y));
+        y += y_step;
+    }
+    Ok((xs, ys))
+}
+
+/// The axes of [`JuliaParams::new`], on their own (as [`book_axes`]):
+/// `x_k = x_min + k·(x_max − x_min)/cols`, `y_r = y_max − r·(y_max − y_min)/rows`, computed
+/// in `f64` (multiplied, not accumulated) and rounded to `T`. Returns `(xs, ys)`.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] if `cols` or `rows` is 0, a bound is not finite, or the
+/// region is empty; [`Error::OutOfMemory`] if the axes cannot be allocated.
+pub fn region_axes<T: Real>(region: Region, cols: usize, rows: usize) -> Result<(Vec<T>, Vec<T>)> {
+    check_region(region, cols, rows)?;
+    let Region {
+        x_min,
+        x_max,
+        y_min,
+        y_max,
+    } = region;
+    let x_step = (x_max - x_min) / cols as f64;
+    let y_step = (y_max - y_min) / rows as f64;
+    let xs = memory::collect_vec(
+        cols,
+        (0..cols).map(|k| T::from_f64(x_min + k as f64 * x_step)),
+        "julia axes",
+    )?;
+    let ys = memory::collect_vec(
+        rows,
+        (0..rows).map(|r| T::from_f64(y_max - r as f64 * y_step)),
+        "julia axes",
+    )?;
+    Ok((xs, ys))
+}
+
+fn check_book_width(width: usize) -> Result<()> {
+    if width == 0 {
+        return Err(Error::invalid("width", "must be at least 1"));
+    }
+    Ok(())
+}
+
+fn check_region(region: Region, cols: usize, rows: usize) -> Result<()> {
+    if cols == 0 {
+        return Err(Error::invalid("cols", "must be at least 1"));
+    }
+    if rows == 0 {
+        return Err(Error::invalid("rows", "must be at least 1"));
+    }
+    let Region {
+        x_min,
+        x_max,
+        y_min,
+        y_max,
+    } = region;
+    if ![x_min, x_max, y_min, y_max].iter().all(|v| v.is_finite()) {
+        return Err(Error::invalid(
+            "region",
+            format!("bounds must be finite, got {region:?}"),
+        ));
+    }
+    if x_min >= x_max || y_min >= y_max {
+        return Err(Error::invalid(
+            "region",
+            format!("needs x_min < x_max and y_min < y_max, got {region:?}"),
+        ));
+    }
+    Ok(())
 }
 
 /// Checks, before anything is allocated, that a `rows × cols` call's axes and counts fit
