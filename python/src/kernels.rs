@@ -34,17 +34,18 @@ pub(crate) fn register(m: &Bound<'_, pyo3::types::PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(diffuse, m)?)?;
     m.add_function(wrap_pyfunction!(norm, m)?)?;
     m.add_function(wrap_pyfunction!(book_grid, m)?)?;
+    m.add_function(wrap_pyfunction!(check_memory, m)?)?;
     Ok(())
 }
 
 /// `float32` or `float64`, from the name NumPy gives a dtype.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Dtype {
+pub(crate) enum Dtype {
     F32,
     F64,
 }
 
-fn dtype(name: &str) -> PyResult<Dtype> {
+pub(crate) fn dtype(name: &str) -> PyResult<Dtype> {
     match name {
         "float32" => Ok(Dtype::F32),
         "float64" => Ok(Dtype::F64),
@@ -93,7 +94,8 @@ where
     errors::interruptible(py, long, || backend.julia(&params))
 }
 
-/// The parameters `hpnum.julia` computes: the book's axes, or `region`'s.
+/// The parameters `hpnum.julia` computes: the book's axes, or `region`'s (the call's
+/// memory checked before any axis is built).
 fn julia_params<T: Real>(
     width: usize,
     height: usize,
@@ -102,31 +104,48 @@ fn julia_params<T: Real>(
     c: Option<(f64, f64)>,
 ) -> PyResult<JuliaParams<T>> {
     let c = c.unwrap_or(hpnum::kernels::julia::BOOK_C);
-    match region {
-        Some((x_min, x_max, y_min, y_max)) => JuliaParams::<T>::new(
-            Region {
-                x_min,
-                x_max,
-                y_min,
-                y_max,
-            },
-            width,
-            height,
-            c,
-            max_iter,
-        ),
-        None if height != width => Err(hpnum::Error::InvalidParameter {
-            name: "height",
-            reason: "the book's axes are square: give a region for a rectangle".into(),
-        }),
+    match region_of(region) {
+        Some(region) => JuliaParams::<T>::new(region, width, height, c, max_iter),
+        None if height != width => Err(book_axes_are_square()),
         None => JuliaParams::<T>::book(width, max_iter).and_then(|book| book.with_c(c)),
+    }
+    .py_err()
+}
+
+fn region_of(region: Option<(f64, f64, f64, f64)>) -> Option<Region> {
+    region.map(|(x_min, x_max, y_min, y_max)| Region {
+        x_min,
+        x_max,
+        y_min,
+        y_max,
+    })
+}
+
+fn book_axes_are_square() -> hpnum::Error {
+    hpnum::Error::InvalidParameter {
+        name: "height",
+        reason: "the book's axes are square: give a region for a rectangle".into(),
+    }
+}
+
+/// The axes of `hpnum.julia`'s arguments, `(xs, ys)`: the book's, or `region`'s.
+fn axes_of<T: Real>(
+    width: usize,
+    height: usize,
+    region: Option<(f64, f64, f64, f64)>,
+) -> PyResult<(Vec<T>, Vec<T>)> {
+    match region_of(region) {
+        Some(region) => hpnum::kernels::julia::region_axes::<T>(region, width, height),
+        None if height != width => Err(book_axes_are_square()),
+        None => hpnum::kernels::julia::book_axes::<T>(width),
     }
     .py_err()
 }
 
 /// The axes `hpnum.julia` computes for these arguments, `(xs, ys)` in the dtype's
 /// precision: a window of them gives `julia_from_axes` the same pixels' coordinates, bit
-/// for bit (how `hpnum.dask.julia` computes an image in blocks).
+/// for bit (how `hpnum.dask.julia` computes an image in blocks, never held whole here: the
+/// axes alone are allocated).
 #[pyfunction]
 #[pyo3(signature = (width, height, dtype_name, region))]
 pub(crate) fn julia_axes<'py>(
@@ -138,15 +157,20 @@ pub(crate) fn julia_axes<'py>(
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
     fn axes<'py, T: Real + numpy::Element>(
         py: Python<'py>,
-        params: JuliaParams<T>,
-    ) -> (Bound<'py, PyAny>, Bound<'py, PyAny>) {
-        let xs = params.xs().to_vec().into_pyarray(py).into_any();
-        (xs, params.ys().to_vec().into_pyarray(py).into_any())
+        width: usize,
+        height: usize,
+        region: Option<(f64, f64, f64, f64)>,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        let (xs, ys) = axes_of::<T>(width, height, region)?;
+        Ok((
+            xs.into_pyarray(py).into_any(),
+            ys.into_pyarray(py).into_any(),
+        ))
     }
-    Ok(match dtype(dtype_name)? {
-        Dtype::F32 => axes(py, julia_params::<f32>(width, height, 0, region, None)?),
-        Dtype::F64 => axes(py, julia_params::<f64>(width, height, 0, region, None)?),
-    })
+    match dtype(dtype_name)? {
+        Dtype::F32 => axes::<f32>(py, width, height, region),
+        Dtype::F64 => axes::<f64>(py, width, height, region),
+    }
 }
 
 /// Julia escape counts on the given axes (1-D arrays of the dtype named): the pixels of
@@ -317,6 +341,13 @@ pub(crate) fn norm(
         "v must be a 1-D float32 or float64 numpy array, got {}",
         describe(v)
     )))
+}
+
+/// `MemoryError` unless `bytes` could be allocated now (see `hpnum::check_host`): asked
+/// before the Python side allocates on hpnum's behalf, as a Dask task does.
+#[pyfunction]
+pub(crate) fn check_memory(bytes: u128) -> PyResult<()> {
+    hpnum::check_host(bytes, "a task's arrays").py_err()
 }
 
 /// What an argument is, for error messages: a NumPy array's dtype and shape, else its type.

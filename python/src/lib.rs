@@ -6,6 +6,7 @@ mod errors;
 mod gpu;
 mod info;
 mod kernels;
+mod parts;
 mod select;
 mod tune;
 
@@ -18,6 +19,7 @@ fn _hpnum(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // The version of the package and of the library it is built from (one workspace).
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     kernels::register(m)?;
+    parts::register(m)?;
     m.add_function(wrap_pyfunction!(info::backends, m)?)?;
     m.add_function(wrap_pyfunction!(crossover::crossover_sweep, m)?)?;
     m.add_class::<crossover::PyCrossover>()?;

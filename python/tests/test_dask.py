@@ -132,3 +132,102 @@ def test_bad_input_is_refused_before_anything_runs():
     with pytest.raises(TypeError, match="float32 or float64"):
         hd.julia(10, 10, chunks=5, dtype=np.int32)
     assert hd.diffuse(x, 0) is x
+
+
+CPU_BACKENDS = ["auto", "scalar", "simd", "rayon"]
+
+
+def special_vector(n, dtype, seed, scale=1.0, specials=()):
+    """A random vector times `scale`, with `specials` (NaN, ±inf, huge) at random places."""
+    rng = np.random.default_rng(seed)
+    v = (rng.standard_normal(n) * scale).astype(dtype)
+    for value in specials:
+        if n:
+            v[rng.integers(n)] = value
+    return v
+
+
+def assert_same_bits(got, want, what):
+    got, want = np.float64(got), np.float64(want)
+    assert (np.isnan(got) and np.isnan(want)) or got.tobytes() == want.tobytes(), (
+        f"{what}: {got!r} != {want!r}"
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_norm_equals_one_call_on_a_two_worker_cluster(cluster, dtype):
+    v = special_vector(1_000_003, dtype, 5)
+    for kind in hpnum.NORM_KINDS:
+        for backend in CPU_BACKENDS:
+            got = hd.norm(da.from_array(v, chunks=300_001), kind, backend=backend).compute()
+            assert_same_bits(got, hpnum.norm(v, kind, backend=backend), (kind, backend))
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    n=st.integers(0, 30_000),
+    chunks=st.lists(st.integers(1, 12_000), min_size=1, max_size=6),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    kind=st.sampled_from(list(hpnum.NORM_KINDS)),
+    backend=st.sampled_from(CPU_BACKENDS),
+    # Plain; every square overflowing; every square below the underflow threshold.
+    scale=st.sampled_from([1.0, 1e30, 1e-30]),
+    specials=st.lists(st.sampled_from([np.nan, np.inf, -np.inf, 3e38]), max_size=2),
+)
+def test_any_length_and_chunking_gives_the_norms_bits(
+    n, chunks, dtype, kind, backend, scale, specials
+):
+    v = special_vector(n, dtype, n, scale if dtype == np.float32 else scale**8, specials)
+    sizes = []
+    while sum(sizes) < n:
+        sizes.append(min(chunks[len(sizes) % len(chunks)], n - sum(sizes)))
+    x = da.from_array(v, chunks=(tuple(sizes) or (0,),))
+    got = hd.norm(x, kind, backend=backend).compute(scheduler="threads")
+    assert_same_bits(got, hpnum.norm(v, kind, backend=backend), (kind, backend, sizes))
+
+
+def test_norm_of_a_computed_array_and_of_the_books_vector():
+    x = da.arange(1_000_000, dtype=np.float64, chunks=123_457)
+    assert hd.norm(x, "l2sq").compute() == 333_332_833_333_500_000.0
+    squares = da.sqrt(x)  # a graph, not stored data: the chunks are computed where needed
+    v = np.sqrt(np.arange(1_000_000, dtype=np.float64))
+    assert_same_bits(hd.norm(squares, "l1").compute(), hpnum.norm(v, "l1"), "l1 of sqrt")
+
+
+def test_norm_bad_input_is_refused_before_anything_runs():
+    v = da.ones(10, chunks=5)
+    with pytest.raises(TypeError, match="dask array"):
+        hd.norm(np.ones(10))
+    with pytest.raises(ValueError, match="1-D"):
+        hd.norm(da.ones((4, 4), chunks=2))
+    with pytest.raises(TypeError, match="float32 or float64"):
+        hd.norm(da.ones(10, dtype=np.int64, chunks=5))
+    with pytest.raises(ValueError, match="kind"):
+        hd.norm(v, "l3")
+    with pytest.raises(ValueError, match="backend"):
+        hd.norm(v, backend="fpga")
+    with pytest.raises(hpnum.UnsupportedError, match="CPU backends"):
+        hd.norm(v, backend="gpu")
+    unknown = v[v > 0]  # chunk sizes Dask does not know before computing
+    with pytest.raises(ValueError, match="unknown size"):
+        hd.norm(unknown)
+
+
+def test_a_chunk_beyond_a_workers_memory_is_a_memory_error_before_allocating(cluster):
+    huge = da.zeros((60_000, 60_000), chunks=(60_000, 60_000))  # 28.8 GB: lazy, never built
+    limit = min(w["memory_limit"] for w in cluster.scheduler_info()["workers"].values())
+    with pytest.raises(MemoryError, match=f"memory_limit of {limit}"):
+        hd.diffuse(huge, 10)
+    with pytest.raises(MemoryError, match="memory_limit"):
+        hd.julia(100_000, 10, chunks=100_000)  # 40 GB of counts in one block
+    with pytest.raises(MemoryError, match="needs 100 bytes"):
+        hd._check_memory(100, "a test", limit=99)
+    hd._check_memory(100, "a test", limit=100)
+
+
+def test_without_a_cluster_the_machines_memory_is_the_limit(monkeypatch):
+    # The module's cluster may still be the default client: ask as if there were none.
+    monkeypatch.setattr(hd, "_cluster_memory_limit", lambda: None)
+    huge = da.zeros((60_000, 60_000), chunks=(60_000, 60_000))
+    with pytest.raises(MemoryError, match="available"):
+        hd.diffuse(huge, 10)  # 86 GB for one task: beyond this machine (and CI's)
