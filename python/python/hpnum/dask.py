@@ -34,9 +34,10 @@ from . import diffuse as _diffuse
 
 __all__ = ["diffuse", "julia", "norm", "halo_for"]
 
-#: The deepest halo :func:`diffuse` picks by itself: deeper halos exchange less often but
-#: recompute more cells (2·K·(rows + cols) per chunk and exchange).
-MAX_DEFAULT_HALO = 16
+#: What an exchange costs per cell of a chunk (Dask's copies of the chunk and its halo),
+#: in steps of that cell: 8.3 threaded and 3.8 on a two-process LocalCluster, measured by
+#: ``python/benchmarks/dask_diffusion.py`` on 2026-12-07 (docs/performance.md).
+EXCHANGE_IN_CELL_STEPS = 6.0
 
 
 def _dask_array():
@@ -58,11 +59,15 @@ def _contiguous(block: np.ndarray) -> np.ndarray:
 
 
 def halo_for(chunks: Tuple[Tuple[int, ...], ...], steps: int) -> int:
-    """The halo :func:`diffuse` uses when none is given: an eighth of the thinnest chunk
-    (so that the recomputed border stays a small part of each chunk), at least 1, at most
-    :data:`MAX_DEFAULT_HALO` and at most ``steps``."""
+    """The halo :func:`diffuse` uses when none is given: the ``K`` that costs least per step.
+    An exchange every ``K`` steps costs :data:`EXCHANGE_IN_CELL_STEPS` (``e``) steps of
+    each cell, ``e / K`` per step; the halo adds ``2K`` rows (and columns) to a chunk
+    ``t`` cells thin, ``2K / t`` per step. Their sum is least at ``K = √(e·t / 2)``: 55 for
+    chunks 1024 thin, 28 for 256, 7 for 16. At least 1, at most the thinnest chunk and
+    ``steps``."""
     thinnest = min(min(axis) for axis in chunks)
-    return max(1, min(thinnest // 8, MAX_DEFAULT_HALO, steps))
+    best = round((EXCHANGE_IN_CELL_STEPS * thinnest / 2) ** 0.5)
+    return max(1, min(best, thinnest, steps))
 
 
 def _worker_memory_limit() -> Optional[int]:
