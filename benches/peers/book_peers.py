@@ -200,28 +200,54 @@ def norm_rows(n, dtype):
     v = random_vector(n, dtype)
     rows = []
     wide = v.astype(np.float64)
-    exact = {"l2sq": float(np.dot(wide, wide))}  # float64 sums of float32 squares: exact enough
+    # float64 sums of float32 values: exact enough to check both precisions against.
+    exact = {"l2sq": float(np.dot(wide, wide)), "l1": float(np.abs(wide).sum())}
     exact["l2"] = exact["l2sq"] ** 0.5
-    for kind, peer_name, peer in (
-        ("l2sq", "np.dot(v, v)", lambda: np.dot(v, v)),
-        ("l2", "np.linalg.norm(v)", lambda: np.linalg.norm(v)),
+    exact["linf"] = float(np.abs(wide).max())
+    for kind, label, peer_name, peer in (
+        ("l2sq", "‖v‖²", "np.dot(v, v)", lambda: np.dot(v, v)),
+        ("l2", "L2", "np.linalg.norm(v)", lambda: np.linalg.norm(v)),
+        ("l1", "L1", "np.abs(v).sum()", lambda: np.abs(v).sum()),
+        ("linf", "L∞", "np.abs(v).max()", lambda: np.abs(v).max()),
     ):
         want = exact[kind]
         # hpnum promises pairwise-class accuracy; BLAS's float32 dot accumulates in float32
         # and may be off by more (it is only timed here).
         tolerance = 1e-6 if dtype == np.float32 else 1e-13
-        for backend in ("rayon", "simd"):
+        for backend in ("auto", "rayon", "simd"):
             got = hpnum.norm(v, kind, backend=backend)
             assert abs(got - want) <= tolerance * want, (kind, backend, got, want)
         rows += table_rows(
-            f"{'‖v‖²' if kind == 'l2sq' else 'L2'} {name}, N = {n:.0e}",
+            f"{label} {name}, N = {n:.0e}",
             {peer_name: peer},
             {
+                "hpnum auto (the default)": lambda: hpnum.norm(v, kind),
                 "hpnum rayon": lambda: hpnum.norm(v, kind, backend="rayon"),
                 "hpnum simd (1 core)": lambda: hpnum.norm(v, kind, backend="simd"),
             },
         )
     return rows
+
+
+def call_floor_rows():
+    """The cost of a call itself: 8 elements, the default backend, against np.dot's."""
+    v = random_vector(8, np.float64)
+    calls = range(1000)  # timed in thousands: one call is below the clock's resolution
+
+    def dots():
+        for _ in calls:
+            np.dot(v, v)
+
+    def norms():
+        for _ in calls:
+            hpnum.norm(v, "l2sq")
+
+    return table_rows(
+        "a call: ‖v‖² of 8 float64",
+        {"np.dot(v, v)": dots},
+        {"hpnum auto (the default)": norms},
+        per=len(calls),
+    )
 
 
 def random_vector(n, dtype):
@@ -256,7 +282,8 @@ def all_rows(quick):
     for n in sizes:
         for dtype in (np.float64, np.float32):
             rows += diffusion_rows(n, dtype, steps=8 if n >= 4096 else 16)
-    lengths = (10**6,) if quick else (10**6, 10**7, 10**8)
+    rows += call_floor_rows()
+    lengths = (10**4, 10**6) if quick else (10**4, 10**5, 10**6, 10**7, 10**8)
     for n in lengths:
         for dtype in (np.float64, np.float32):
             rows += norm_rows(n, dtype)

@@ -187,6 +187,18 @@ def norm(v: np.ndarray, kind: str = "l2", *, backend: str = "auto") -> float:
     ``"l2"`` (without overflow or underflow), ``"linf"`` or ``"l2sq"`` (the book's
     ``norm_squared``, which may overflow). Sums are pairwise; NaN anywhere gives NaN,
     otherwise an infinity gives +inf."""
+    # The extension checks everything itself: checking here first cost 1.6 µs a call, four
+    # times np.dot's whole call. Its refusals are explained here, after the fact.
+    try:
+        return _hpnum.norm(v, kind, backend)
+    except (TypeError, ValueError):
+        _norm_arguments(v, kind, backend)
+        raise
+
+
+def _norm_arguments(v, kind: str, backend: str) -> None:
+    """Raises the error that explains what is wrong with :func:`norm`'s arguments, if
+    anything is."""
     if not isinstance(v, np.ndarray):
         raise TypeError(f"v must be a numpy array, got {type(v).__name__}")
     if v.ndim != 1:
@@ -194,7 +206,7 @@ def norm(v: np.ndarray, kind: str = "l2", *, backend: str = "auto") -> float:
     _dtype_name(v.dtype)
     if kind not in NORM_KINDS:
         raise ValueError(f"kind must be one of {', '.join(NORM_KINDS)}, got {kind!r}")
-    return _hpnum.norm(v, kind, _backend(backend))
+    _backend(backend)
 
 
 def backends() -> list:

@@ -233,8 +233,9 @@ pub fn l2_scaled_by_amax<T: Real>(amax: T, scaled_sum_sq: T) -> T {
 pub enum Pass<T> {
     /// Σ |x| (L1).
     SumOfMagnitudes,
-    /// Σ x² (the book's L2²), and the largest x², which tells L2 whether the plain sum
-    /// is safe: NaN shows in the sum, an infinity or an overflow in the largest square.
+    /// Σ x² (the book's L2², and L2's plain sum: NaN, an infinity or an overflow show in
+    /// the sum, and a sum at or above the underflow threshold's square cannot have lost
+    /// precision to squares that underflowed).
     SumOfSquares,
     /// Σ (x / scale)², for L2 of vectors whose plain squares overflow or underflow.
     SumOfScaledSquares(T),
@@ -242,15 +243,15 @@ pub enum Pass<T> {
     LargestMagnitude,
 }
 
-/// A pass's result over part of a vector: the sum, the largest value seen (a square or a
-/// magnitude, by the pass), and whether a NaN was seen (only [`Pass::LargestMagnitude`],
-/// which has no sum to carry it, tracks that). Two halves' partials [`Partial::combine`]
+/// A pass's result over part of a vector: the sum, the largest magnitude and whether a
+/// NaN was seen (only [`Pass::LargestMagnitude`], which has no sum to carry them, tracks
+/// those). Two halves' partials [`Partial::combine`]
 /// into their whole's.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Partial<T> {
     /// The pass's sum (0 for [`Pass::LargestMagnitude`]).
     pub sum: T,
-    /// The largest square ([`Pass::SumOfSquares`]) or magnitude ([`Pass::LargestMagnitude`]).
+    /// The largest magnitude ([`Pass::LargestMagnitude`] only).
     pub largest: T,
     /// Whether a NaN was seen ([`Pass::LargestMagnitude`] only).
     pub nan: bool,
@@ -281,9 +282,15 @@ impl<T: Real> Partial<T> {
 
 /// The norm `kind` from the passes `run` computes over the whole vector, in order (the one
 /// place the CPU backends' L1, L2, L∞ and L2² are decided from their sums): L2 takes the
-/// sum of squares and, where no square overflowed or fell below the underflow threshold,
+/// sum of squares and, where it is finite and at least the underflow threshold's square,
 /// its root; otherwise L∞ in a second pass and, where the plain sum cannot serve, the
 /// scaled sum in a third ([`try_l2_from_parts`]).
+///
+/// Why the sum alone decides: a square that underflows is off by at most half the
+/// smallest subnormal, so n of them move a sum `S ≥ min_positive / ε` by at most
+/// `n · 2⁻¹⁰⁷⁵ / S ≤ n · ε²` relatively: nothing, for any n that fits in memory. And
+/// `S ≥ max x²` (rounding is monotonic), so the largest square need not be tracked, which
+/// leaves one fused multiply-add per element.
 ///
 /// # Errors
 /// The first error `run` returns.
@@ -301,7 +308,7 @@ pub fn norm_from_passes<T: Real, E>(
                 return Ok(T::nan());
             }
             let threshold = l2_underflow_threshold::<T>();
-            if p.sum.is_finite() && p.largest >= threshold * threshold {
+            if p.sum.is_finite() && p.sum >= threshold * threshold {
                 return Ok(p.sum.sqrt());
             }
             let amax = largest_magnitude(&mut run)?;
@@ -353,9 +360,8 @@ pub fn next_pass<T: Real>(kind: NormKind, done: &[Partial<T>]) -> NextPass<T> {
 }
 
 /// The scalar reference's partial of one pass over `v` (any stride): sums by
-/// [`pairwise_sum`], the largest by a left-to-right fold.
+/// [`pairwise_sum`], the largest magnitude by a left-to-right fold.
 pub fn reference_partial<T: Real>(v: ArrayView1<'_, T>, pass: Pass<T>) -> Partial<T> {
-    let largest = |f: fn(T) -> T| v.iter().fold(T::zero(), |acc, &x| max_magnitude(acc, f(x)));
     match pass {
         Pass::SumOfMagnitudes => Partial {
             sum: pairwise_sum(v, |x| x.abs()),
@@ -363,8 +369,7 @@ pub fn reference_partial<T: Real>(v: ArrayView1<'_, T>, pass: Pass<T>) -> Partia
         },
         Pass::SumOfSquares => Partial {
             sum: pairwise_sum(v, |x| x * x),
-            largest: largest(|x| x * x),
-            nan: false,
+            ..Partial::empty()
         },
         Pass::SumOfScaledSquares(scale) => Partial {
             sum: pairwise_sum(v, |x| {
@@ -374,7 +379,7 @@ pub fn reference_partial<T: Real>(v: ArrayView1<'_, T>, pass: Pass<T>) -> Partia
             ..Partial::empty()
         },
         Pass::LargestMagnitude => {
-            let largest = largest(|x| x);
+            let largest = v.iter().fold(T::zero(), |acc, &x| max_magnitude(acc, x));
             Partial {
                 sum: T::zero(),
                 largest,
