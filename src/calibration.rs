@@ -148,7 +148,11 @@ impl Calibration {
                     let cost = match backend.name() {
                         "scalar" => (0.0, rates.scalar, cpu),
                         "simd" => (1e-6, rates.simd * wide, cpu),
-                        "rayon" => (2e-5, rates.rayon_per_thread * wide * threads, cpu),
+                        "rayon" => (
+                            rates.rayon_overhead,
+                            rates.rayon_per_thread * wide * threads,
+                            cpu,
+                        ),
                         "gpu" if caps.device == DeviceKind::DiscreteGpu => {
                             // A mid-range discrete GPU over PCIe; f64 at 1/16 of f32, as on
                             // consumer parts.

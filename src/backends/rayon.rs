@@ -3,7 +3,10 @@
 //! pool they run on: rayon's global pool (which honours `RAYON_NUM_THREADS`) or one the
 //! caller provides.
 
-use std::sync::Arc;
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use rayon::{ThreadPool, ThreadPoolBuilder};
 
@@ -105,12 +108,114 @@ impl Rayon {
         }
     }
 
+    /// Runs `work(i)` for every `i` in `0..count`, each once, on the calling thread and on
+    /// as many of the pool's threads as come: the caller starts at once, claiming items in
+    /// order from a shared counter, and each pool thread joins as it wakes and claims the
+    /// next. So a worker that wakes late (tens of microseconds after a pause, on a VM) adds
+    /// no tail: it finds the items taken and returns. Returns when every item has run; a
+    /// panic in an item is resumed here, after every claimed item has finished.
+    pub(crate) fn share(&self, count: usize, work: &(dyn Fn(usize) + Sync)) {
+        let helpers = self
+            .threads()
+            .saturating_sub(1)
+            .min(count.saturating_sub(1));
+        // SAFETY: only the lifetime is erased. The reference is used by `Items::run` only
+        // for an index it claimed below `count`, and `Finish` (below, run on return and on
+        // unwinding alike) first stops all further claims, then waits until every claimed
+        // item has finished: no use of `work` outlives this call.
+        let work: &'static (dyn Fn(usize) + Sync) = unsafe { std::mem::transmute(work) };
+        let items = Arc::new(Items {
+            count,
+            next: AtomicUsize::new(0),
+            finished: AtomicUsize::new(0),
+            work,
+            panic: Mutex::new(None),
+        });
+        for _ in 0..helpers {
+            let items = Arc::clone(&items);
+            let help = move || items.run();
+            match &self.pool {
+                Some(pool) => pool.spawn(help),
+                None => ::rayon::spawn(help),
+            }
+        }
+        let finish = Finish(&items);
+        items.run();
+        drop(finish);
+        let panic = items
+            .panic
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(payload) = panic {
+            resume_unwind(payload);
+        }
+    }
+
     /// Runs `op` on its pool: rayon's parallel iterators inside `op` use that pool's
     /// threads.
     pub(crate) fn install<R: Send>(&self, op: impl FnOnce() -> R + Send) -> R {
         match &self.pool {
             Some(pool) => pool.install(op),
             None => op(),
+        }
+    }
+}
+
+/// The items of one [`Rayon::share`], claimed in order by whichever thread is free.
+struct Items {
+    count: usize,
+    /// The next item to claim; at or past `count`, none is left.
+    next: AtomicUsize,
+    /// Claimed items that have finished.
+    finished: AtomicUsize,
+    /// The caller's work, its lifetime erased (see `Rayon::share`).
+    work: &'static (dyn Fn(usize) + Sync),
+    /// The first panic of an item run on a pool thread, for the caller to resume.
+    panic: Mutex<Option<Box<dyn Any + Send>>>,
+}
+
+impl Items {
+    /// Claims and runs items until none is left.
+    fn run(&self) {
+        loop {
+            let i = self.next.fetch_add(1, Ordering::AcqRel);
+            if i >= self.count {
+                return;
+            }
+            // A pool thread must not unwind (rayon would abort the process): the panic is
+            // kept for the caller, and the item counts as finished either way.
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| (self.work)(i))) {
+                let mut panic = self.panic.lock().unwrap_or_else(PoisonError::into_inner);
+                panic.get_or_insert(payload);
+            }
+            self.finished.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// Ends a [`Rayon::share`]: no item can be claimed any more, and every claimed one has
+/// finished (on return and on unwinding alike).
+struct Finish<'a>(&'a Items);
+
+impl Drop for Finish<'_> {
+    fn drop(&mut self) {
+        let items = self.0;
+        // Adding `count` puts the counter past the last item for every later claim; what
+        // it held is how many claims succeeded.
+        let claimed = items
+            .next
+            .fetch_add(items.count, Ordering::AcqRel)
+            .min(items.count);
+        let mut spins = 0u32;
+        while items.finished.load(Ordering::Acquire) < claimed {
+            // The items still running are being worked on right now: a short wait.
+            spins += 1;
+            if spins < 1 << 10 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
         }
     }
 }
@@ -130,3 +235,64 @@ impl Describe for Rayon {
         Capabilities::cpu(self.isa().name(), self.threads())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn share_runs_every_item_once_whatever_the_threads() {
+        for threads in [1, 2, 3, 8] {
+            let rayon = Rayon::with_threads(threads).unwrap();
+            for count in [0, 1, 2, 7, 100, 1000] {
+                let runs: Vec<AtomicU32> = (0..count).map(|_| AtomicU32::new(0)).collect();
+                rayon.share(count, &|i| {
+                    runs[i].fetch_add(1, Ordering::Relaxed);
+                });
+                assert!(runs.iter().all(|r| r.load(Ordering::Relaxed) == 1), "{threads} {count}");
+            }
+        }
+    }
+
+    #[test]
+    fn share_returns_only_after_every_claimed_item_finished() {
+        // Slow items on several threads write into the caller's stack: if `share`
+        // returned early, a late write would land after the check (or in a dead frame).
+        let rayon = Rayon::with_threads(4).unwrap();
+        for _ in 0..20 {
+            let finished: Vec<AtomicU32> = (0..8).map(|_| AtomicU32::new(0)).collect();
+            rayon.share(8, &|i| {
+                std::thread::sleep(Duration::from_micros(200 * (i as u64 % 3)));
+                finished[i].store(1, Ordering::Release);
+            });
+            assert!(finished.iter().all(|f| f.load(Ordering::Acquire) == 1));
+        }
+    }
+
+    #[test]
+    fn a_panic_in_an_item_reaches_the_caller_after_the_others_finished() {
+        let rayon = Rayon::with_threads(3).unwrap();
+        let finished = AtomicUsize::new(0);
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            rayon.share(50, &|i| {
+                std::thread::sleep(Duration::from_micros(100));
+                if i == 10 {
+                    panic!("item 10");
+                }
+                finished.fetch_add(1, Ordering::AcqRel);
+            })
+        }));
+        assert!(result.is_err(), "the panic is the caller's");
+        assert_eq!(finished.load(Ordering::Acquire), 49, "every other item ran to its end");
+        // The pool is still usable.
+        let ran = AtomicUsize::new(0);
+        rayon.share(5, &|_| {
+            ran.fetch_add(1, Ordering::AcqRel);
+        });
+        assert_eq!(ran.load(Ordering::Acquire), 5);
+    }
+}
+

@@ -26,13 +26,16 @@ pub enum Limit {
 }
 
 /// Work units per second of a backend for a kernel, with no measurement: the round
-/// figures `Auto` starts from (see `crate::backends::auto::model`). CPU rates are per core
-/// in f64; f32 runs twice as many SIMD lanes.
+/// figures `Auto` starts from (see `crate::calibration`). CPU rates are per core in f64;
+/// f32 runs twice as many SIMD lanes.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct DefaultRates {
     pub scalar: f64,
     pub simd: f64,
     pub rayon_per_thread: f64,
+    /// What a call on the rayon backend costs before its work, in seconds: waking the
+    /// pool, or nothing much where the caller starts alone (norms).
+    pub rayon_overhead: f64,
     /// A mid-range discrete GPU in f32.
     pub discrete_gpu: f64,
 }

@@ -73,6 +73,8 @@ pub(crate) const INFO: KernelInfo = KernelInfo {
         scalar: 6.5e8,
         simd: 1.3e9,
         rayon_per_thread: 1.2e9,
+        // waking the pool: the caller waits for its workers.
+        rayon_overhead: 2e-5,
         discrete_gpu: 4e10,
     },
     bench_sizes: &[256, 1024, 2048, 4096],

@@ -52,6 +52,8 @@ pub(crate) const INFO: KernelInfo = KernelInfo {
         scalar: 2.9e9,
         simd: 4.9e10,
         rayon_per_thread: 4.5e10,
+        // waking the pool: the caller waits for its workers.
+        rayon_overhead: 2e-5,
         discrete_gpu: 2e12,
     },
     bench_sizes: &[200, 1000],

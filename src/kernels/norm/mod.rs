@@ -58,6 +58,8 @@ pub(crate) const INFO: KernelInfo = KernelInfo {
         scalar: 6.0e8,
         simd: 3.0e9,
         rayon_per_thread: 2.2e9,
+        // the caller starts alone and wakes a worker (a system call) only from 64 Ki elements.
+        rayon_overhead: 2e-6,
         discrete_gpu: 8e10,
     },
     bench_sizes: &[10_000, 1_000_000, 100_000_000],

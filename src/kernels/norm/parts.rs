@@ -232,6 +232,58 @@ impl PerPrecision for Typed {
     }
 }
 
+/// The tree's nodes cut at a grain: each node of at most `grain` elements (or a leaf) is
+/// one piece, in order. How the rayon backend shares a norm between threads: the pieces'
+/// partials, folded back by the same descent, are the tree's bits.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Cut {
+    /// Elements in a full leaf.
+    pub leaf: usize,
+    /// The longest piece, unless it is a leaf.
+    pub grain: usize,
+}
+
+impl Cut {
+    fn is_piece(self, node: &Node) -> bool {
+        node.len() <= self.grain.max(self.leaf)
+    }
+
+    /// The pieces of the tree over `len` elements, in order.
+    pub(crate) fn pieces(self, len: usize) -> Vec<Node> {
+        let mut pieces = Vec::new();
+        let mut pending: Vec<Node> = Vec::new();
+        pending.push(0..len);
+        while let Some(node) = pending.pop() {
+            if self.is_piece(&node) {
+                pieces.push(node);
+            } else {
+                let (left, right) = halves(&node);
+                pending.extend([right, left]);
+            }
+        }
+        pieces
+    }
+
+    /// The whole vector's partial from its pieces' (in the order of [`Cut::pieces`]).
+    pub(crate) fn fold<T: Real>(self, len: usize, partials: &[Partial<T>]) -> Partial<T> {
+        let mut next = partials.iter();
+        self.fold_node(0..len, &mut next)
+    }
+
+    fn fold_node<'a, T: Real>(
+        self,
+        node: Node,
+        next: &mut impl Iterator<Item = &'a Partial<T>>,
+    ) -> Partial<T> {
+        if self.is_piece(&node) {
+            return next.next().copied().unwrap_or_else(Partial::empty);
+        }
+        let (left, right) = halves(&node);
+        let left = self.fold_node(left, next);
+        left.combine(self.fold_node(right, next))
+    }
+}
+
 /// A node's two children: split at half its length, as every CPU tree splits.
 fn halves(node: &Node) -> (Node, Node) {
     let mid = node.start + node.len() / 2;

@@ -1,26 +1,114 @@
-//! Norms on all cores: the SIMD backend's pairwise tree with its top levels forked as rayon
-//! tasks. The tree's shape depends only on the length and the lane count, so the result is
-//! the same bits whatever the thread count.
+//! Norms on all cores: the SIMD backend's pairwise tree cut into pieces of at most
+//! [`SHARE_GRAIN`] elements, which the calling thread and the pool's threads take in turn
+//! ([`Rayon::share`]): the caller starts at once and a worker that wakes late finds the
+//! pieces taken, so a call costs no more than one core's loop plus a wake-up's system
+//! call. The pieces' partials are folded back in the tree's order: the same bits whatever
+//! the thread count, and the same as the SIMD backend's.
+
+use std::sync::OnceLock;
 
 use ndarray::ArrayView1;
 
 use crate::backends::rayon::Rayon;
 use crate::error::Result;
 use crate::interrupt::Watch;
-use crate::kernels::norm::NormKind;
-use crate::kernels::norm::simd::Reducer;
+use crate::kernels::norm::parts::Cut;
+use crate::kernels::norm::simd::{Reducer, leaf_len};
+use crate::kernels::norm::{NormKind, Partial, Pass, norm_from_passes};
 use crate::simd::element::SimdReal;
+
+/// The longest piece a thread takes: 128 KiB of f64, inside any core's L2 cache, and a
+/// few microseconds of work, so that the threads end together.
+const SHARE_GRAIN: usize = 1 << 14;
+
+/// From this many pieces on, a norm is shared; below, a worker's wake-up (a system call
+/// on the caller, microseconds on a VM) costs more than the half of the loop it could
+/// take.
+const SHARED_FROM_PIECES: usize = 4;
 
 /// The rayon backend's norm.
 ///
 /// # Errors
-/// [`crate::Error::OutOfMemory`] if a strided view's contiguous copy cannot be allocated.
+/// [`crate::Error::OutOfMemory`] if a strided view's contiguous copy cannot be allocated;
+/// [`crate::Error::Interrupted`] when a stop was asked for meanwhile.
 pub(crate) fn norm<T: SimdReal>(rayon: &Rayon, v: ArrayView1<'_, T>, kind: NormKind) -> Result<T> {
     let x = crate::kernels::norm::contiguous(&v)?;
     let reducer = Reducer {
         level: rayon.level(),
-        parallel: true,
+        parallel: false,
         watch: Watch::start(),
     };
-    rayon.install(|| reducer.norm(&x, kind))
+    let leaf = leaf_len::<T>(reducer.level);
+    let cut = Cut {
+        leaf,
+        grain: SHARE_GRAIN,
+    };
+    let pieces = cut.pieces(x.len());
+    if pieces.len() < SHARED_FROM_PIECES {
+        return reducer.norm(&x, kind);
+    }
+    let pass_over_pieces = |pass: Pass<T>| {
+        let partials: Vec<OnceLock<Partial<T>>> = pieces.iter().map(|_| OnceLock::new()).collect();
+        rayon.share(pieces.len(), &|i| {
+            let piece = &x[pieces[i].clone()];
+            let _ = partials[i].set(reducer.tree(piece, pass, leaf));
+        });
+        let partials: Vec<Partial<T>> = partials
+            .into_iter()
+            .map(|p| p.into_inner().unwrap_or_else(Partial::empty))
+            .collect();
+        Ok::<_, std::convert::Infallible>(cut.fold(x.len(), &partials))
+    };
+    let norm = match norm_from_passes(kind, pass_over_pieces) {
+        Ok(norm) => norm,
+        Err(never) => match never {},
+    };
+    reducer.watch.check()?;
+    Ok(norm)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backends::simd::Simd;
+    use crate::kernels::norm::lcg_vector;
+
+    /// Shared or not, on any pool, the rayon backend's norm is the SIMD backend's bits:
+    /// sums that are not exact (random values, scaled so that L2 takes each of its paths).
+    fn same_bits_as_one_core<T: SimdReal>() {
+        for len in [1_000, 70_001, 300_007] {
+            let v = lcg_vector::<T>(len, 11).unwrap();
+            for scale in [1.0, 1e30, 1e-30] {
+                let scale = if T::PRECISION == crate::real::Precision::F32 {
+                    T::from_f64(scale)
+                } else {
+                    T::from_f64(f64::powi(scale, 8))
+                };
+                let x = v.mapv(|x| x * scale);
+                for threads in [1, 2, 3] {
+                    let rayon = Rayon::with_threads(threads).unwrap();
+                    for kind in NormKind::ALL {
+                        let one_core = crate::kernels::norm::simd::norm(
+                            Simd::new().level(),
+                            x.view(),
+                            kind,
+                        )
+                        .unwrap();
+                        let shared = norm(&rayon, x.view(), kind).unwrap();
+                        assert_eq!(
+                            shared.as_f64().to_bits(),
+                            one_core.as_f64().to_bits(),
+                            "{len} ×{scale} {kind} on {threads} threads"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn shared_norms_are_the_simd_backends_bits() {
+        same_bits_as_one_core::<f32>();
+        same_bits_as_one_core::<f64>();
+    }
 }
