@@ -252,7 +252,10 @@ mod tests {
                 rayon.share(count, &|i| {
                     runs[i].fetch_add(1, Ordering::Relaxed);
                 });
-                assert!(runs.iter().all(|r| r.load(Ordering::Relaxed) == 1), "{threads} {count}");
+                assert!(
+                    runs.iter().all(|r| r.load(Ordering::Relaxed) == 1),
+                    "{threads} {count}"
+                );
             }
         }
     }
@@ -286,7 +289,11 @@ mod tests {
             })
         }));
         assert!(result.is_err(), "the panic is the caller's");
-        assert_eq!(finished.load(Ordering::Acquire), 49, "every other item ran to its end");
+        assert_eq!(
+            finished.load(Ordering::Acquire),
+            49,
+            "every other item ran to its end"
+        );
         // The pool is still usable.
         let ran = AtomicUsize::new(0);
         rayon.share(5, &|_| {
@@ -295,4 +302,3 @@ mod tests {
         assert_eq!(ran.load(Ordering::Acquire), 5);
     }
 }
-

@@ -88,12 +88,9 @@ mod tests {
                 for threads in [1, 2, 3] {
                     let rayon = Rayon::with_threads(threads).unwrap();
                     for kind in NormKind::ALL {
-                        let one_core = crate::kernels::norm::simd::norm(
-                            Simd::new().level(),
-                            x.view(),
-                            kind,
-                        )
-                        .unwrap();
+                        let one_core =
+                            crate::kernels::norm::simd::norm(Simd::new().level(), x.view(), kind)
+                                .unwrap();
                         let shared = norm(&rayon, x.view(), kind).unwrap();
                         assert_eq!(
                             shared.as_f64().to_bits(),
