@@ -168,7 +168,9 @@ fn calibration_round_trips_through_its_file_exactly() {
             ("diffusion_blocking".to_owned(), "stream".to_owned()),
         ]
     );
-    let path = std::env::temp_dir().join(format!("hpnum-calibration-{}.tsv", std::process::id()));
+    // Cargo's scratch directory for tests: WebAssembly has no temporary directory (nor a
+    // process id to name a file by).
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("hpnum-calibration-auto.tsv");
     cal.save_to(&path).unwrap();
     let back = Calibration::load_from(&path).unwrap();
     std::fs::write(&path, "julia\tf32\tscalar\tnot-a-number\t1\t1\n").unwrap();

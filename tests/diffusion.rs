@@ -3,6 +3,8 @@
 //! temporal blocking. Every backend's cases are in the conformance suite
 //! (`tests/conformance/`).
 
+mod common;
+
 use hpnum::kernels::diffusion::{self, book_initial_grid};
 use hpnum::{Backend, DiffusionParams, Error};
 use ndarray::{Array2, s};
@@ -90,7 +92,7 @@ fn the_stepping_driver_ends_in_the_grid_after_an_odd_step_count() {
 #[test]
 fn rayon_cache_tiles_give_the_bits_of_single_steps() {
     let simd = hpnum::Simd::new();
-    let rayon = hpnum::Rayon::with_threads(3).unwrap();
+    let rayon = common::rayon_on(3);
     let params32 = DiffusionParams::<f32>::book();
     let params64 = DiffusionParams::<f64>::book();
     // 16 MiB each: the smallest grids that are blocked (K = 8, bands of 48 rows).

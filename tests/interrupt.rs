@@ -2,6 +2,9 @@
 //! `Error::Interrupted` at its next row, leaf, step or GPU submission, and leaves the
 //! backend, the GPU device included, ready for the next call. One test, in a process of
 //! its own: a request to stop reaches every call running in the process.
+//!
+//! Not on WebAssembly: it has no threads to run calls at once.
+#![cfg(not(target_family = "wasm"))]
 
 mod common;
 

@@ -75,6 +75,7 @@ proptest! {
 }
 
 /// The peak resident set of this process, from `/proc/self/status` (Linux).
+#[cfg(not(target_arch = "wasm32"))]
 fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let kib = status
@@ -86,6 +87,13 @@ fn peak_rss_bytes() -> Option<u64> {
         .parse::<u64>()
         .ok()?;
     Some(kib * 1024)
+}
+
+/// On WebAssembly, the module's linear memory: it never shrinks, so its size is the peak
+/// (the host's `/proc/self` is the host's, not this module's).
+#[cfg(target_arch = "wasm32")]
+fn peak_rss_bytes() -> Option<u64> {
+    Some(core::arch::wasm32::memory_size(0) as u64 * (64 << 10))
 }
 
 #[test]

@@ -3,6 +3,8 @@
 //! bits at any thread count. Every backend's cases are in the conformance suite
 //! (`tests/conformance/`).
 
+mod common;
+
 use hpnum::kernels::norm::{LCG_SEED, lcg_vector};
 use hpnum::{Backend, NormKind};
 
@@ -45,7 +47,7 @@ fn rayon_gives_the_same_bits_at_any_thread_count() {
             let one_core = simd.norm(v.view(), kind).unwrap();
             for threads in [1, 2, 3, 5] {
                 // Both use the best SIMD level this CPU has.
-                let rayon = hpnum::Rayon::with_threads(threads).unwrap();
+                let rayon = common::rayon_on(threads);
                 assert_eq!(rayon.isa(), simd.isa());
                 let got = rayon.norm(v.view(), kind).unwrap();
                 assert_eq!(

@@ -3,6 +3,9 @@
 //! runs two minutes). Every result must equal the scalar backend's (bit for bit for Julia
 //! and diffusion, within rounding for the norms); no call may hang; host memory and the
 //! device's pooled bytes must stay bounded. It prints what it did.
+//!
+//! Not on WebAssembly: it has no threads to run calls at once.
+#![cfg(not(target_family = "wasm"))]
 
 mod common;
 

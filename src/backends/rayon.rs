@@ -236,7 +236,8 @@ impl Describe for Rayon {
     }
 }
 
-#[cfg(test)]
+// Pools of several threads, and panics caught: neither exists on WebAssembly.
+#[cfg(all(test, not(target_family = "wasm")))]
 mod tests {
     use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
     use std::time::Duration;

@@ -35,6 +35,16 @@ pub fn gpu() -> Option<Arc<dyn AnyBackend>> {
     None
 }
 
+/// The rayon backend on a pool of `threads`; on WebAssembly, which starts no threads, on
+/// the global pool (the calling thread alone), so that the same cases still run there.
+pub fn rayon_on(threads: usize) -> hpnum::Rayon {
+    if cfg!(target_family = "wasm") {
+        hpnum::Rayon::new()
+    } else {
+        hpnum::Rayon::with_threads(threads).expect("a pool of threads")
+    }
+}
+
 /// Whether `backend` promises the reference's bits in `T` for Julia and diffusion: every
 /// backend does where its arithmetic keeps subnormals (the GPU's shaders round every product
 /// before adding it, as the CPU does, whatever the driver may fuse); a GPU that flushes

@@ -101,10 +101,23 @@ instantiate! {
     simd_neon => simd_at(Isa::Neon);
     simd_one_lane => simd_at(Isa::Scalar);
     rayon => Some(Arc::new(hpnum::Rayon::new()));
-    rayon_3_threads => Some(Arc::new(hpnum::Rayon::with_threads(3).expect("a pool of 3")));
+    rayon_3_threads => pool_of(3);
     auto => Some(Arc::new(hpnum::Auto::new().expect("Auto opens")));
     gpu_staging => gpu_on(Path::Staging);
     gpu_mapped => gpu_on(Path::Mapped);
+}
+
+/// The rayon backend on a pool of `threads`, or `None` (with a note) on WebAssembly, which
+/// has no threads to start (`Rayon::with_threads` says so with its error).
+fn pool_of(threads: usize) -> Option<Arc<dyn AnyBackend>> {
+    match hpnum::Rayon::with_threads(threads) {
+        Ok(rayon) => Some(Arc::new(rayon)),
+        Err(e) if cfg!(target_family = "wasm") => {
+            eprintln!("note: rayon on {threads} threads skipped on WebAssembly: {e}");
+            None
+        }
+        Err(e) => panic!("a pool of {threads}: {e}"),
+    }
 }
 
 /// The SIMD backend at `isa`, or `None` (with a note) where this CPU cannot run it.

@@ -86,7 +86,12 @@ mod tests {
                 };
                 let x = v.mapv(|x| x * scale);
                 for threads in [1, 2, 3] {
-                    let rayon = Rayon::with_threads(threads).unwrap();
+                    // WebAssembly starts no threads: the global pool is the caller there.
+                    let rayon = if cfg!(target_family = "wasm") {
+                        Rayon::new()
+                    } else {
+                        Rayon::with_threads(threads).unwrap()
+                    };
                     for kind in NormKind::ALL {
                         let one_core =
                             crate::kernels::norm::simd::norm(Simd::new().level(), x.view(), kind)
