@@ -33,6 +33,7 @@ pub(crate) fn register(m: &Bound<'_, pyo3::types::PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(norm_parts, m)?)?;
     m.add_function(wrap_pyfunction!(norm_combine, m)?)?;
     m.add_function(wrap_pyfunction!(norm_result, m)?)?;
+    m.add_function(wrap_pyfunction!(norm_passes, m)?)?;
     Ok(())
 }
 
@@ -208,6 +209,12 @@ fn result_in<T: Real>(kind: NormKind, done: &[PartialTuple]) -> Option<f64> {
         NextPass::Done(norm) => Some(norm.as_f64()),
         NextPass::Run(_) => None,
     }
+}
+
+/// The most passes over the vector the norm `kind` takes (`kernels::norm::most_passes`).
+#[pyfunction]
+pub(crate) fn norm_passes(kind: &str) -> PyResult<usize> {
+    Ok(hpnum::kernels::norm::most_passes(norm_kind(kind)?))
 }
 
 fn norm_kind(kind: &str) -> PyResult<NormKind> {

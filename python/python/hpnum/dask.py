@@ -218,11 +218,6 @@ def julia(
     )
 
 
-#: Passes over the vector a norm may need: L2 takes the sum of squares, then, only where a
-#: square overflowed or underflowed, L∞ and the scaled sum; the others one pass.
-_PASSES = {"l2": 3}
-
-
 def _norm_parts(block, offset, n, tree, kind, done):
     # One chunk's parts of the next pass (None when the norm needs no further pass: the
     # tasks of a pass L2 did not need cost a call and no read of the chunk).
@@ -277,7 +272,9 @@ def norm(x, kind: str = "l2", *, backend: str = "auto"):
     parts = dask.delayed(_norm_parts, pure=True)
     combine = dask.delayed(_norm_combine, pure=True)
     done = []
-    for _ in range(_PASSES.get(kind, 1)):
+    # One stage per pass the norm may take (L2: up to three); a stage it turns out not to
+    # need costs a call per chunk and no read of it.
+    for _ in range(_hpnum.norm_passes(kind)):
         chunk_parts = [parts(b, off, n, tree, kind, done) for b, off in zip(blocks, offsets)]
         done = combine(tree, dtype_name, n, done, *chunk_parts)
     return dask.delayed(_norm_result, pure=True)(kind, dtype_name, done)

@@ -328,6 +328,17 @@ pub fn norm_from_passes<T: Real, E>(
     }
 }
 
+/// The most passes [`norm_from_passes`] takes for `kind`: three for L2 (the sum of
+/// squares; where it overflowed or underflowed, L∞; where the plain sum cannot serve, the
+/// scaled sum), one for the others. A computation in stages (`hpnum.dask.norm`) plans this
+/// many.
+pub fn most_passes(kind: NormKind) -> usize {
+    match kind {
+        NormKind::L2 => 3,
+        NormKind::L1 | NormKind::LInf | NormKind::L2Squared => 1,
+    }
+}
+
 /// L∞ by [`Pass::LargestMagnitude`]: NaN if any element is.
 fn largest_magnitude<T: Real, E>(
     run: &mut impl FnMut(Pass<T>) -> Result<Partial<T>, E>,
@@ -448,6 +459,33 @@ mod tests {
         assert!((l2 / 5e-300 - 1.0).abs() < 4.0 * f64::EPSILON, "{l2}");
         let sub = arr1(&[3e-45f32, 4e-45]); // subnormal f32: 2 and 3 ulps of 0
         assert!(reference(sub.view(), NormKind::L2) > 0.0);
+    }
+
+    #[test]
+    fn most_passes_is_what_the_longest_path_takes() {
+        // Each pass's partial as the worst case gives it: a sum of squares that overflowed,
+        // then a finite largest magnitude, then the scaled sum.
+        let worst = [
+            Partial {
+                sum: f64::INFINITY,
+                ..Partial::empty()
+            },
+            Partial {
+                largest: 1e300,
+                ..Partial::empty()
+            },
+            Partial {
+                sum: 2.0,
+                ..Partial::empty()
+            },
+        ];
+        for kind in NormKind::ALL {
+            let mut done = Vec::new();
+            while let NextPass::Run(_) = next_pass(kind, &done) {
+                done.push(worst[done.len()]);
+            }
+            assert_eq!(done.len(), most_passes(kind), "{kind}");
+        }
     }
 
     #[test]
