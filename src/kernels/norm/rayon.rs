@@ -1,5 +1,5 @@
 //! Norms on all cores: the SIMD backend's pairwise tree cut into pieces of at most
-//! [`SHARE_GRAIN`] elements, which the calling thread and the pool's threads take in turn
+//! [`SHARE_GRAIN_BYTES`], which the calling thread and the pool's threads take in turn
 //! ([`Rayon::share`]): the caller starts at once and a worker that wakes late finds the
 //! pieces taken, so a call costs no more than one core's loop plus a wake-up's system
 //! call. The pieces' partials are folded back in the tree's order: the same bits whatever
@@ -17,14 +17,15 @@ use crate::kernels::norm::simd::{Reducer, leaf_len};
 use crate::kernels::norm::{NormKind, Partial, Pass, norm_from_passes};
 use crate::simd::element::SimdReal;
 
-/// The longest piece a thread takes: 128 KiB of f64, inside any core's L2 cache, and a
-/// few microseconds of work, so that the threads end together.
-const SHARE_GRAIN: usize = 1 << 14;
+/// The longest piece a thread takes: inside any core's L2 cache, and about a microsecond
+/// of one core's loop, so that the threads end together.
+const SHARE_GRAIN_BYTES: usize = 128 << 10;
 
-/// From this many pieces on, a norm is shared; below, a worker's wake-up (a system call
-/// on the caller, microseconds on a VM) costs more than the half of the loop it could
-/// take.
-const SHARED_FROM_PIECES: usize = 4;
+/// From this many pieces (1 MiB) on, a norm is shared; below, a worker's wake-up (a system
+/// call on the caller, microseconds on a VM) costs more than the half of the loop it could
+/// take: `benches/peers/norm_calls.py` measured sharing 1.2–1.5× slower than one core at
+/// 280–560 KiB and 0.7–0.9× at 1.2–2.4 MiB (2026-12-07, 2-vCPU AMD EPYC).
+const SHARED_FROM_PIECES: usize = 8;
 
 /// The rayon backend's norm.
 ///
@@ -41,7 +42,7 @@ pub(crate) fn norm<T: SimdReal>(rayon: &Rayon, v: ArrayView1<'_, T>, kind: NormK
     let leaf = leaf_len::<T>(reducer.level);
     let cut = Cut {
         leaf,
-        grain: SHARE_GRAIN,
+        grain: SHARE_GRAIN_BYTES / size_of::<T>(),
     };
     let pieces = cut.pieces(x.len());
     if pieces.len() < SHARED_FROM_PIECES {
