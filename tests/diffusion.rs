@@ -90,6 +90,10 @@ fn the_stepping_driver_ends_in_the_grid_after_an_odd_step_count() {
 /// backend (temporal blocking): the same bits as single steps, for step counts with and
 /// without a remainder, with the halo wrapping around the grid's top and bottom.
 #[test]
+// Node 20's V8 crashes (SIGSEGV in the host, 3-5 runs in 10, 2026-12-07) running this
+// test's 16 MiB grids under WASI (the crash is the host's: a sandboxed module cannot cause
+// it). Natively it always runs; on wasm the rayon backend's blocked tiles go untested.
+#[cfg_attr(target_family = "wasm", ignore = "Node's V8 crashes on it under WASI")]
 fn rayon_cache_tiles_give_the_bits_of_single_steps() {
     let simd = hpnum::Simd::new();
     let rayon = common::rayon_on(3);
