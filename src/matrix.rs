@@ -19,6 +19,8 @@ use crate::backends::gpu::options::{GpuOptions, KernelSetting, KernelSettings};
 #[cfg(feature = "gpu")]
 use crate::backends::gpu::shaders::Shader;
 #[cfg(feature = "gpu")]
+use crate::backends::gpu::signal::block_on;
+#[cfg(feature = "gpu")]
 use crate::backends::gpu::{Gpu, probe};
 use crate::backends::rayon::Rayon;
 use crate::backends::scalar::Scalar;
@@ -99,7 +101,7 @@ impl<T: SimdReal> Backend<T> for Rayon {
 #[cfg(feature = "gpu")]
 impl<T: Real> Backend<T> for Gpu {
     fn julia(&self, params: &JuliaParams<T>) -> Result<Array2<u32>> {
-        julia::gpu::counts(self, params)
+        block_on(self.julia_async(params))
     }
 
     fn diffuse(
@@ -109,11 +111,11 @@ impl<T: Real> Backend<T> for Gpu {
         params: &DiffusionParams<T>,
         steps: usize,
     ) -> Result<()> {
-        diffusion::gpu::diffuse(self, grid, scratch, params, steps)
+        block_on(diffusion::gpu::diffuse(self, grid, scratch, params, steps))
     }
 
     fn norm(&self, v: ArrayView1<'_, T>, kind: NormKind) -> Result<T> {
-        norm::gpu::norm(self, v, kind)
+        block_on(self.norm_async(v, kind))
     }
 }
 
@@ -226,7 +228,16 @@ impl Gpu {
     /// set); [`crate::Error::Unsupported`] for options the adapter cannot honour;
     /// [`crate::Error::Device`] if the device fails.
     pub fn new(options: &GpuOptions) -> Result<Gpu> {
-        Gpu::open(options, &Shader::all())
+        block_on(Gpu::new_async(options))
+    }
+
+    /// [`Gpu::new`], awaited instead of blocking: the way to open a device in a browser,
+    /// where WebGPU hands the adapter over through the event loop.
+    ///
+    /// # Errors
+    /// As [`Gpu::new`].
+    pub async fn new_async(options: &GpuOptions) -> Result<Gpu> {
+        Gpu::open(options, &Shader::all()).await
     }
 
     /// The process-wide default device, opened on first use with

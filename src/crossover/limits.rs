@@ -3,7 +3,7 @@
 //! throughput without fused multiply-adds (the kernels use none), on all cores and on one.
 
 use std::hint::black_box;
-use std::time::Instant;
+use web_time::Instant;
 
 use rayon::prelude::*;
 

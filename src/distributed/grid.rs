@@ -1,7 +1,9 @@
 //! A diffusion grid split into row bands over the ranks of a communicator.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use web_time::Instant;
 
 use mpi::datatype::{Partition, PartitionMut};
 use mpi::topology::SimpleCommunicator as Comm;

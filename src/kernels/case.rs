@@ -3,7 +3,9 @@
 //! crossover sweep and the `report` example time these, so that a new kernel reaches all of
 //! them by providing its cases ([`super::Kernel::cases`]).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use web_time::Instant;
 
 use crate::backend::AnyBackend;
 use crate::error::Result;

@@ -3,7 +3,9 @@
 //! measured and chosen in its folder (`src/kernels/<kernel>/tune.rs`); the device's own
 //! (transfer path, staging) and the whole run in [`crate::crossover::tune`].
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use web_time::Instant;
 
 use crate::backends::gpu::options::GpuOptions;
 use crate::error::Result;

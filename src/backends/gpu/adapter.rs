@@ -96,9 +96,9 @@ const INSTALL_HINT: &str = "install a GPU driver with Vulkan, Metal or DX12 supp
      WGPU_BACKEND=vulkan|metal|dx12|gl and WGPU_ADAPTER_NAME choose among several";
 
 /// Opens the adapter `options` describe, with the features and limits hpnum uses.
-pub(crate) fn open(options: &GpuOptions) -> Result<Opened> {
+pub(crate) async fn open(options: &GpuOptions) -> Result<Opened> {
     quiet_headless_vulkan();
-    pollster::block_on(open_async(options))
+    open_async(options).await
 }
 
 /// On a headless Linux machine, keeps Mesa's Vulkan device-selection layer (Mesa 22, as in

@@ -48,13 +48,13 @@ pub(crate) struct Context {
 
 impl Context {
     /// Opens the adapter `options` describe and builds every entry point of `shaders`.
-    pub(crate) fn new(options: &GpuOptions, shaders: &[Shader]) -> Result<Context> {
+    pub(crate) async fn new(options: &GpuOptions, shaders: &[Shader]) -> Result<Context> {
         let adapter::Opened {
             device,
             queue,
             summary,
             limits,
-        } = adapter::open(options)?;
+        } = adapter::open(options).await?;
 
         let lost = Arc::new(Mutex::new(None));
         let on_lost = Arc::clone(&lost);

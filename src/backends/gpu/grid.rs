@@ -10,6 +10,7 @@ use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 use crate::backends::gpu::context::Context;
 use crate::backends::gpu::pool::CacheKey;
 use crate::backends::gpu::resident::Resident;
+use crate::backends::gpu::signal::block_on;
 use crate::backends::gpu::staging::host::{Sink, Source};
 use crate::error::{Error, Result};
 use crate::memory;
@@ -41,7 +42,10 @@ pub struct GpuGrid<T: Real> {
 }
 
 impl<T: Real> GpuGrid<T> {
-    pub(crate) fn upload(ctx: &std::sync::Arc<Context>, grid: ArrayView2<'_, T>) -> Result<Self> {
+    pub(crate) async fn upload(
+        ctx: &std::sync::Arc<Context>,
+        grid: ArrayView2<'_, T>,
+    ) -> Result<Self> {
         ctx.pipelines(T::PRECISION)?;
         let (rows, cols) = grid.dim();
         let row_bytes = (cols * size_of::<T>()) as u64;
@@ -70,7 +74,8 @@ impl<T: Real> GpuGrid<T> {
             &lens,
             1,
             &Source::grid(grid),
-        )?;
+        )
+        .await?;
         Ok(GpuGrid {
             resident,
             rows,
@@ -110,8 +115,16 @@ impl<T: Real> GpuGrid<T> {
     /// [`Error::OutOfMemory`] if the host array cannot be allocated; [`Error::Device`] if
     /// the device fails.
     pub fn download(&self) -> Result<Array2<T>> {
+        block_on(self.download_async())
+    }
+
+    /// [`GpuGrid::download`], awaited instead of blocking (what a browser needs).
+    ///
+    /// # Errors
+    /// As [`GpuGrid::download`].
+    pub async fn download_async(&self) -> Result<Array2<T>> {
         let mut out = memory::zeroed_array2(self.rows, self.cols, "downloaded grid")?;
-        self.download_into(out.view_mut())?;
+        self.download_into_async(out.view_mut()).await?;
         Ok(out)
     }
 
@@ -123,8 +136,16 @@ impl<T: Real> GpuGrid<T> {
     /// [`Error::ShapeMismatch`] if `out`'s shape is not the grid's; [`Error::Device`] if
     /// the device fails.
     pub fn download_into(&self, out: ArrayViewMut2<'_, T>) -> Result<()> {
+        block_on(self.download_into_async(out))
+    }
+
+    /// [`GpuGrid::download_into`], awaited instead of blocking (what a browser needs).
+    ///
+    /// # Errors
+    /// As [`GpuGrid::download_into`].
+    pub async fn download_into_async(&self, out: ArrayViewMut2<'_, T>) -> Result<()> {
         self.check_shape("download target", out.dim())?;
-        self.resident.download_into(&mut Sink::grid(out))
+        self.resident.download_into(&mut Sink::grid(out)).await
     }
 
     /// Replaces the grid's state with `grid` (any layout), reusing the device's buffers.
@@ -133,8 +154,16 @@ impl<T: Real> GpuGrid<T> {
     /// [`Error::ShapeMismatch`] if `grid`'s shape is not this grid's; [`Error::Device`] if
     /// the device fails.
     pub fn upload_from(&mut self, grid: ArrayView2<'_, T>) -> Result<()> {
+        block_on(self.upload_from_async(grid))
+    }
+
+    /// [`GpuGrid::upload_from`], awaited instead of blocking (what a browser needs).
+    ///
+    /// # Errors
+    /// As [`GpuGrid::upload_from`].
+    pub async fn upload_from_async(&mut self, grid: ArrayView2<'_, T>) -> Result<()> {
         self.check_shape("uploaded grid", grid.dim())?;
-        self.resident.upload_from(&Source::grid(grid))
+        self.resident.upload_from(&Source::grid(grid)).await
     }
 
     /// The elements of whole rows `rows`, or the error naming them.
@@ -156,8 +185,16 @@ impl<T: Real> GpuGrid<T> {
     /// [`Error::ShapeMismatch`] if the rows are not the grid's or `out` is not their size;
     /// [`Error::Device`] if the device fails.
     pub fn download_rows(&self, rows: Range<usize>, out: &mut [T]) -> Result<()> {
+        block_on(self.download_rows_async(rows, out))
+    }
+
+    /// [`GpuGrid::download_rows`], awaited instead of blocking (what a browser needs).
+    ///
+    /// # Errors
+    /// As [`GpuGrid::download_rows`].
+    pub async fn download_rows_async(&self, rows: Range<usize>, out: &mut [T]) -> Result<()> {
         let elements = self.elements(&rows, out.len())?;
-        self.resident.download_range(elements, out)
+        self.resident.download_range(elements, out).await
     }
 
     /// Overwrites whole rows from `first_row` on with `data` (row-major, whole rows) without
@@ -167,9 +204,17 @@ impl<T: Real> GpuGrid<T> {
     /// [`Error::ShapeMismatch`] if the rows are not the grid's or `data` is not whole rows;
     /// [`Error::Device`] if the device fails.
     pub fn upload_rows(&mut self, first_row: usize, data: &[T]) -> Result<()> {
+        block_on(self.upload_rows_async(first_row, data))
+    }
+
+    /// [`GpuGrid::upload_rows`], awaited instead of blocking (what a browser needs).
+    ///
+    /// # Errors
+    /// As [`GpuGrid::upload_rows`].
+    pub async fn upload_rows_async(&mut self, first_row: usize, data: &[T]) -> Result<()> {
         let count = data.len() / self.cols.max(1);
         let elements = self.elements(&(first_row..first_row.saturating_add(count)), data.len())?;
-        self.resident.upload_range(elements.start, data)
+        self.resident.upload_range(elements.start, data).await
     }
 
     fn check_shape(&self, what: &'static str, dim: (usize, usize)) -> Result<()> {

@@ -62,6 +62,7 @@ pub(crate) mod pool;
 pub(crate) mod probe;
 pub(crate) mod resident;
 pub(crate) mod shaders;
+pub(crate) mod signal;
 pub(crate) mod staging;
 pub(crate) mod submit;
 pub(crate) mod timing;
@@ -81,6 +82,7 @@ pub use self::options::{
 };
 pub use self::probe::{BusRates, DeviceLimits};
 pub use self::shaders::{Reduction, Shader, ShaderTarget};
+use self::signal::block_on;
 pub use self::timing::{ComputeClock, GpuTimings, PhaseTimes, TransferPhases};
 pub use self::vector::GpuVector;
 use crate::backend::{Capabilities, Describe};
@@ -114,9 +116,9 @@ impl std::fmt::Debug for Gpu {
 impl Gpu {
     /// Opens the adapter `options` describe and builds the pipelines of `shaders` (what
     /// `Gpu::new` gives it: every kernel's, and the probes').
-    pub(crate) fn open(options: &GpuOptions, shaders: &[Shader]) -> Result<Gpu> {
-        let ctx = Arc::new(Context::new(options, shaders)?);
-        let keeps_subnormals = probe::subnormals_kept(&ctx)?;
+    pub(crate) async fn open(options: &GpuOptions, shaders: &[Shader]) -> Result<Gpu> {
+        let ctx = Arc::new(Context::new(options, shaders).await?);
+        let keeps_subnormals = probe::subnormals_kept(&ctx).await?;
         Ok(Gpu {
             ctx,
             probes: Arc::new(probe::Probes::default()),
@@ -146,10 +148,18 @@ impl Gpu {
     /// # Errors
     /// [`crate::Error::Device`] or `OutOfMemory` if the probes cannot run.
     pub fn device_limits(&self) -> Result<DeviceLimits> {
+        block_on(self.device_limits_async())
+    }
+
+    /// [`Gpu::device_limits`], awaited instead of blocking (what a browser needs).
+    ///
+    /// # Errors
+    /// As [`Gpu::device_limits`].
+    pub async fn device_limits_async(&self) -> Result<DeviceLimits> {
         if let Some(limits) = self.probes.device_limits.get() {
             return Ok(*limits);
         }
-        let limits = probe::device_limits(&self.ctx)?;
+        let limits = probe::device_limits(&self.ctx).await?;
         Ok(*self.probes.device_limits.get_or_init(|| limits))
     }
 
@@ -159,10 +169,18 @@ impl Gpu {
     /// # Errors
     /// As [`Gpu::device_limits`].
     pub fn bus_rates(&self) -> Result<BusRates> {
+        block_on(self.bus_rates_async())
+    }
+
+    /// [`Gpu::bus_rates`], awaited instead of blocking (what a browser needs).
+    ///
+    /// # Errors
+    /// As [`Gpu::bus_rates`].
+    pub async fn bus_rates_async(&self) -> Result<BusRates> {
         if let Some(rates) = self.probes.bus.get() {
             return Ok(*rates);
         }
-        let rates = probe::bus_rates(&self.ctx, BUS_PROBE_BYTES)?;
+        let rates = probe::bus_rates(&self.ctx, BUS_PROBE_BYTES).await?;
         Ok(*self.probes.bus.get_or_init(|| rates))
     }
 
@@ -172,7 +190,15 @@ impl Gpu {
     /// # Errors
     /// [`crate::Error::Device`] if the device fails.
     pub fn round_trip(&self) -> Result<Duration> {
-        self.ctx.round_trip()
+        block_on(self.ctx.round_trip())
+    }
+
+    /// [`Gpu::round_trip`], awaited instead of blocking (what a browser needs).
+    ///
+    /// # Errors
+    /// As [`Gpu::round_trip`].
+    pub async fn round_trip_async(&self) -> Result<Duration> {
+        self.ctx.round_trip().await
     }
 
     /// One trivial kernel (one workgroup) submitted and waited for: the least any kernel
@@ -182,7 +208,15 @@ impl Gpu {
     /// # Errors
     /// [`crate::Error::Device`] if the device fails.
     pub fn dispatch_round_trip(&self) -> Result<Duration> {
-        probe::dispatch_round_trip(&self.ctx, &self.probes)
+        block_on(self.dispatch_round_trip_async())
+    }
+
+    /// [`Gpu::dispatch_round_trip`], awaited instead of blocking (what a browser needs).
+    ///
+    /// # Errors
+    /// As [`Gpu::dispatch_round_trip`].
+    pub async fn dispatch_round_trip_async(&self) -> Result<Duration> {
+        probe::dispatch_round_trip(&self.ctx, &self.probes).await
     }
 
     /// Where the time of every upload and download since the last
@@ -220,7 +254,15 @@ impl Gpu {
     /// binding; [`crate::Error::OutOfMemory`] if the device (or, for a software device, the
     /// host) cannot hold it; [`crate::Error::Device`] if the device fails.
     pub fn upload_grid<T: Real>(&self, grid: ArrayView2<'_, T>) -> Result<GpuGrid<T>> {
-        GpuGrid::upload(&self.ctx, grid)
+        block_on(self.upload_grid_async(grid))
+    }
+
+    /// [`Gpu::upload_grid`], awaited instead of blocking (what a browser needs).
+    ///
+    /// # Errors
+    /// As [`Gpu::upload_grid`].
+    pub async fn upload_grid_async<T: Real>(&self, grid: ArrayView2<'_, T>) -> Result<GpuGrid<T>> {
+        GpuGrid::upload(&self.ctx, grid).await
     }
 
     /// Copies `v` (any layout) to the device.
@@ -228,7 +270,15 @@ impl Gpu {
     /// # Errors
     /// As [`Gpu::upload_grid`].
     pub fn upload_vector<T: Real>(&self, v: ArrayView1<'_, T>) -> Result<GpuVector<T>> {
-        GpuVector::upload(&self.ctx, v)
+        block_on(self.upload_vector_async(v))
+    }
+
+    /// [`Gpu::upload_vector`], awaited instead of blocking (what a browser needs).
+    ///
+    /// # Errors
+    /// As [`Gpu::upload_grid`].
+    pub async fn upload_vector_async<T: Real>(&self, v: ArrayView1<'_, T>) -> Result<GpuVector<T>> {
+        GpuVector::upload(&self.ctx, v).await
     }
 }
 

@@ -10,7 +10,9 @@
 //!   round trip of an empty submission (the floor under every call).
 
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use web_time::Instant;
 
 use ndarray::ArrayView1;
 
@@ -143,12 +145,12 @@ pub struct BusRates {
 }
 
 /// Measures [`DeviceLimits`].
-pub(crate) fn device_limits(ctx: &Context) -> Result<DeviceLimits> {
-    let (copy_bytes, copy_time) = bandwidth(ctx, Entry::new(SHADER, COPY))?;
-    let (read_bytes, read_time) = bandwidth(ctx, Entry::new(SHADER, READ))?;
-    let f32_flops = arithmetic::<f32>(ctx)?;
+pub(crate) async fn device_limits(ctx: &Context) -> Result<DeviceLimits> {
+    let (copy_bytes, copy_time) = bandwidth(ctx, Entry::new(SHADER, COPY)).await?;
+    let (read_bytes, read_time) = bandwidth(ctx, Entry::new(SHADER, READ)).await?;
+    let f32_flops = arithmetic::<f32>(ctx).await?;
     let f64_flops = match ctx.pipelines(Precision::F64) {
-        Ok(_) => Some(arithmetic::<f64>(ctx)?),
+        Ok(_) => Some(arithmetic::<f64>(ctx).await?),
         Err(Error::Unsupported { .. }) => None,
         Err(e) => return Err(e),
     };
@@ -163,21 +165,28 @@ pub(crate) fn device_limits(ctx: &Context) -> Result<DeviceLimits> {
 }
 
 /// Measures [`BusRates`] with a vector of `bytes` (rounded to whole f32).
-pub(crate) fn bus_rates(ctx: &Arc<Context>, bytes: u64) -> Result<BusRates> {
+pub(crate) async fn bus_rates(ctx: &Arc<Context>, bytes: u64) -> Result<BusRates> {
     let len = (bytes / 4).max(1) as usize;
     let mut host = memory::zeroed_vec::<f32>(len, "bus probe")?;
-    let mut resident = GpuVector::upload(ctx, ArrayView1::from(&host[..]))?;
+    let mut resident = GpuVector::upload(ctx, ArrayView1::from(&host[..])).await?;
     let mut best_up = Duration::MAX;
     let mut best_down = Duration::MAX;
     for _ in 0..REPEATS {
         let start = Instant::now();
-        resident.upload_from(ArrayView1::from(&host[..]))?;
+        resident
+            .upload_from_async(ArrayView1::from(&host[..]))
+            .await?;
         best_up = best_up.min(start.elapsed());
         let start = Instant::now();
-        resident.download_into(ndarray::ArrayViewMut1::from(&mut host[..]))?;
+        resident
+            .download_into_async(ndarray::ArrayViewMut1::from(&mut host[..]))
+            .await?;
         best_down = best_down.min(start.elapsed());
     }
-    let mut trips: Vec<Duration> = (0..21).map(|_| ctx.round_trip()).collect::<Result<_>>()?;
+    let mut trips = Vec::with_capacity(21);
+    for _ in 0..21 {
+        trips.push(ctx.round_trip().await?);
+    }
     trips.sort();
     let moved = (len * 4) as f64;
     Ok(BusRates {
@@ -209,7 +218,7 @@ impl TinyKernel {
 }
 
 /// One trivial dispatch (one workgroup) and the wait for it.
-pub(crate) fn dispatch_round_trip(ctx: &Context, probes: &Probes) -> Result<Duration> {
+pub(crate) async fn dispatch_round_trip(ctx: &Context, probes: &Probes) -> Result<Duration> {
     let tiny = match probes.tiny_kernel.get() {
         Some(tiny) => tiny,
         None => {
@@ -230,13 +239,13 @@ pub(crate) fn dispatch_round_trip(ctx: &Context, probes: &Probes) -> Result<Dura
         pass.dispatch_workgroups(1, 1, 1);
     }
     let submission = ctx.submit(encoder)?;
-    ctx.wait(submission)?;
+    ctx.wait(submission).await?;
     Ok(start.elapsed())
 }
 
 /// The best time of one pass of `entry` over source (and destination) buffers of about
 /// [`PROBE_BYTES`], and the bytes per buffer.
-fn bandwidth(ctx: &Context, entry: Entry) -> Result<(u64, Duration)> {
+async fn bandwidth(ctx: &Context, entry: Entry) -> Result<(u64, Duration)> {
     let pipeline = ctx.pipeline::<f32>(entry)?;
     let copies = entry == Entry::new(SHADER, COPY);
     let piece = (ctx.summary.max_binding_bytes.min(PROBE_BYTES) / 16 * 16).max(16);
@@ -274,12 +283,12 @@ fn bandwidth(ctx: &Context, entry: Entry) -> Result<(u64, Duration)> {
         dispatches.push((group, ctx.workgroups(invocations)?));
         buffers.extend([job, src, dst]);
     }
-    let best = best_pass(ctx, pipeline, &dispatches)?;
+    let best = best_pass(ctx, pipeline, &dispatches).await?;
     Ok((pieces * piece, best))
 }
 
 /// Peak multiply-then-add throughput in `T`, operations per second.
-fn arithmetic<T: Real>(ctx: &Context) -> Result<f64> {
+async fn arithmetic<T: Real>(ctx: &Context) -> Result<f64> {
     let pipeline = ctx.pipeline::<T>(Entry::new(SHADER, ARITHMETIC))?;
     let invocations = ARITHMETIC_WORKGROUPS * u64::from(WORKGROUP_SIZE);
     let sink = ctx.storage("probe sink", invocations * size_of::<T>() as u64)?;
@@ -294,7 +303,7 @@ fn arithmetic<T: Real>(ctx: &Context) -> Result<f64> {
         )?;
         let group = ctx.bind(pipeline, &[(0, &job), (3, &sink)])?;
         let dispatch = [(group, ctx.workgroups(invocations)?)];
-        let time = best_pass(ctx, pipeline, &dispatch)?;
+        let time = best_pass(ctx, pipeline, &dispatch).await?;
         let flops = f64::from(PROBE_CHAINS) * f64::from(iterations) * invocations as f64;
         if time >= ARITHMETIC_TARGET || iterations >= 1 << 20 {
             return Ok(flops / time.as_secs_f64().max(1e-12));
@@ -308,7 +317,7 @@ fn arithmetic<T: Real>(ctx: &Context) -> Result<f64> {
 
 /// Runs `dispatches` once untimed, then [`REPEATS`] times, and returns the best pass:
 /// device time from timestamps where the adapter has them, else host time per submission.
-fn best_pass(
+async fn best_pass(
     ctx: &Context,
     pipeline: &wgpu::ComputePipeline,
     dispatches: &[(wgpu::BindGroup, Workgroups)],
@@ -329,7 +338,7 @@ fn best_pass(
     let mut encoder = ctx.encoder();
     record(&mut encoder, None);
     let warm = ctx.submit(encoder)?;
-    ctx.wait(warm)?;
+    ctx.wait(warm).await?;
 
     let Some(mut watch) = ctx.stopwatch()? else {
         let mut best = Duration::MAX;
@@ -338,7 +347,7 @@ fn best_pass(
             let mut encoder = ctx.encoder();
             record(&mut encoder, None);
             let submission = ctx.submit(encoder)?;
-            ctx.wait(submission)?;
+            ctx.wait(submission).await?;
             best = best.min(start.elapsed());
         }
         return Ok(best);
@@ -350,7 +359,7 @@ fn best_pass(
     let mut readback = Readback::new(ctx, watch.bytes())?;
     let at = readback.timestamps(&mut encoder, &watch)?;
     let submission = ctx.submit(encoder)?;
-    let mapped = readback.finish(submission)?;
+    let mapped = readback.finish(submission).await?;
     let times = watch.each(&mapped[at..], ctx.timestamp_period())?;
     drop(mapped);
     ctx.return_stopwatch(Some(watch));
@@ -361,18 +370,18 @@ fn best_pass(
 /// workgroup of `subnormals` per precision, its three results compared bit for bit with
 /// IEEE 754's. (wgpu cannot ask Vulkan for `VK_KHR_shader_float_controls`'
 /// `DenormPreserve`, so what the driver does by default is what hpnum gets.)
-pub(crate) fn subnormals_kept(ctx: &Context) -> Result<Vec<Precision>> {
+pub(crate) async fn subnormals_kept(ctx: &Context) -> Result<Vec<Precision>> {
     let mut kept = Vec::new();
-    if keeps_subnormals::<f32>(ctx)? {
+    if keeps_subnormals::<f32>(ctx).await? {
         kept.push(Precision::F32);
     }
-    if ctx.summary.f64 && keeps_subnormals::<f64>(ctx)? {
+    if ctx.summary.f64 && keeps_subnormals::<f64>(ctx).await? {
         kept.push(Precision::F64);
     }
     Ok(kept)
 }
 
-fn keeps_subnormals<T: Real>(ctx: &Context) -> Result<bool> {
+async fn keeps_subnormals<T: Real>(ctx: &Context) -> Result<bool> {
     let pipeline = ctx.pipeline::<T>(Entry::new(SHADER, SUBNORMALS))?;
     let normal = T::min_positive_value();
     let quarter = T::from_f64(0.25);
@@ -403,7 +412,7 @@ fn keeps_subnormals<T: Real>(ctx: &Context) -> Result<bool> {
     let element = size_of::<T>();
     let mut readback = Readback::new(ctx, 3 * element as u64)?;
     let at = readback.copy(&mut encoder, &sink, 4 * element as u64, 3 * element as u64)?;
-    let mapped = readback.finish(ctx.submit(encoder)?)?;
+    let mapped = readback.finish(ctx.submit(encoder)?).await?;
     let got: Vec<T> = mapped[at..at + 3 * element]
         .chunks_exact(element)
         .map(bytemuck::pod_read_unaligned)

@@ -7,18 +7,21 @@
 //! The data is stored as segments, each a contiguous range of its elements in buffers of
 //! their own within the device's largest storage binding (a grid's segments are bands of
 //! whole rows). A kernel keeps what it builds for the data (bind groups, parameters) in the
-//! data's state slots ([`Resident::with_state`]); it never takes the data apart.
+//! data's state slots ([`Resident::state`]); it never takes the data apart.
 
 use std::any::Any;
 use std::marker::PhantomData;
 use std::ops::Range;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+
+use futures_util::lock::{Mutex, MutexGuard};
 
 use bytemuck::Pod;
 
 use crate::backends::gpu::context::Context;
 use crate::backends::gpu::errors::device_error;
 use crate::backends::gpu::pool::CacheKey;
+use crate::backends::gpu::signal::block_on;
 use crate::backends::gpu::staging::host::{Sink, Source};
 use crate::backends::gpu::staging::readback::Readback;
 use crate::backends::gpu::staging::{self, Span};
@@ -63,7 +66,7 @@ impl<T: Pod> Resident<T> {
     /// # Errors
     /// [`Error::OutOfMemory`] if the device (or, sharing it, the host) cannot hold the data;
     /// [`Error::Device`] if the device fails.
-    pub(crate) fn upload(
+    pub(crate) async fn upload(
         ctx: &Arc<Context>,
         key: CacheKey,
         what: &'static str,
@@ -74,12 +77,12 @@ impl<T: Pod> Resident<T> {
         let len: usize = lens.iter().sum();
         if let Some(segments) = ctx.cache.take::<Vec<Segment>>(&key) {
             let resident = Resident::from_segments(ctx, key, len, segments);
-            resident.upload_from(source)?;
+            resident.upload_from(source).await?;
             return Ok(resident);
         }
         let copies = 1 + partners as u128;
         ctx.check_device_bytes(what, copies * memory::bytes_of::<T>(len), false)?;
-        let data = staging::create_filled(ctx, what, lens, source)?;
+        let data = staging::create_filled(ctx, what, lens, source).await?;
         let mut segments = Vec::with_capacity(lens.len());
         let mut first = 0;
         for (&len, buffer) in lens.iter().zip(data) {
@@ -179,28 +182,26 @@ impl<T: Pod> Resident<T> {
             .collect()
     }
 
-    fn one_transfer_at_a_time(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.transfers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+    async fn one_transfer_at_a_time(&self) -> MutexGuard<'_, ()> {
+        self.transfers.lock().await
     }
 
     /// Copies the data into `sink`.
     ///
     /// # Errors
     /// [`Error::Device`] if the device fails.
-    pub(crate) fn download_into(&self, sink: &mut Sink<'_, T>) -> Result<()> {
-        let _lock = self.one_transfer_at_a_time();
-        staging::download(&self.ctx, &self.spans(), sink)
+    pub(crate) async fn download_into(&self, sink: &mut Sink<'_, T>) -> Result<()> {
+        let _lock = self.one_transfer_at_a_time().await;
+        staging::download(&self.ctx, &self.spans(), sink).await
     }
 
     /// Replaces the data with `source`.
     ///
     /// # Errors
     /// [`Error::Device`] if the device fails.
-    pub(crate) fn upload_from(&self, source: &Source<'_, T>) -> Result<()> {
-        let _lock = self.one_transfer_at_a_time();
-        staging::upload(&self.ctx, &self.spans(), source)
+    pub(crate) async fn upload_from(&self, source: &Source<'_, T>) -> Result<()> {
+        let _lock = self.one_transfer_at_a_time().await;
+        staging::upload(&self.ctx, &self.spans(), source).await
     }
 
     /// The parts of the segments that hold elements `range`: (segment, offset in it, count).
@@ -232,12 +233,12 @@ impl<T: Pod> Resident<T> {
     /// # Errors
     /// [`Error::ShapeMismatch`] if `range` is not within the data or `out` is not its
     /// length; [`Error::Device`] if the device fails.
-    pub(crate) fn download_range(&self, range: Range<usize>, out: &mut [T]) -> Result<()> {
+    pub(crate) async fn download_range(&self, range: Range<usize>, out: &mut [T]) -> Result<()> {
         self.check_range(&range, out.len())?;
         if out.is_empty() {
             return Ok(());
         }
-        let _lock = self.one_transfer_at_a_time();
+        let _lock = self.one_transfer_at_a_time().await;
         let element = size_of::<T>() as u64;
         let mut readback = Readback::new(&self.ctx, element * range.len() as u64)?;
         let mut encoder = self.ctx.encoder();
@@ -251,7 +252,7 @@ impl<T: Pod> Resident<T> {
             )?;
             placed.push((at, count));
         }
-        let mapped = readback.finish(self.ctx.submit(encoder)?)?;
+        let mapped = readback.finish(self.ctx.submit(encoder)?).await?;
         let mut filled = 0;
         for (at, count) in placed {
             let bytes = mapped
@@ -269,10 +270,10 @@ impl<T: Pod> Resident<T> {
     /// # Errors
     /// [`Error::ShapeMismatch`] if they are not within the data; [`Error::Device`] if the
     /// device fails.
-    pub(crate) fn upload_range(&self, first: usize, data: &[T]) -> Result<()> {
+    pub(crate) async fn upload_range(&self, first: usize, data: &[T]) -> Result<()> {
         let range = first..first.saturating_add(data.len());
         self.check_range(&range, data.len())?;
-        let _lock = self.one_transfer_at_a_time();
+        let _lock = self.one_transfer_at_a_time().await;
         let bytes: &[u8] = bytemuck::cast_slice(data);
         let element = size_of::<T>();
         let mut taken = 0;
@@ -290,17 +291,16 @@ impl<T: Pod> Resident<T> {
         Ok(())
     }
 
-    /// Runs `f` on this data's state of type `S`, built by `init` the first time. Calls on
-    /// one piece of data take turns (the state is locked for the whole of `f`).
+    /// This data's state of type `S`, built by `init` the first time, locked while the
+    /// returned slot lives: calls on one piece of data take turns.
     ///
     /// # Errors
-    /// What `init` or `f` returns.
-    pub(crate) fn with_state<S: Any + Send, R>(
+    /// What `init` returns.
+    pub(crate) async fn state<S: Any + Send>(
         &self,
         init: impl FnOnce(&Self) -> Result<S>,
-        f: impl FnOnce(&Self, &mut S) -> Result<R>,
-    ) -> Result<R> {
-        let mut states = self.states.lock().unwrap_or_else(PoisonError::into_inner);
+    ) -> Result<StateSlot<'_, S>> {
+        let mut states = self.states.lock().await;
         let at = match states.iter().position(|s| s.is::<S>()) {
             Some(at) => at,
             None => {
@@ -308,9 +308,41 @@ impl<T: Pod> Resident<T> {
                 states.len() - 1
             }
         };
-        let state = states[at]
-            .downcast_mut::<S>()
-            .ok_or_else(|| device_error("a resident state changed type"))?;
-        f(self, state)
+        Ok(StateSlot {
+            states,
+            at,
+            _state: PhantomData,
+        })
+    }
+}
+
+impl<T: Pod> Resident<T> {
+    /// Runs `f` on this data's state of type `S` (see [`Resident::state`]).
+    ///
+    /// # Errors
+    /// What `init` or `f` returns.
+    pub(crate) fn with_state<S: Any + Send, R>(
+        &self,
+        init: impl FnOnce(&Self) -> Result<S>,
+        f: impl FnOnce(&mut S) -> Result<R>,
+    ) -> Result<R> {
+        block_on(async { f(self.state(init).await?.get()?) })
+    }
+}
+
+/// A resident state of type `S`, locked (see [`Resident::state`]).
+pub(crate) struct StateSlot<'r, S> {
+    states: MutexGuard<'r, Vec<Box<dyn Any + Send>>>,
+    at: usize,
+    _state: PhantomData<S>,
+}
+
+impl<S: Any> StateSlot<'_, S> {
+    /// The state.
+    pub(crate) fn get(&mut self) -> Result<&mut S> {
+        self.states
+            .get_mut(self.at)
+            .and_then(|s| s.downcast_mut::<S>())
+            .ok_or_else(|| device_error("a resident state changed type"))
     }
 }

@@ -2,14 +2,15 @@
 //! and how large a dispatch is.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use web_time::Instant;
 
 use crate::backends::gpu::context::Context;
 use crate::backends::gpu::contract::WORKGROUP_SIZE;
 use crate::backends::gpu::errors::device_error;
 use crate::backends::gpu::options::WaitMode;
+use crate::backends::gpu::signal::{Signal, WAITS_YIELD};
 use crate::error::{Error, Result};
 
 /// A dispatch's workgroup counts (x, y, z).
@@ -19,8 +20,9 @@ pub(crate) type Workgroups = (u32, u32, u32);
 #[derive(Clone)]
 pub(crate) struct Submission {
     index: wgpu::SubmissionIndex,
-    /// Set when the work is done, where waits spin ([`WaitMode::SpinThenBlock`]).
-    done: Option<Arc<AtomicBool>>,
+    /// Set when the work is done, where waits spin ([`WaitMode::SpinThenBlock`]) or yield
+    /// ([`WAITS_YIELD`]).
+    done: Option<Signal>,
 }
 
 impl Context {
@@ -68,12 +70,11 @@ impl Context {
         self.capture(|| {
             let index = self.queue.submit([encoder.finish()]);
             let done = match self.summary.wait {
-                WaitMode::Block => None,
-                WaitMode::SpinThenBlock(_) => {
-                    let done = Arc::new(AtomicBool::new(false));
-                    let flag = Arc::clone(&done);
-                    self.queue
-                        .on_submitted_work_done(move || flag.store(true, Ordering::Release));
+                WaitMode::Block if !WAITS_YIELD => None,
+                _ => {
+                    let done = Signal::default();
+                    let signal = done.clone();
+                    self.queue.on_submitted_work_done(move || signal.set(1));
                     Some(done)
                 }
             };
@@ -81,19 +82,27 @@ impl Context {
         })
     }
 
-    /// Blocks until `submission` has completed and its callbacks (buffer mappings) ran,
-    /// as the adapter's [`WaitMode`] says. Spinning polls without a wait index: wgpu 30's
-    /// zero-timeout wait can trip an assertion in wgpu-core when another thread polls the
-    /// same device at the same moment, a blocking wait and a plain poll cannot.
-    pub(crate) fn wait(&self, submission: Submission) -> Result<()> {
+    /// Completes once `submission` has completed and its callbacks (buffer mappings) ran.
+    /// Natively it blocks, as the adapter's [`WaitMode`] says, and is ready when first
+    /// polled; in a browser it yields until the event loop reports the work done. Spinning
+    /// polls without a wait index: wgpu 30's zero-timeout wait can trip an assertion in
+    /// wgpu-core when another thread polls the same device at the same moment, a blocking
+    /// wait and a plain poll cannot.
+    pub(crate) async fn wait(&self, submission: Submission) -> Result<()> {
+        if WAITS_YIELD {
+            if let Some(done) = &submission.done {
+                done.wait().await;
+            }
+            return self.alive();
+        }
         if let (WaitMode::SpinThenBlock(limit), Some(done)) = (self.summary.wait, &submission.done)
         {
             let start = Instant::now();
-            while !done.load(Ordering::Acquire) && start.elapsed() < limit {
+            while done.get().is_none() && start.elapsed() < limit {
                 self.poll(wgpu::PollType::Poll)?;
                 std::hint::spin_loop();
             }
-            if done.load(Ordering::Acquire) {
+            if done.get().is_some() {
                 // Done, and this thread's or another's poll ran its callbacks.
                 return self.alive();
             }
@@ -105,9 +114,12 @@ impl Context {
         self.alive()
     }
 
-    /// Blocks until all submitted work has completed (and pending mappings ran).
+    /// Blocks until all submitted work has completed (and pending mappings ran). In a
+    /// browser it does nothing: there the mappings' own futures are what completes.
     pub(crate) fn wait_idle(&self) -> Result<()> {
-        self.poll(wgpu::PollType::wait_indefinitely())?;
+        if !WAITS_YIELD {
+            self.poll(wgpu::PollType::wait_indefinitely())?;
+        }
         self.alive()
     }
 
@@ -134,10 +146,10 @@ impl Context {
     }
 
     /// An empty submission and a wait for it: the floor under every call's cost.
-    pub(crate) fn round_trip(&self) -> Result<Duration> {
+    pub(crate) async fn round_trip(&self) -> Result<Duration> {
         let start = Instant::now();
         let submission = self.submit(self.encoder())?;
-        self.wait(submission)?;
+        self.wait(submission).await?;
         Ok(start.elapsed())
     }
 }

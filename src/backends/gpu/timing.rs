@@ -1,7 +1,9 @@
 //! Where a GPU run's time went, and the device's own clock: timestamp queries around
 //! compute passes, resolved in the same submission as the work they time.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use web_time::Instant;
 
 use crate::backends::gpu::errors::device_error;
 use crate::error::Result;
@@ -133,6 +135,18 @@ impl PhaseClock {
     ) -> R {
         let start = Instant::now();
         let result = op();
+        *phase(&mut self.times) += start.elapsed();
+        result
+    }
+
+    /// As [`PhaseClock::time`], for a step that waits.
+    pub(crate) async fn time_async<R>(
+        &mut self,
+        phase: fn(&mut PhaseTimes) -> &mut Duration,
+        op: impl Future<Output = R>,
+    ) -> R {
+        let start = Instant::now();
+        let result = op.await;
         *phase(&mut self.times) += start.elapsed();
         result
     }

@@ -7,6 +7,7 @@ use ndarray::{Array1, ArrayView1, ArrayViewMut1};
 use crate::backends::gpu::context::Context;
 use crate::backends::gpu::pool::CacheKey;
 use crate::backends::gpu::resident::Resident;
+use crate::backends::gpu::signal::block_on;
 use crate::backends::gpu::staging::host::{Sink, Source};
 use crate::error::{Error, Result};
 use crate::memory;
@@ -31,7 +32,10 @@ pub struct GpuVector<T: Real> {
 }
 
 impl<T: Real> GpuVector<T> {
-    pub(crate) fn upload(ctx: &std::sync::Arc<Context>, v: ArrayView1<'_, T>) -> Result<Self> {
+    pub(crate) async fn upload(
+        ctx: &std::sync::Arc<Context>,
+        v: ArrayView1<'_, T>,
+    ) -> Result<Self> {
         ctx.pipelines(T::PRECISION)?;
         let len = v.len();
         let per_segment = (ctx.summary.max_binding_bytes as usize / size_of::<T>()).max(1);
@@ -45,7 +49,7 @@ impl<T: Real> GpuVector<T> {
             shape: [len, 1],
         };
         let resident =
-            Resident::upload(ctx, key, "vector on the GPU", &lens, 0, &Source::vector(v))?;
+            Resident::upload(ctx, key, "vector on the GPU", &lens, 0, &Source::vector(v)).await?;
         Ok(GpuVector { resident })
     }
 
@@ -76,8 +80,16 @@ impl<T: Real> GpuVector<T> {
     /// [`Error::OutOfMemory`] if the host array cannot be allocated; [`Error::Device`] if
     /// the device fails.
     pub fn download(&self) -> Result<Array1<T>> {
+        block_on(self.download_async())
+    }
+
+    /// [`GpuVector::download`], awaited instead of blocking (what a browser needs).
+    ///
+    /// # Errors
+    /// As [`GpuVector::download`].
+    pub async fn download_async(&self) -> Result<Array1<T>> {
         let mut out = Array1::from_vec(memory::zeroed_vec(self.len(), "downloaded vector")?);
-        self.download_into(out.view_mut())?;
+        self.download_into_async(out.view_mut()).await?;
         Ok(out)
     }
 
@@ -87,8 +99,16 @@ impl<T: Real> GpuVector<T> {
     /// [`Error::ShapeMismatch`] if `out`'s length differs; [`Error::Device`] if the device
     /// fails.
     pub fn download_into(&self, out: ArrayViewMut1<'_, T>) -> Result<()> {
+        block_on(self.download_into_async(out))
+    }
+
+    /// [`GpuVector::download_into`], awaited instead of blocking (what a browser needs).
+    ///
+    /// # Errors
+    /// As [`GpuVector::download_into`].
+    pub async fn download_into_async(&self, out: ArrayViewMut1<'_, T>) -> Result<()> {
         self.check_len("download target", out.len())?;
-        self.resident.download_into(&mut Sink::vector(out))
+        self.resident.download_into(&mut Sink::vector(out)).await
     }
 
     /// Replaces the vector's elements with `v` (any stride), reusing the device's buffers.
@@ -97,8 +117,16 @@ impl<T: Real> GpuVector<T> {
     /// [`Error::ShapeMismatch`] if `v`'s length differs; [`Error::Device`] if the device
     /// fails.
     pub fn upload_from(&mut self, v: ArrayView1<'_, T>) -> Result<()> {
+        block_on(self.upload_from_async(v))
+    }
+
+    /// [`GpuVector::upload_from`], awaited instead of blocking (what a browser needs).
+    ///
+    /// # Errors
+    /// As [`GpuVector::upload_from`].
+    pub async fn upload_from_async(&mut self, v: ArrayView1<'_, T>) -> Result<()> {
         self.check_len("uploaded vector", v.len())?;
-        self.resident.upload_from(&Source::vector(v))
+        self.resident.upload_from(&Source::vector(v)).await
     }
 
     fn check_len(&self, what: &'static str, len: usize) -> Result<()> {

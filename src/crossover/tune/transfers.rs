@@ -1,7 +1,9 @@
 //! The device's own settings measured and chosen: which transfer path, and the staging
 //! path's chunk size and depth, by each way's slower direction.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use web_time::Instant;
 
 use ndarray::Array2;
 

@@ -3,7 +3,7 @@
 //! the device's cache for the next call of that shape; a call writes its axes and
 //! constant, runs one submission that also brings a small grid back, and waits once.
 
-use std::time::Instant;
+use web_time::Instant;
 
 use ndarray::Array2;
 
@@ -13,6 +13,7 @@ use crate::backends::gpu::contract::{WgslStruct, wgsl_struct};
 use crate::backends::gpu::errors::device_error;
 use crate::backends::gpu::pool::CacheKey;
 use crate::backends::gpu::shaders::{Entry, Shader, ShaderDef, no_target_constants};
+use crate::backends::gpu::signal::block_on;
 use crate::backends::gpu::staging::host::Sink;
 use crate::backends::gpu::staging::readback::Readback;
 use crate::backends::gpu::staging::{self, Span};
@@ -211,24 +212,24 @@ impl Gpu {
         &self,
         params: &JuliaParams<T>,
     ) -> Result<(Array2<u32>, GpuTimings)> {
-        julia(self.ctx(), params, true)
+        block_on(julia(self.ctx(), params, true))
     }
-}
 
-/// The GPU backend's Julia: untimed (no timestamp queries, which on some drivers cost more
-/// than a small call).
-///
-/// # Errors
-/// As [`crate::Backend::julia`].
-pub(crate) fn counts<T: Real>(gpu: &Gpu, params: &JuliaParams<T>) -> Result<Array2<u32>> {
-    Ok(julia(gpu.ctx(), params, false)?.0)
+    /// Julia escape counts, untimed (no timestamp queries, which on some drivers cost more
+    /// than a small call), awaited ([`crate::Backend::julia`] on the GPU blocks on it).
+    ///
+    /// # Errors
+    /// As [`crate::Backend::julia`].
+    pub async fn julia_async<T: Real>(&self, params: &JuliaParams<T>) -> Result<Array2<u32>> {
+        Ok(julia(self.ctx(), params, false).await?.0)
+    }
 }
 
 /// Escape counts of `params`, with the time split: compute from timestamps when `timed`
 /// and the adapter has them, else host time. Phases: the shape's buffers (cached), the axes
 /// written, the dispatches recorded and run with a small grid's read-back in the same
 /// submission, the counts copied out.
-fn julia<T: Real>(
+async fn julia<T: Real>(
     ctx: &Context,
     params: &JuliaParams<T>,
     timed: bool,
@@ -261,7 +262,7 @@ fn julia<T: Real>(
     let start = Instant::now();
     let mut watch = if timed { ctx.stopwatch()? } else { None };
     let mut encoder = ctx.encoder();
-    let passes = record(ctx, &mut buffers, params, &mut watch, &mut encoder, stop)?;
+    let passes = record(ctx, &mut buffers, params, &mut watch, &mut encoder, stop).await?;
     // A grid that fits one staging chunk comes back with the compute, in one wait.
     let count_bytes = (rows * cols * 4) as u64;
     let small = count_bytes <= ctx.summary.staging_chunk_bytes;
@@ -278,7 +279,7 @@ fn julia<T: Real>(
             segment_at.push(readback.copy(&mut encoder, &segment.counts, 0, bytes)?);
         }
     }
-    let mapped = readback.finish(ctx.submit(encoder)?)?;
+    let mapped = readback.finish(ctx.submit(encoder)?).await?;
     timings.compute = match (&watch, ticks_at) {
         (Some(w), Some(at)) if w.passes() as usize == passes => {
             w.elapsed(&mapped[at..], ctx.timestamp_period())?
@@ -292,7 +293,7 @@ fn julia<T: Real>(
 
     let start = Instant::now();
     let read_back = small.then_some((&mapped[..], &segment_at[..]));
-    copy_out(ctx, &buffers, read_back, &mut counts)?;
+    copy_out(ctx, &buffers, read_back, &mut counts).await?;
     drop(mapped);
     timings.download = start.elapsed();
     let bytes = buffers.bytes;
@@ -306,7 +307,7 @@ fn julia<T: Real>(
 /// submission where every segment is one dispatch; else one per dispatch, each waited for,
 /// so that a segment's dims can be rewritten between them and a stop is honoured after the
 /// one in flight.
-fn record<T: Real>(
+async fn record<T: Real>(
     ctx: &Context,
     buffers: &mut JuliaBuffers,
     params: &JuliaParams<T>,
@@ -347,7 +348,7 @@ fn record<T: Real>(
         }
         if !one_submission && k + 1 < plan.len() {
             let done = std::mem::replace(encoder, ctx.encoder());
-            ctx.wait(ctx.submit(done)?)?;
+            ctx.wait(ctx.submit(done)?).await?;
             if stop.interrupted() {
                 break;
             }
@@ -358,7 +359,7 @@ fn record<T: Real>(
 
 /// Copies the counts into `counts`: from the call's own read-back (`(mapped, where each
 /// segment starts in it)`) for a small grid, else through the staging path.
-fn copy_out(
+async fn copy_out(
     ctx: &Context,
     buffers: &JuliaBuffers,
     read_back: Option<(&[u8], &[usize])>,
@@ -375,7 +376,7 @@ fn copy_out(
                 len: segment.rows * cols,
             })
             .collect();
-        return staging::download(ctx, &spans, &mut Sink::grid(counts.view_mut()));
+        return staging::download(ctx, &spans, &mut Sink::grid(counts.view_mut())).await;
     };
     let cells = counts
         .as_slice_mut()

@@ -6,7 +6,9 @@
 //! rewrites only what it sums (and the scale) when that changed, and brings its result and
 //! timestamps back with its one wait.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use web_time::Instant;
 
 use ndarray::ArrayView1;
 
@@ -20,6 +22,7 @@ use crate::backends::gpu::resident::Resident;
 use crate::backends::gpu::shaders::{
     Entry, Reduction, ReductionSources, Shader, ShaderDef, no_target_constants,
 };
+use crate::backends::gpu::signal::block_on;
 use crate::backends::gpu::staging::readback::Readback;
 use crate::backends::gpu::submit::Workgroups;
 use crate::backends::gpu::timing::{ComputeClock, GpuTimings};
@@ -132,7 +135,7 @@ impl Gpu {
         v: &GpuVector<T>,
         kind: NormKind,
     ) -> Result<(T, GpuTimings)> {
-        norm_of(v, kind, true)
+        block_on(norm_of(v, kind, true))
     }
 
     /// The norm `kind` of `v`: upload, reduce, read back, each timed.
@@ -144,13 +147,27 @@ impl Gpu {
         v: ArrayView1<'_, T>,
         kind: NormKind,
     ) -> Result<(T, GpuTimings)> {
-        let start = Instant::now();
-        let resident = self.upload_vector(v)?;
-        let upload = start.elapsed();
-        let (value, mut timings) = norm_of(&resident, kind, true)?;
-        timings.upload = upload;
+        block_on(async {
+            let start = Instant::now();
+            let resident = self.upload_vector_async(v).await?;
+            let upload = start.elapsed();
+            let (value, mut timings) = norm_of(&resident, kind, true).await?;
+            timings.upload = upload;
+            resident.recycle();
+            Ok((value, timings))
+        })
+    }
+
+    /// The norm `kind` of `v` (any layout), one-shot: upload, reduce, read back, awaited
+    /// ([`crate::Backend::norm`] on the GPU blocks on it).
+    ///
+    /// # Errors
+    /// As [`crate::Backend::norm`].
+    pub async fn norm_async<T: Real>(&self, v: ArrayView1<'_, T>, kind: NormKind) -> Result<T> {
+        let resident = self.upload_vector_async(v).await?;
+        let value = resident.norm_async(kind).await?;
         resident.recycle();
-        Ok((value, timings))
+        Ok(value)
     }
 }
 
@@ -161,19 +178,16 @@ impl<T: Real> GpuVector<T> {
     /// # Errors
     /// [`Error::Device`] if the device fails.
     pub fn norm(&self, kind: NormKind) -> Result<T> {
-        norm_of(self, kind, false).map(|(value, _)| value)
+        block_on(self.norm_async(kind))
     }
-}
 
-/// The GPU backend's norm, one-shot: upload, reduce, read back.
-///
-/// # Errors
-/// As [`crate::Backend::norm`].
-pub(crate) fn norm<T: Real>(gpu: &Gpu, v: ArrayView1<'_, T>, kind: NormKind) -> Result<T> {
-    let resident = gpu.upload_vector(v)?;
-    let value = resident.norm(kind)?;
-    resident.recycle();
-    Ok(value)
+    /// [`GpuVector::norm`], awaited instead of blocking (what a browser needs).
+    ///
+    /// # Errors
+    /// As [`GpuVector::norm`].
+    pub async fn norm_async(&self, kind: NormKind) -> Result<T> {
+        norm_of(self, kind, false).await.map(|(value, _)| value)
+    }
 }
 
 /// A vector's reduction: its dispatches, their buffers, and the per-call parameters.
@@ -315,17 +329,17 @@ fn power_of_two(s: i32) -> f64 {
 /// Runs the reduction with `call` and returns what it gives, and the device time of the
 /// reduction where the adapter has timestamps. Calls on one vector take turns (its state
 /// is locked), so that two threads' parameters do not interleave.
-fn reduce<T: Real>(
+async fn reduce<T: Real>(
     v: &GpuVector<T>,
     call: NormCall,
     timed: bool,
 ) -> Result<(Reduced<T>, Option<Duration>)> {
-    v.resident().with_state(NormPlan::new, |data, plan| {
-        reduce_with(data.ctx(), plan, call, timed)
-    })
+    let data = v.resident();
+    let mut slot = data.state(NormPlan::new).await?;
+    reduce_with(data.ctx(), slot.get()?, call, timed).await
 }
 
-fn reduce_with<T: Real>(
+async fn reduce_with<T: Real>(
     ctx: &Context,
     plan: &mut NormPlan,
     call: NormCall,
@@ -367,7 +381,7 @@ fn reduce_with<T: Real>(
         .map(|w| readback.timestamps(&mut encoder, w))
         .transpose()?;
     let submission = ctx.submit(encoder)?;
-    let mapped = readback.finish(submission)?;
+    let mapped = readback.finish(submission).await?;
     // Each field is as wide as `T`; the magnitude's bits read as a `T` are |x| itself.
     let read = |at: usize, field: usize| -> Result<T> {
         let at = at + field * element;
@@ -401,7 +415,11 @@ fn reduce_with<T: Real>(
 
 /// The norm `kind` of a resident vector, with the semantics of [`super`]; its compute time
 /// from timestamps when `timed` and the adapter has them, else host time.
-fn norm_of<T: Real>(v: &GpuVector<T>, kind: NormKind, timed: bool) -> Result<(T, GpuTimings)> {
+async fn norm_of<T: Real>(
+    v: &GpuVector<T>,
+    kind: NormKind,
+    timed: bool,
+) -> Result<(T, GpuTimings)> {
     let clock = if timed {
         v.resident().ctx().clock()
     } else {
@@ -410,41 +428,31 @@ fn norm_of<T: Real>(v: &GpuVector<T>, kind: NormKind, timed: bool) -> Result<(T,
     let mut timings = GpuTimings::new(clock);
     let start = Instant::now();
     let mut device = Duration::ZERO;
-    let mut run = |summand, shift: i32| {
-        let call = NormCall {
-            summand,
-            // Two's complement: the shader reads it back with `bitcast<i32>`.
-            shift: shift as u32,
-        };
-        let (reduced, time) = reduce(v, call, timed)?;
-        device += time.unwrap_or_default();
-        Ok::<_, crate::error::Error>(reduced)
-    };
     let value = if v.is_empty() {
         T::zero()
     } else {
         match kind {
-            NormKind::L1 => run(SUMMAND_ABS, 0)?.l1(),
+            NormKind::L1 => run(v, SUMMAND_ABS, 0, timed, &mut device).await?.l1(),
             NormKind::L2Squared => {
-                let r = run(SUMMAND_SQUARE, 0)?;
+                let r = run(v, SUMMAND_SQUARE, 0, timed, &mut device).await?;
                 r.special().unwrap_or(r.sum)
             }
-            NormKind::LInf => run(SUMMAND_ABS, 0)?.amax,
+            NormKind::LInf => run(v, SUMMAND_ABS, 0, timed, &mut device).await?.amax,
             NormKind::L2 => {
-                let r = run(SUMMAND_SQUARE, 0)?;
+                let r = run(v, SUMMAND_SQUARE, 0, timed, &mut device).await?;
                 // The shared L2 logic decides whether the scaled pass runs (a second
                 // submission and wait, only for vectors whose squares overflow or
-                // underflow). The scale is the power of two at or below L∞, so scaling is
-                // exact and done on the bits (subnormal inputs survive any device).
-                try_l2_from_parts(
-                    r.amax,
-                    || Ok(r.sum),
-                    |amax| {
+                // underflow): its `Err` here is "scale by this L∞". The scale is the power
+                // of two at or below L∞, so scaling is exact and done on the bits
+                // (subnormal inputs survive any device).
+                match try_l2_from_parts(r.amax, || Ok(r.sum), Err) {
+                    Ok(l2) => l2,
+                    Err(amax) => {
                         let shift = binary_exponent(amax.as_f64());
-                        run(SUMMAND_SCALED_SQUARE, shift)
-                            .map(|s| T::from_f64(power_of_two(shift)) * s.sum.sqrt())
-                    },
-                )?
+                        let s = run(v, SUMMAND_SCALED_SQUARE, shift, timed, &mut device).await?;
+                        T::from_f64(power_of_two(shift)) * s.sum.sqrt()
+                    }
+                }
             }
         }
     };
@@ -454,4 +462,23 @@ fn norm_of<T: Real>(v: &GpuVector<T>, kind: NormKind, timed: bool) -> Result<(T,
         ComputeClock::Host => start.elapsed(),
     };
     Ok((value, timings))
+}
+
+/// One reduction of `v` with `summand` (and the scale `2^-shift`), its device time added
+/// to `device`.
+async fn run<T: Real>(
+    v: &GpuVector<T>,
+    summand: u32,
+    shift: i32,
+    timed: bool,
+    device: &mut Duration,
+) -> Result<Reduced<T>> {
+    let call = NormCall {
+        summand,
+        // Two's complement: the shader reads it back with `bitcast<i32>`.
+        shift: shift as u32,
+    };
+    let (reduced, time) = reduce(v, call, timed).await?;
+    *device += time.unwrap_or_default();
+    Ok(reduced)
 }

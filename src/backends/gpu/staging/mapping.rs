@@ -1,20 +1,21 @@
 //! Where a buffer's mapping stands, across the threads that poll one device.
 
 use std::ops::Range;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use web_time::Instant;
 
 use crate::backends::gpu::context::Context;
 use crate::backends::gpu::errors::device_error;
+use crate::backends::gpu::signal::{Signal, WAITS_YIELD};
 use crate::error::Result;
 
 /// How long a completed transfer's mapping may take to be reported (see [`MapState::check`]).
 const MAPPING_SETTLES_WITHIN: Duration = Duration::from_secs(10);
 
-/// Where a buffer's `map_async` stands: pending (0, the default) until its callback runs.
+/// Where a buffer's `map_async` stands: pending (unset) until its callback runs.
 #[derive(Clone, Default)]
-pub(super) struct MapState(Arc<AtomicU8>);
+pub(super) struct MapState(Signal);
 
 impl MapState {
     const MAPPED: u8 = 1;
@@ -23,14 +24,13 @@ impl MapState {
     /// Starts mapping `range` of `buffer`.
     pub(super) fn map(buffer: &wgpu::Buffer, mode: wgpu::MapMode, range: Range<u64>) -> MapState {
         let state = MapState::default();
-        let flag = Arc::clone(&state.0);
+        let signal = state.0.clone();
         buffer.map_async(mode, range, move |result| {
-            let value = if result.is_ok() {
+            signal.set(if result.is_ok() {
                 MapState::MAPPED
             } else {
                 MapState::FAILED
-            };
-            flag.store(value, Ordering::Release);
+            });
         });
         state
     }
@@ -38,13 +38,19 @@ impl MapState {
     /// `Ok` once mapped. Call after the wait that completes the mapping: with several
     /// threads polling one device, another thread's poll may have collected this mapping's
     /// callback and be about to run it, so a pending state is given a moment to settle.
-    pub(super) fn check(&self, ctx: &Context) -> Result<()> {
+    /// In a browser it yields until the event loop runs the callback.
+    pub(super) async fn check(&self, ctx: &Context) -> Result<()> {
         let deadline = Instant::now() + MAPPING_SETTLES_WITHIN;
         loop {
-            match self.0.load(Ordering::Acquire) {
-                MapState::MAPPED => return Ok(()),
-                MapState::FAILED => return Err(device_error("mapping a buffer failed")),
-                _ if Instant::now() >= deadline => {
+            let value = if WAITS_YIELD {
+                Some(self.0.wait().await)
+            } else {
+                self.0.get()
+            };
+            match value {
+                Some(MapState::MAPPED) => return Ok(()),
+                Some(_) => return Err(device_error("mapping a buffer failed")),
+                None if Instant::now() >= deadline => {
                     return Err(device_error("a buffer mapping did not complete"));
                 }
                 _ => {

@@ -94,15 +94,15 @@ fn chunks<'b>(spans: &[Span<'b>], per_chunk: usize, element: usize) -> Vec<Chunk
 ///
 /// # Errors
 /// [`crate::Error::Device`] if the device fails; `OutOfMemory` if staging cannot be had.
-pub(crate) fn upload<T: Pod>(
+pub(crate) async fn upload<T: Pod>(
     ctx: &Context,
     spans: &[Span<'_>],
     source: &Source<'_, T>,
 ) -> Result<()> {
     let mut clock = PhaseClock::start();
     let chunks = match ctx.summary.transfer_path {
-        TransferPath::MappedBuffers => upload_mapped(ctx, spans, source, &mut clock),
-        TransferPath::Staging => upload_staged(ctx, spans, source, &mut clock),
+        TransferPath::MappedBuffers => upload_mapped(ctx, spans, source, &mut clock).await,
+        TransferPath::Staging => upload_staged(ctx, spans, source, &mut clock).await,
     }?;
     let phases = clock.finish(spans_bytes::<T>(spans), chunks);
     ctx.record_transfer(true, &phases);
@@ -123,15 +123,15 @@ fn mapped_pieces(spans: &[Span<'_>]) -> u64 {
 ///
 /// # Errors
 /// As [`upload`].
-pub(crate) fn download<T: Pod>(
+pub(crate) async fn download<T: Pod>(
     ctx: &Context,
     spans: &[Span<'_>],
     sink: &mut Sink<'_, T>,
 ) -> Result<()> {
     let mut clock = PhaseClock::start();
     let chunks = match ctx.summary.transfer_path {
-        TransferPath::MappedBuffers => download_mapped(ctx, spans, sink, &mut clock),
-        TransferPath::Staging => download_staged(ctx, spans, sink, &mut clock),
+        TransferPath::MappedBuffers => download_mapped(ctx, spans, sink, &mut clock).await,
+        TransferPath::Staging => download_staged(ctx, spans, sink, &mut clock).await,
     }?;
     let phases = clock.finish(spans_bytes::<T>(spans), chunks);
     ctx.record_transfer(false, &phases);
@@ -143,7 +143,7 @@ pub(crate) fn download<T: Pod>(
 ///
 /// # Errors
 /// As [`upload`].
-pub(crate) fn create_filled<T: Pod>(
+pub(crate) async fn create_filled<T: Pod>(
     ctx: &Context,
     what: &'static str,
     lens: &[usize],
@@ -177,14 +177,14 @@ pub(crate) fn create_filled<T: Pod>(
         fill_mapped(ctx, &spans, source, &mut clock)?;
         mapped_pieces(&spans)
     } else {
-        upload_staged(ctx, &spans, source, &mut clock)?
+        upload_staged(ctx, &spans, source, &mut clock).await?
     };
     ctx.record_transfer(true, &clock.finish(spans_bytes::<T>(&spans), chunks));
     Ok(buffers)
 }
 
 /// Maps every non-empty span's buffer in `mode` and waits until all are mapped.
-fn map_all(
+async fn map_all(
     ctx: &Context,
     spans: &[Span<'_>],
     mode: wgpu::MapMode,
@@ -199,9 +199,14 @@ fn map_all(
             .collect::<Result<_>>()
     })?;
     clock.time(device_wait, || ctx.wait_idle())?;
-    clock.time(map_wait, || {
-        states.iter().try_for_each(|state| state.check(ctx))
-    })
+    clock
+        .time_async(map_wait, async {
+            for state in &states {
+                state.check(ctx).await?;
+            }
+            Ok(())
+        })
+        .await
 }
 
 /// Writes `source` into spans whose buffers are mapped for writing, and unmaps them.
@@ -223,24 +228,24 @@ fn fill_mapped<T: Pod>(
     Ok(())
 }
 
-fn upload_mapped<T: Pod>(
+async fn upload_mapped<T: Pod>(
     ctx: &Context,
     spans: &[Span<'_>],
     source: &Source<'_, T>,
     clock: &mut PhaseClock,
 ) -> Result<u64> {
-    map_all(ctx, spans, wgpu::MapMode::Write, size_of::<T>(), clock)?;
+    map_all(ctx, spans, wgpu::MapMode::Write, size_of::<T>(), clock).await?;
     fill_mapped(ctx, spans, source, clock)?;
     Ok(mapped_pieces(spans))
 }
 
-fn download_mapped<T: Pod>(
+async fn download_mapped<T: Pod>(
     ctx: &Context,
     spans: &[Span<'_>],
     sink: &mut Sink<'_, T>,
     clock: &mut PhaseClock,
 ) -> Result<u64> {
-    map_all(ctx, spans, wgpu::MapMode::Read, size_of::<T>(), clock)?;
+    map_all(ctx, spans, wgpu::MapMode::Read, size_of::<T>(), clock).await?;
     for span in spans.iter().filter(|s| s.len > 0) {
         clock.time(host_copy, || -> Result<()> {
             let view = ctx.mapped_range(span.buffer, 0..span.bytes(size_of::<T>()))?;
@@ -274,7 +279,7 @@ struct InFlight<'b> {
 }
 
 /// Returns the chunks it moved.
-fn upload_staged<T: Pod>(
+async fn upload_staged<T: Pod>(
     ctx: &Context,
     spans: &[Span<'_>],
     source: &Source<'_, T>,
@@ -291,8 +296,10 @@ fn upload_staged<T: Pod>(
             let done = in_flight
                 .pop_front()
                 .ok_or_else(|| device_error("no staging"))?;
-            clock.time(device_wait, || ctx.wait(done.submission))?;
-            clock.time(map_wait, || done.state.check(ctx))?;
+            clock
+                .time_async(device_wait, ctx.wait(done.submission))
+                .await?;
+            clock.time_async(map_wait, done.state.check(ctx)).await?;
             done.buffer
         } else {
             match pool.uploads.take(&class) {
@@ -321,17 +328,19 @@ fn upload_staged<T: Pod>(
         });
     }
     if let Some(last) = in_flight.back() {
-        clock.time(device_wait, || ctx.wait(last.submission.clone()))?;
+        clock
+            .time_async(device_wait, ctx.wait(last.submission.clone()))
+            .await?;
     }
     for done in in_flight {
-        clock.time(map_wait, || done.state.check(ctx))?;
+        clock.time_async(map_wait, done.state.check(ctx)).await?;
         pool.uploads.put(class, done.buffer);
     }
     Ok(moved)
 }
 
 /// Returns the chunks it moved.
-fn download_staged<T: Pod>(
+async fn download_staged<T: Pod>(
     ctx: &Context,
     spans: &[Span<'_>],
     sink: &mut Sink<'_, T>,
@@ -340,24 +349,12 @@ fn download_staged<T: Pod>(
     let pool = &ctx.staging;
     let class = pool.chunk_bytes;
     let mut in_flight: VecDeque<InFlight<'_>> = VecDeque::new();
-    let drain =
-        |done: InFlight<'_>, sink: &mut Sink<'_, T>, clock: &mut PhaseClock| -> Result<()> {
-            clock.time(device_wait, || ctx.wait(done.submission))?;
-            clock.time(map_wait, || done.state.check(ctx))?;
-            clock.time(host_copy, || -> Result<()> {
-                let view = ctx.mapped_range(&done.buffer, 0..done.chunk.bytes::<T>())?;
-                sink.read(done.chunk.host.clone(), &view, pool.parallel)
-            })?;
-            done.buffer.unmap();
-            pool.readbacks.put(class, done.buffer);
-            Ok(())
-        };
     let mut moved = 0;
     for chunk in chunks(spans, pool.chunk_elements::<T>(), size_of::<T>()) {
         if in_flight.len() >= pool.depth
             && let Some(done) = in_flight.pop_front()
         {
-            drain(done, sink, clock)?;
+            drain(ctx, done, sink, clock).await?;
         }
         let buffer = match pool.readbacks.take(&class) {
             Some(buffer) => buffer,
@@ -380,7 +377,29 @@ fn download_staged<T: Pod>(
         });
     }
     while let Some(done) = in_flight.pop_front() {
-        drain(done, sink, clock)?;
+        drain(ctx, done, sink, clock).await?;
     }
     Ok(moved)
+}
+
+/// Waits for a read-back chunk, copies it into `sink` and returns its staging buffer to
+/// the pool.
+async fn drain<T: Pod>(
+    ctx: &Context,
+    done: InFlight<'_>,
+    sink: &mut Sink<'_, T>,
+    clock: &mut PhaseClock,
+) -> Result<()> {
+    let pool = &ctx.staging;
+    clock
+        .time_async(device_wait, ctx.wait(done.submission))
+        .await?;
+    clock.time_async(map_wait, done.state.check(ctx)).await?;
+    clock.time(host_copy, || -> Result<()> {
+        let view = ctx.mapped_range(&done.buffer, 0..done.chunk.bytes::<T>())?;
+        sink.read(done.chunk.host.clone(), &view, pool.parallel)
+    })?;
+    done.buffer.unmap();
+    pool.readbacks.put(pool.chunk_bytes, done.buffer);
+    Ok(())
 }

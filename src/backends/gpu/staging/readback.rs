@@ -88,7 +88,7 @@ impl<'c> Readback<'c> {
     ///
     /// # Errors
     /// [`crate::Error::Device`] if the device fails.
-    pub(crate) fn finish(mut self, submission: Submission) -> Result<Mapped<'c>> {
+    pub(crate) async fn finish(mut self, submission: Submission) -> Result<Mapped<'c>> {
         let buffer = self
             .buffer
             .take()
@@ -97,8 +97,8 @@ impl<'c> Readback<'c> {
         let state = self
             .ctx
             .capture(|| MapState::map(&buffer, wgpu::MapMode::Read, 0..bytes))?;
-        self.ctx.wait(submission)?;
-        state.check(self.ctx)?;
+        self.ctx.wait(submission).await?;
+        state.check(self.ctx).await?;
         let view = self.ctx.mapped_range(&buffer, 0..bytes)?;
         Ok(Mapped {
             ctx: self.ctx,

@@ -6,7 +6,9 @@
 mod plan;
 pub(crate) mod shader;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use web_time::Instant;
 
 use ndarray::ArrayViewMut2;
 
@@ -18,6 +20,7 @@ use crate::backends::gpu::Gpu;
 use crate::backends::gpu::context::Context;
 use crate::backends::gpu::grid::GpuGrid;
 use crate::backends::gpu::resident::Resident;
+use crate::backends::gpu::signal::block_on;
 use crate::backends::gpu::staging::readback::Readback;
 use crate::backends::gpu::timing::{GpuTimings, MAX_TIMED_PASSES};
 use crate::error::{Error, Result};
@@ -57,7 +60,19 @@ impl<T: Real> GpuGrid<T> {
     /// # Errors
     /// [`Error::Device`] if the device fails.
     pub fn step(&mut self, params: &DiffusionParams<T>, steps: usize) -> Result<Duration> {
-        step(self, params, steps, true)
+        block_on(self.step_async(params, steps))
+    }
+
+    /// [`GpuGrid::step`], awaited instead of blocking (what a browser needs).
+    ///
+    /// # Errors
+    /// As [`GpuGrid::step`].
+    pub async fn step_async(
+        &mut self,
+        params: &DiffusionParams<T>,
+        steps: usize,
+    ) -> Result<Duration> {
+        step(self, params, steps, true).await
     }
 
     /// Advances the grid `steps` steps on the device, untimed: the cheapest call, for loops
@@ -67,7 +82,15 @@ impl<T: Real> GpuGrid<T> {
     /// # Errors
     /// [`Error::Device`] if the device fails.
     pub fn advance(&mut self, params: &DiffusionParams<T>, steps: usize) -> Result<()> {
-        step(self, params, steps, false).map(|_| ())
+        block_on(self.advance_async(params, steps))
+    }
+
+    /// [`GpuGrid::advance`], awaited instead of blocking (what a browser needs).
+    ///
+    /// # Errors
+    /// As [`GpuGrid::advance`].
+    pub async fn advance_async(&mut self, params: &DiffusionParams<T>, steps: usize) -> Result<()> {
+        step(self, params, steps, false).await.map(|_| ())
     }
 
     /// Sets how many steps one dispatch takes (temporal blocking, K): 1 runs one step per
@@ -86,7 +109,7 @@ impl<T: Real> GpuGrid<T> {
     pub fn set_steps_per_dispatch(&mut self, k: usize) -> Result<()> {
         let scheme = self.temporal_blocking();
         self.check_blocking(k, scheme)?;
-        self.resident().with_state(initial_state::<T>, |_, state| {
+        self.resident().with_state(initial_state::<T>, |state| {
             state.steps_per_dispatch = k;
             Ok(())
         })
@@ -102,7 +125,7 @@ impl<T: Real> GpuGrid<T> {
     pub fn set_temporal_blocking(&mut self, scheme: TemporalBlocking) -> Result<()> {
         let k = self.steps_per_dispatch();
         self.check_blocking(k, scheme)?;
-        self.resident().with_state(initial_state::<T>, |_, state| {
+        self.resident().with_state(initial_state::<T>, |state| {
             state.blocking = scheme;
             Ok(())
         })
@@ -111,7 +134,7 @@ impl<T: Real> GpuGrid<T> {
     /// How this grid's dispatches of K ≥ 2 steps block ([`GpuGrid::set_temporal_blocking`]).
     pub fn temporal_blocking(&self) -> TemporalBlocking {
         self.resident()
-            .with_state(initial_state::<T>, |_, state| Ok(state.blocking))
+            .with_state(initial_state::<T>, |state| Ok(state.blocking))
             .unwrap_or_default()
     }
 
@@ -160,7 +183,7 @@ impl<T: Real> GpuGrid<T> {
     /// [`Gpu::release_cached`]); smaller grids take `quads`.
     pub fn entry_point(&self) -> Option<&'static str> {
         self.resident()
-            .with_state(initial_state::<T>, |_, state| {
+            .with_state(initial_state::<T>, |state| {
                 Ok(state.plan.as_ref().map(|p| p.entry_function()))
             })
             .ok()
@@ -170,7 +193,7 @@ impl<T: Real> GpuGrid<T> {
     /// Steps one dispatch takes ([`GpuGrid::set_steps_per_dispatch`]).
     pub fn steps_per_dispatch(&self) -> usize {
         self.resident()
-            .with_state(initial_state::<T>, |_, state| Ok(state.steps_per_dispatch))
+            .with_state(initial_state::<T>, |state| Ok(state.steps_per_dispatch))
             .unwrap_or(1)
     }
 
@@ -221,28 +244,42 @@ impl Gpu {
         steps: usize,
         transfers: Transfers,
     ) -> Result<GpuTimings> {
+        block_on(self.diffuse_timed_async(grid, params, steps, transfers))
+    }
+
+    /// [`Gpu::diffuse_timed`], awaited instead of blocking (what a browser needs).
+    ///
+    /// # Errors
+    /// As [`Gpu::diffuse_timed`].
+    pub async fn diffuse_timed_async<T: Real>(
+        &self,
+        grid: ArrayViewMut2<'_, T>,
+        params: &DiffusionParams<T>,
+        steps: usize,
+        transfers: Transfers,
+    ) -> Result<GpuTimings> {
         let mut timings = GpuTimings::new(self.compute_clock());
         if grid.is_empty() {
             return Ok(timings);
         }
         let start = Instant::now();
-        let mut resident = self.upload_grid(grid.view())?;
+        let mut resident = self.upload_grid_async(grid.view()).await?;
         timings.upload = start.elapsed();
         match transfers {
-            Transfers::Resident => timings.compute = resident.step(params, steps)?,
+            Transfers::Resident => timings.compute = resident.step_async(params, steps).await?,
             Transfers::ReadBackEveryStep => {
                 let (rows, cols) = grid.dim();
                 let mut host = memory::zeroed_array2(rows, cols, "per-step read-back")?;
                 for _ in 0..steps {
-                    timings.compute += resident.step(params, 1)?;
+                    timings.compute += resident.step_async(params, 1).await?;
                     let start = Instant::now();
-                    resident.download_into(host.view_mut())?;
+                    resident.download_into_async(host.view_mut()).await?;
                     timings.download += start.elapsed();
                 }
             }
         }
         let start = Instant::now();
-        resident.download_into(grid)?;
+        resident.download_into_async(grid).await?;
         timings.download += start.elapsed();
         resident.recycle();
         Ok(timings)
@@ -253,7 +290,7 @@ impl Gpu {
 ///
 /// # Errors
 /// As [`crate::Backend::diffuse`].
-pub(crate) fn diffuse<T: Real>(
+pub(crate) async fn diffuse<T: Real>(
     gpu: &Gpu,
     grid: ArrayViewMut2<'_, T>,
     scratch: ArrayViewMut2<'_, T>,
@@ -266,9 +303,9 @@ pub(crate) fn diffuse<T: Real>(
     if grid.is_empty() {
         return Ok(());
     }
-    let mut resident = gpu.upload_grid(grid.view())?;
-    resident.advance(params, steps)?;
-    resident.download_into(grid)?;
+    let mut resident = gpu.upload_grid_async(grid.view()).await?;
+    resident.advance_async(params, steps).await?;
+    resident.download_into_async(grid).await?;
     resident.recycle();
     Ok(())
 }
@@ -277,7 +314,7 @@ pub(crate) fn diffuse<T: Real>(
 /// `timed` and the adapter has timestamps, else host time (see [`GpuGrid::step`]).
 /// Untimed calls skip the timestamp queries, which cost more than a tiny step on some
 /// drivers (Mesa's software driver flushes its pipeline at each one).
-fn step<T: Real>(
+async fn step<T: Real>(
     grid: &mut GpuGrid<T>,
     params: &DiffusionParams<T>,
     steps: usize,
@@ -288,18 +325,18 @@ fn step<T: Real>(
         return Ok(Duration::ZERO);
     }
     let bands = grid.bands();
-    let (elapsed, rotations) = grid
-        .resident()
-        .with_state(initial_state::<T>, |data, state| {
-            run_steps(data, state, (rows, cols), bands, params, steps, timed)
-        })?;
+    let (elapsed, rotations) = {
+        let data = grid.resident();
+        let mut slot = data.state(initial_state::<T>).await?;
+        run_steps(data, slot.get()?, (rows, cols), bands, params, steps, timed).await?
+    };
     grid.resident_mut().rotate(rotations);
     Ok(elapsed)
 }
 
 /// The steps themselves, on the grid's data and state; returns their time and how many
 /// times the data moved from one buffer to the other.
-fn run_steps<T: Real>(
+async fn run_steps<T: Real>(
     data: &Resident<T>,
     state: &mut DiffusionState<T>,
     (rows, cols): (usize, usize),
@@ -311,7 +348,7 @@ fn run_steps<T: Real>(
     // Taken out while stepping and put back after: a failed call leaves it to be rebuilt.
     let mut plan = match state.plan.take() {
         Some(plan) => plan,
-        None => DiffusionPlan::build(data, (rows, cols), params.coefficient())?,
+        None => DiffusionPlan::build(data, (rows, cols), params.coefficient()).await?,
     };
     plan.set_coefficient(data, params.coefficient())?;
     // Temporal blocking where asked for and possible (one band); K = 1 otherwise.
@@ -321,7 +358,7 @@ fn run_steps<T: Real>(
         1
     };
     plan.block(data, (rows, cols), k, state.blocking)?;
-    let stepped = submit_steps(data, &plan, (rows, cols), steps, k, timed);
+    let stepped = submit_steps(data, &plan, (rows, cols), steps, k, timed).await;
     state.plan = Some(plan);
     stepped
 }
@@ -329,7 +366,7 @@ fn run_steps<T: Real>(
 /// Records and submits `steps` steps of `plan`, `k` per dispatch where blocked, in
 /// submissions bounded by work (and, when `timed`, by the stopwatch's passes), at most two
 /// in flight; returns their time and how many dispatches moved the data.
-fn submit_steps<T: Real>(
+async fn submit_steps<T: Real>(
     data: &Resident<T>,
     plan: &DiffusionPlan<T>,
     (rows, cols): (usize, usize),
@@ -383,16 +420,16 @@ fn submit_steps<T: Real>(
         // At most two submissions in flight: the device never idles between them, and a
         // stop leaves at most one to finish.
         if let Some(previous) = last.replace(ctx.submit(encoder)?) {
-            ctx.wait(previous)?;
+            ctx.wait(previous).await?;
         }
     }
     let elapsed = match (readback, last, &watch) {
         (Some((rb, at)), Some(last), Some(w)) => {
-            let mapped = rb.finish(last)?;
+            let mapped = rb.finish(last).await?;
             w.elapsed(&mapped[at..], ctx.timestamp_period())
         }
         (_, Some(last), _) => {
-            ctx.wait(last)?;
+            ctx.wait(last).await?;
             Ok(start.elapsed())
         }
         _ => Ok(start.elapsed()),

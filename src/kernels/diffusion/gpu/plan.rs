@@ -2,7 +2,9 @@
 //! (chosen by timing both where the grid is large), its bind groups per band and parity,
 //! and the temporally blocked dispatch for the K and scheme last used.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use web_time::Instant;
 
 use crate::backends::gpu::contract::WORKGROUP_SIZE;
 use crate::backends::gpu::errors::device_error;
@@ -129,7 +131,7 @@ impl<T: Real> DiffusionPlan<T> {
     /// The plan of a grid of `rows × cols`, on the faster one-step entry point: `main`
     /// where rows are not whole quads, else whichever of `quads` and `main` measured faster
     /// for grids of this size class on this device (`quads` for small grids).
-    pub(super) fn build(
+    pub(super) async fn build(
         grid: &Resident<T>,
         (rows, cols): (usize, usize),
         value: T,
@@ -153,7 +155,7 @@ impl<T: Real> DiffusionPlan<T> {
             Some(_) => Self::new(grid, cols, value, MAIN)?,
             None => {
                 let one_cell = Self::new(grid, cols, value, MAIN)?;
-                if one_cell.time_one_step(grid)? < quads.time_one_step(grid)? {
+                if one_cell.time_one_step(grid).await? < quads.time_one_step(grid).await? {
                     one_cell
                 } else {
                     quads
@@ -167,7 +169,7 @@ impl<T: Real> DiffusionPlan<T> {
     /// One step's time on the grid's data, writing the buffer the next step overwrites
     /// anyway (the grid's state is unchanged): the second of two dispatches, on the device's
     /// clock where it has timestamps, else from submission to completion.
-    fn time_one_step(&self, grid: &Resident<T>) -> Result<Duration> {
+    async fn time_one_step(&self, grid: &Resident<T>) -> Result<Duration> {
         let ctx = grid.ctx();
         let pipeline = ctx.pipeline::<T>(self.entry)?;
         let parity = grid.current();
@@ -190,14 +192,14 @@ impl<T: Real> DiffusionPlan<T> {
             }
             if watch.is_none() {
                 let finished = std::mem::replace(&mut encoder, ctx.encoder());
-                ctx.wait(ctx.submit(finished)?)?;
+                ctx.wait(ctx.submit(finished)?).await?;
                 times.push(start.elapsed());
             }
         }
         if let Some(w) = &watch {
             let mut rb = Readback::new(ctx, w.bytes())?;
             let at = rb.timestamps(&mut encoder, w)?;
-            let mapped = rb.finish(ctx.submit(encoder)?)?;
+            let mapped = rb.finish(ctx.submit(encoder)?).await?;
             times = w.each(&mapped[at..], ctx.timestamp_period())?;
         }
         ctx.return_stopwatch(watch);
