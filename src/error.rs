@@ -106,7 +106,9 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    pub(crate) fn invalid(name: &'static str, reason: impl Into<String>) -> Self {
+    /// [`Error::InvalidParameter`] for the parameter `name`: what crates built on hpnum
+    /// (the web page's, the Python package's) return for their own callers' arguments.
+    pub fn invalid(name: &'static str, reason: impl Into<String>) -> Self {
         Error::InvalidParameter {
             name,
             reason: reason.into(),

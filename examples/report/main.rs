@@ -175,7 +175,8 @@ fn measure_all(args: &Args) -> Result<(Value, Option<Measurements>), String> {
     println!("measuring the host's limits");
     let host = HostLimits::measure().map_err(err)?;
     let mut report = json!({
-        "schema": 1,
+        // 2: the crossover's measurements are in it (what the web page draws).
+        "schema": 2,
         "date": humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         "quick": quick,
         "command": std::env::args().skip(1).collect::<Vec<_>>().join(" "),
@@ -502,7 +503,20 @@ fn crossover(args: &Args, dir: &Path) -> Result<(Value, Vec<Crossover>), String>
         let crossings = sweep_report::emit_all(&result, dir)?;
         out.insert(
             precision.name().into(),
-            json!({"crossings": crossings, "points": result.points.len()}),
+            json!({
+                "crossings": crossings,
+                "points": result.points.len(),
+                // Each point as the web page reads it (web/src/crossover.rs), so that the
+                // page draws this report as it draws its own run.
+                "measurements": result.points.iter().map(|p| json!({
+                    "kernel": p.kernel.name(),
+                    "label": p.label,
+                    "size": p.size,
+                    "backend": p.backend,
+                    "seconds": p.seconds,
+                })).collect::<Vec<_>>(),
+                "cpu_backends": result.cpu_backends,
+            }),
         );
         sweeps.push(result);
     }

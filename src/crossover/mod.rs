@@ -179,33 +179,7 @@ impl Crossover {
     /// The first size from which `flavour` beats every CPU backend at every larger size
     /// measured for `kernel`, if any.
     pub fn crossing(&self, kernel: Kernel, flavour: &str) -> Option<usize> {
-        let points: Vec<&Point> = self.points_of(kernel).collect();
-        let mut sizes: Vec<usize> = points.iter().map(|p| p.size).collect();
-        sizes.sort_unstable();
-        sizes.dedup();
-        let wins = |size: usize| {
-            let at = |backend: &str| {
-                points
-                    .iter()
-                    .find(|p| p.size == size && p.backend == backend)
-                    .map(|p| p.seconds)
-            };
-            let best_cpu = self
-                .cpu_backends
-                .iter()
-                .filter_map(|b| at(b))
-                .fold(f64::INFINITY, f64::min);
-            at(flavour).is_some_and(|t| t < best_cpu)
-        };
-        let mut first = None;
-        for &size in sizes.iter().rev() {
-            if wins(size) {
-                first = Some(size);
-            } else {
-                break;
-            }
-        }
-        first
+        crossing(&self.points, &self.cpu_backends, kernel, flavour)
     }
 
     /// Every kernel's crossing for every GPU flavour it was measured in.
@@ -241,6 +215,43 @@ impl Crossover {
         }
         out
     }
+}
+
+/// The first size from which `flavour` beats every one of `cpu_backends` at every larger
+/// size measured for `kernel` among `points`, if any ([`Crossover::crossing`]; a page that
+/// measures its own points calls this).
+pub fn crossing(
+    points: &[Point],
+    cpu_backends: &[String],
+    kernel: Kernel,
+    flavour: &str,
+) -> Option<usize> {
+    let points: Vec<&Point> = points.iter().filter(|p| p.kernel == kernel).collect();
+    let mut sizes: Vec<usize> = points.iter().map(|p| p.size).collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    let wins = |size: usize| {
+        let at = |backend: &str| {
+            points
+                .iter()
+                .find(|p| p.size == size && p.backend == backend)
+                .map(|p| p.seconds)
+        };
+        let best_cpu = cpu_backends
+            .iter()
+            .filter_map(|b| at(b))
+            .fold(f64::INFINITY, f64::min);
+        at(flavour).is_some_and(|t| t < best_cpu)
+    };
+    let mut first = None;
+    for &size in sizes.iter().rev() {
+        if wins(size) {
+            first = Some(size);
+        } else {
+            break;
+        }
+    }
+    first
 }
 
 /// Records one backend's median seconds on a case (`None` where it did not run).

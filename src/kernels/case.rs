@@ -150,7 +150,27 @@ pub trait Case<T: Real>: Send {
         gpu: &crate::backends::gpu::Gpu,
         flavour: GpuFlavour,
     ) -> Result<Option<CaseRun<'_>>>;
+
+    /// `calls` calls on `gpu`, awaited, and their total time: what a browser times, where
+    /// nothing may block and the clock is coarse (so a page times many calls at once).
+    /// With `resident`, the compute on data already on the device (as
+    /// [`GpuFlavour::Resident`]; the one upload before the calls is untimed); else the
+    /// one-shot call, upload, compute and download, as [`Case::run`] times it on the GPU.
+    ///
+    /// # Errors
+    /// What the device returns.
+    #[cfg(feature = "gpu")]
+    fn time_gpu_async<'a>(
+        &'a mut self,
+        gpu: &'a crate::backends::gpu::Gpu,
+        resident: bool,
+        calls: usize,
+    ) -> GpuTime<'a>;
 }
+
+/// An awaited GPU call's time ([`Case::time_gpu_async`]).
+#[cfg(feature = "gpu")]
+pub type GpuTime<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Duration>> + 'a>>;
 
 /// Host time of `call`.
 pub(crate) fn host_time(call: impl FnOnce() -> Result<()>) -> Result<Duration> {

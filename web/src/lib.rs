@@ -8,6 +8,7 @@
 //!   the self-test, and the crossover's measurements, each a JavaScript promise that
 //!   resolves with JSON or rejects with a message the page shows (never a panic).
 
+pub mod crossover;
 pub mod selftest;
 
 #[cfg(target_arch = "wasm32")]

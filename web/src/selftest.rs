@@ -22,12 +22,15 @@ pub const NORM: &str = "norm_l2_arange100000_f32";
 /// The backends every case runs on.
 pub const BACKENDS: [&str; 2] = ["scalar", "gpu"];
 
-/// The self-test's JSON: `{"adapter", "webgpu", "errors", "cases"}` (see the web issue's
-/// format in `web/README.md`). `gpu` is the device, or why none opened; a case that fails
-/// on a backend is `null` there, with its error in `errors`.
-pub async fn run(gpu: std::result::Result<&Gpu, String>) -> Value {
+/// The self-test's JSON: `{"adapter", "webgpu", "errors", "cases"}` (the format in
+/// `web/README.md`). `gpu` is the device, or why none opened; `described_as` names its
+/// adapter where wgpu cannot (a browser tells the page, not WebGPU's device; empty: wgpu's
+/// own summary). A case that fails on a backend is `null` there, with its error in
+/// `errors`.
+pub async fn run(gpu: std::result::Result<&Gpu, String>, described_as: &str) -> Value {
     let mut errors = Vec::new();
     let adapter = match &gpu {
+        Ok(_) if !described_as.is_empty() => described_as.to_owned(),
         Ok(gpu) => gpu.adapter().identity(),
         Err(why) => {
             errors.push(format!("gpu: {why}"));

@@ -8,7 +8,7 @@ use hpnum::backends::gpu::GpuOptions;
 use serde_json::json;
 use wasm_bindgen::prelude::*;
 
-use crate::selftest;
+use crate::{crossover, selftest};
 
 thread_local! {
     /// The page's device, opened once (WebGPU hands it over through the event loop).
@@ -46,12 +46,12 @@ pub async fn adapter() -> Result<String, JsError> {
     .to_string())
 }
 
-/// The self-test's JSON (see [`selftest::run`]); never rejects: what failed is in its
-/// `errors`.
+/// The self-test's JSON (see [`selftest::run`]), its adapter named as the browser
+/// describes it; never rejects: what failed is in its `errors`.
 #[wasm_bindgen]
-pub async fn selftest() -> String {
+pub async fn selftest(browser_adapter: String) -> String {
     let gpu = gpu().await;
-    selftest::run(gpu.as_ref().map_err(Clone::clone))
+    selftest::run(gpu.as_ref().map_err(Clone::clone), &browser_adapter)
         .await
         .to_string()
 }
@@ -60,4 +60,40 @@ pub async fn selftest() -> String {
 #[wasm_bindgen]
 pub fn selftest_prefix() -> String {
     selftest::LINE_PREFIX.to_owned()
+}
+
+/// What the page measures: [`crate::crossover::plan`]'s JSON.
+#[wasm_bindgen]
+pub fn plan() -> Result<String, JsError> {
+    crossover::plan()
+        .map(|plan| plan.to_string())
+        .map_err(|e| JsError::new(&e.to_string()))
+}
+
+/// The median seconds of one call (`label` at `size`) on `backend`: a CPU backend's name,
+/// or a GPU flavour (`gpu-resident`, `gpu`) on the page's device.
+#[wasm_bindgen]
+pub async fn measure(label: String, size: usize, backend: String) -> Result<f64, JsError> {
+    let gpu = if crossover::GPU_FLAVOURS.contains(&backend.as_str()) {
+        Some(gpu().await.map_err(|e| JsError::new(&e))?)
+    } else {
+        None
+    };
+    crossover::measure(&label, size, &backend, gpu.as_ref())
+        .await
+        .map_err(|e| JsError::new(&e.to_string()))
+}
+
+/// The verdicts on `points` (JSON, a list of `{"kernel", "label", "size", "backend",
+/// "seconds"}`) against `cpu_backends` (JSON, a list of names): [`crate::crossover::verdicts`].
+#[wasm_bindgen]
+pub fn verdicts(points: &str, cpu_backends: &str) -> Result<String, JsError> {
+    let parse = |text: &str| {
+        serde_json::from_str::<serde_json::Value>(text).map_err(|e| JsError::new(&e.to_string()))
+    };
+    let cpu: Vec<String> =
+        serde_json::from_value(parse(cpu_backends)?).map_err(|e| JsError::new(&e.to_string()))?;
+    crossover::verdicts(&parse(points)?, &cpu)
+        .map(|v| v.to_string())
+        .map_err(|e| JsError::new(&e.to_string()))
 }

@@ -5,13 +5,16 @@
 
 use std::time::Duration;
 
+#[cfg(feature = "gpu")]
+use web_time::Instant;
+
 use ndarray::Array2;
 
 use crate::backend::AnyBackend;
 use crate::error::{Error, Result};
 use crate::kernels::case::{Case, host_time};
 #[cfg(feature = "gpu")]
-use crate::kernels::case::{CaseRun, GpuFlavour};
+use crate::kernels::case::{CaseRun, GpuFlavour, GpuTime};
 use crate::kernels::diffusion::DiffusionParams;
 use crate::kernels::kernel::Kernel;
 use crate::kernels::norm::{LCG_SEED, lcg_vector};
@@ -127,5 +130,31 @@ impl<T: Real> Case<T> for DiffusionCase<T> {
                 })
             }
         }))
+    }
+
+    #[cfg(feature = "gpu")]
+    fn time_gpu_async<'a>(
+        &'a mut self,
+        gpu: &'a crate::backends::gpu::Gpu,
+        resident: bool,
+        calls: usize,
+    ) -> GpuTime<'a> {
+        Box::pin(async move {
+            if resident {
+                let mut grid = gpu.upload_grid_async(self.grid.view()).await?;
+                let start = Instant::now();
+                grid.advance_async(&self.params, calls * STEPS).await?;
+                let elapsed = start.elapsed();
+                grid.recycle();
+                return Ok(elapsed);
+            }
+            let start = Instant::now();
+            for _ in 0..calls {
+                let (grid, scratch) = (self.grid.view_mut(), self.scratch.view_mut());
+                crate::kernels::diffusion::gpu::diffuse(gpu, grid, scratch, &self.params, STEPS)
+                    .await?;
+            }
+            Ok(start.elapsed())
+        })
     }
 }

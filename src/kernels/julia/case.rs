@@ -3,12 +3,15 @@
 
 use std::time::Duration;
 
+#[cfg(feature = "gpu")]
+use web_time::Instant;
+
 use crate::backend::AnyBackend;
 use crate::backends::rayon::Rayon;
 use crate::error::Result;
 use crate::kernels::case::{Case, host_time};
 #[cfg(feature = "gpu")]
-use crate::kernels::case::{CaseRun, GpuFlavour};
+use crate::kernels::case::{CaseRun, GpuFlavour, GpuTime};
 use crate::kernels::julia::{FLOPS_PER_ITERATION, JuliaParams, pixel_iterations};
 use crate::kernels::kernel::Kernel;
 use crate::kernels::workload::Workload;
@@ -85,6 +88,25 @@ impl<T: Real> Case<T> for JuliaCase<T> {
                 T::on(&gpu).julia(params).map(drop)
             })),
             _ => None,
+        })
+    }
+
+    #[cfg(feature = "gpu")]
+    fn time_gpu_async<'a>(
+        &'a mut self,
+        gpu: &'a crate::backends::gpu::Gpu,
+        resident: bool,
+        calls: usize,
+    ) -> GpuTime<'a> {
+        Box::pin(async move {
+            let start = Instant::now();
+            let mut compute = Duration::ZERO;
+            for _ in 0..calls {
+                // Julia has no input to upload: its resident time is the compute without
+                // the counts' copy back, as the call's own clock measures it.
+                compute += gpu.julia_timed_async(&self.params).await?.1.compute;
+            }
+            Ok(if resident { compute } else { start.elapsed() })
         })
     }
 }

@@ -212,7 +212,18 @@ impl Gpu {
         &self,
         params: &JuliaParams<T>,
     ) -> Result<(Array2<u32>, GpuTimings)> {
-        block_on(julia(self.ctx(), params, true))
+        block_on(self.julia_timed_async(params))
+    }
+
+    /// [`Gpu::julia_timed`], awaited instead of blocking (what a browser needs).
+    ///
+    /// # Errors
+    /// As [`crate::Backend::julia`].
+    pub async fn julia_timed_async<T: Real>(
+        &self,
+        params: &JuliaParams<T>,
+    ) -> Result<(Array2<u32>, GpuTimings)> {
+        julia(self.ctx(), params, true).await
     }
 
     /// Julia escape counts, untimed (no timestamp queries, which on some drivers cost more

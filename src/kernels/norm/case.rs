@@ -3,13 +3,16 @@
 
 use std::time::Duration;
 
+#[cfg(feature = "gpu")]
+use web_time::Instant;
+
 use ndarray::Array1;
 
 use crate::backend::AnyBackend;
 use crate::error::{Error, Result};
 use crate::kernels::case::{Case, host_time};
 #[cfg(feature = "gpu")]
-use crate::kernels::case::{CaseRun, GpuFlavour};
+use crate::kernels::case::{CaseRun, GpuFlavour, GpuTime};
 use crate::kernels::kernel::Kernel;
 use crate::kernels::norm::{LCG_SEED, NormKind, lcg_vector};
 use crate::kernels::workload::Workload;
@@ -90,6 +93,32 @@ impl<T: Real> Case<T> for NormCase<T> {
                 }))
             }
             GpuFlavour::StepsPerDispatch(_) | GpuFlavour::ReadBackEveryStep => None,
+        })
+    }
+
+    #[cfg(feature = "gpu")]
+    fn time_gpu_async<'a>(
+        &'a mut self,
+        gpu: &'a crate::backends::gpu::Gpu,
+        resident: bool,
+        calls: usize,
+    ) -> GpuTime<'a> {
+        Box::pin(async move {
+            if resident {
+                let v = gpu.upload_vector_async(self.v.view()).await?;
+                let start = Instant::now();
+                for _ in 0..calls {
+                    v.norm_async(self.kind).await?;
+                }
+                let elapsed = start.elapsed();
+                v.recycle();
+                return Ok(elapsed);
+            }
+            let start = Instant::now();
+            for _ in 0..calls {
+                gpu.norm_async(self.v.view(), self.kind).await?;
+            }
+            Ok(start.elapsed())
         })
     }
 }

@@ -135,7 +135,19 @@ impl Gpu {
         v: &GpuVector<T>,
         kind: NormKind,
     ) -> Result<(T, GpuTimings)> {
-        block_on(norm_of(v, kind, true))
+        block_on(self.norm_resident_async(v, kind))
+    }
+
+    /// [`Gpu::norm_resident`], awaited instead of blocking (what a browser needs).
+    ///
+    /// # Errors
+    /// As [`Gpu::norm_resident`].
+    pub async fn norm_resident_async<T: Real>(
+        &self,
+        v: &GpuVector<T>,
+        kind: NormKind,
+    ) -> Result<(T, GpuTimings)> {
+        norm_of(v, kind, true).await
     }
 
     /// The norm `kind` of `v`: upload, reduce, read back, each timed.

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 fn main() -> ExitCode {
     let gpu = Gpu::shared().map_err(|e| e.to_string());
-    let native = pollster::block_on(selftest::run(gpu.as_ref().map_err(Clone::clone)));
+    let native = pollster::block_on(selftest::run(gpu.as_ref().map_err(Clone::clone), ""));
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [flag, file] = args.as_slice() else {
         println!("{LINE_PREFIX} {native}");
