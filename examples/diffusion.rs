@@ -91,10 +91,26 @@ fn main() {
 
     // The field spans many decades (subnormals at the far edge after long runs): a log scale
     // over the top six shows the spread, linear would show one blob.
-    let floor = max * 1e-6;
-    let shade = |x: f64| ((x.max(floor) / floor).log10() / 6.0).clamp(0.0, 1.0);
-    match common::image::write_png(&args.out, grid.view(), colorous::INFERNO, shade) {
-        Ok(()) => println!("wrote {}", args.out.display()),
+    let scale = common::image::ColourScale {
+        gradient: colorous::INFERNO,
+        low: max * 1e-6,
+        high: max,
+        log: true,
+        label: "temperature (log scale)".into(),
+    };
+    let title = format!(
+        "heat diffusion {rows}×{cols}, {} steps, {} ({})",
+        args.steps,
+        backend.name(),
+        args.common.precision()
+    );
+    let figure = common::image::Figure {
+        title: &title,
+        x_label: "column",
+        y_label: "row",
+    };
+    match common::image::write_heat_map(&args.out, grid.view(), &scale, &figure) {
+        Ok(svg) => println!("wrote {} and {}", args.out.display(), svg.display()),
         Err(e) => common::fail(format!("writing {}: {e}", args.out.display())),
     }
 

@@ -257,10 +257,25 @@ fn main() {
         "sum {:e}, max {:e}, min {:e}, L2 {:e}",
         stats.sum, stats.max, stats.min, stats.l2
     );
-    let floor = stats.max * 1e-6;
-    let shade = |x: f64| ((x.max(floor) / floor).log10() / 6.0).clamp(0.0, 1.0);
-    match common::image::write_png(&args.out, run.grid.view(), colorous::INFERNO, shade) {
-        Ok(()) => println!("wrote {}", args.out.display()),
+    // The field spans many decades: a log scale over the top six shows the spread.
+    let scale = common::image::ColourScale {
+        gradient: colorous::INFERNO,
+        low: stats.max * 1e-6,
+        high: stats.max,
+        log: true,
+        label: "temperature (log scale)".into(),
+    };
+    let title = format!(
+        "heat diffusion {rows}×{cols}, {steps} steps, gpu ({}), {precision}",
+        adapter.name
+    );
+    let figure = common::image::Figure {
+        title: &title,
+        x_label: "column",
+        y_label: "row",
+    };
+    match common::image::write_heat_map(&args.out, run.grid.view(), &scale, &figure) {
+        Ok(svg) => println!("wrote {} and {}", args.out.display(), svg.display()),
         Err(e) => common::fail(format!("writing {}: {e}", args.out.display())),
     }
 

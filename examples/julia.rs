@@ -68,16 +68,33 @@ fn main() {
 
     // Log scale: most pixels escape within a few iterations, the interesting detail is in
     // the long tail; pixels that never escape are drawn in the darkest colour.
-    let max_log = f64::from(args.max_iter).ln_1p();
-    let shade = counts.mapv(|n| {
+    let escaped = counts.mapv(|n| {
         if n == args.max_iter {
             0.0
         } else {
-            f64::from(n).ln_1p() / max_log
+            f64::from(n)
         }
     });
-    match common::image::write_png(&args.out, shade.view(), colorous::MAGMA, |t| t) {
-        Ok(()) => println!("wrote {}", args.out.display()),
+    let scale = common::image::ColourScale {
+        gradient: colorous::MAGMA,
+        low: 1.0,
+        high: f64::from(args.max_iter.max(2)),
+        log: true,
+        label: "iterations to escape (log; never: darkest)".into(),
+    };
+    let title = format!(
+        "Julia set {cols}×{rows}, max_iter {}, {} ({})",
+        args.max_iter,
+        backend.name(),
+        args.common.precision()
+    );
+    let figure = common::image::Figure {
+        title: &title,
+        x_label: "column (real axis)",
+        y_label: "row (imaginary axis)",
+    };
+    match common::image::write_heat_map(&args.out, escaped.view(), &scale, &figure) {
+        Ok(svg) => println!("wrote {} and {}", args.out.display(), svg.display()),
         Err(e) => common::fail(format!("writing {}: {e}", args.out.display())),
     }
 

@@ -52,6 +52,11 @@ pub fn plot(
     let (y_min, y_max) = finite.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), p| {
         (lo.min(value(p)), hi.max(value(p)))
     });
+    // Ticks at the measured sizes.
+    let mut sizes: Vec<f64> = finite.iter().map(|p| p.size as f64).collect();
+    sizes.sort_by(f64::total_cmp);
+    sizes.dedup();
+    let sizes_len = sizes.len();
     let root = SVGBackend::new(path, (900, 560)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
@@ -60,14 +65,16 @@ pub fn plot(
         .x_label_area_size(44)
         .y_label_area_size(72)
         .build_cartesian_2d(
-            (x_min / 1.2..x_max * 1.2).log_scale(),
+            (x_min / 1.2..x_max * 1.2)
+                .log_scale()
+                .with_key_points(sizes),
             (y_min / 2.0..y_max * 2.0).log_scale(),
         )?;
     chart
         .configure_mesh()
         .x_desc(x_label)
         .y_desc(y_label)
-        .x_labels(8)
+        .x_labels(sizes_len)
         .y_labels(8)
         .light_line_style(WHITE)
         .x_label_formatter(&|v| {

@@ -131,9 +131,15 @@ fn emit(
         ),
     ] {
         let path = stem.with_extension(extension);
+        let verdict = match (at("gpu-resident"), at("gpu")) {
+            (None, None) => "the CPU wins at every size".to_owned(),
+            (Some(r), None) => format!("GPU wins resident from {r}"),
+            (None, Some(o)) => format!("GPU wins from {o}, transfers included"),
+            (Some(r), Some(o)) => format!("GPU wins from {r} resident, {o} with transfers"),
+        };
         plot::plot(
             &path,
-            &format!("{label} ({precision}): {what}"),
+            &format!("{label} ({precision}): {what}; {verdict}"),
             kernel.size_label(),
             unit,
             points,

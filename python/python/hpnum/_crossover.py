@@ -197,20 +197,30 @@ class Crossover:
             colour, line = _STYLE[backend]
             time_ax.plot(sizes, [p[1] for p in points], line, color=colour, marker="o", ms=3, label=backend)
             rate_ax.plot(sizes, [p[2] for p in points], line, color=colour, marker="o", ms=3, label=backend)
+        wins = []
         for c in self.crossings:
             if c["kernel"] == kernel and c["precision"] == precision and c["size"] is not None:
                 colour = _STYLE[c["flavour"]][0]
+                wins.append(f"{c['flavour']} from {c['size']}")
                 for ax in (time_ax, rate_ax):
-                    ax.axvline(c["size"], color=colour, alpha=0.35, lw=1)
+                    ax.axvline(c["size"], color=colour, alpha=0.5, lw=1, ls="--")
+                    ax.annotate(f"{c['flavour']} wins", (c["size"], 1), xycoords=("data", "axes fraction"),
+                                xytext=(3, -12), textcoords="offset points", fontsize="small", color=colour)
         label, size_label, unit = rows[0]["label"], rows[0]["size_label"], rows[0]["unit"]
+        measured = sorted({r["size"] for r in rows})
         for ax, what in ((time_ax, "seconds per call"), (rate_ax, unit)):
             ax.set_xscale("log")
             ax.set_yscale("log")
+            # Ticks at the measured sizes.
+            ax.set_xticks(measured, [str(s) for s in measured], fontsize="small")
+            ax.minorticks_off()
             ax.set_xlabel(size_label)
             ax.set_ylabel(what)
             ax.grid(True, which="both", alpha=0.25)
-        time_ax.set_title(f"{label} ({precision}): time per call")
-        rate_ax.set_title(f"{label} ({precision}): throughput")
+        verdict = "GPU wins " + ", ".join(wins) if wins else "the CPU wins at every size"
+        fig.suptitle(f"{label} ({precision}): {verdict}")
+        time_ax.set_title("time per call")
+        rate_ax.set_title("throughput")
         rate_ax.legend(fontsize="small")
         return fig
 
