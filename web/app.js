@@ -62,7 +62,7 @@ async function main() {
     } catch (e) {
       say(`Could not read ${params.get("report")}: ${message(e)}`, true);
     }
-    console.log("hpnum-report-drawn");
+    console.log(`hpnum-report-drawn ${$("status").textContent}`);
   }
   if (params.has("crossover")) await runCrossover();
 }
@@ -224,11 +224,15 @@ function plot(label, sizeLabel, points, verdict) {
     el("text", { x: x(s), y: H - bottom + 18, "text-anchor": "middle", "font-size": 11 }, String(s));
   }
   el("text", { x: (left + W - right) / 2, y: H - 10, "text-anchor": "middle" }, sizeLabel);
+  // Ticks at 1, 2 and 5 × 10ᵉ within the range (only the decades where it spans several).
+  const steps = y1 - y0 > 2 ? [1] : [1, 2, 5];
   for (let e = Math.floor(y0); e <= Math.ceil(y1); e++) {
-    const t = 10 ** e;
-    if (e < y0 - 1e-9 || e > y1 + 1e-9) continue;
-    el("line", { x1: left - 5, y1: y(t), x2: left, y2: y(t), stroke: "#333" });
-    el("text", { x: left - 8, y: y(t) + 4, "text-anchor": "end", "font-size": 11 }, `1e${e} s`);
+    for (const m of steps) {
+      const t = m * 10 ** e;
+      if (Math.log10(t) < y0 - 1e-9 || Math.log10(t) > y1 + 1e-9) continue;
+      el("line", { x1: left - 5, y1: y(t), x2: left, y2: y(t), stroke: "#333" });
+      el("text", { x: left - 8, y: y(t) + 4, "text-anchor": "end", "font-size": 11 }, `${m}e${e} s`);
+    }
   }
   el("text", { x: 14, y: (top + H - bottom) / 2, transform: `rotate(-90 14 ${(top + H - bottom) / 2})`,
     "text-anchor": "middle" }, "seconds per call");

@@ -6,6 +6,7 @@
 //
 //   node --experimental-websocket web/tests/headless.mjs URL SCREENSHOT.png WAIT_FOR [SECONDS]
 //
+// With HPNUM_WEBGPU=off the browser has no WebGPU.
 // WAIT_FOR is the text of the console line that ends the run (`hpnum-selftest`,
 // `hpnum-crossover-done`). Chromium is driven over the DevTools protocol, which Node
 // speaks with its own WebSocket and fetch: nothing to install beyond Debian's chromium.
@@ -22,11 +23,14 @@ if (!url || !screenshot || !waitFor) {
 }
 
 const profile = mkdtempSync(join(tmpdir(), "hpnum-chromium-"));
+// HPNUM_WEBGPU=off: a browser without WebGPU, which the page must handle as calmly.
+const webgpu = process.env.HPNUM_WEBGPU === "off"
+  ? ["--disable-features=WebGPU,Vulkan", "--disable-gpu"]
+  : ["--enable-unsafe-webgpu", "--enable-features=Vulkan", "--use-webgpu-adapter=swiftshader"];
 const chromium = spawn(process.env.CHROMIUM ?? "chromium", [
-  "--headless=new", "--no-sandbox", "--enable-unsafe-webgpu", "--enable-features=Vulkan",
-  "--use-webgpu-adapter=swiftshader", "--no-first-run", "--window-size=1100,1400",
+  "--headless=new", "--no-sandbox", ...webgpu, "--no-first-run", "--window-size=1100,1400",
   `--user-data-dir=${profile}`, "--remote-debugging-port=0", "about:blank",
-], { stdio: ["ignore", "ignore", "ignore"] });
+], { stdio: ["ignore", "ignore", "ignore"], detached: true });
 
 const problems = [];
 let finish;
@@ -139,9 +143,19 @@ try {
   problems.push(`driving Chromium failed: ${e.message}`);
 }
 clearTimeout(timer);
+// Chromium's own group (its GPU and renderer processes too), then its profile; a profile
+// still being written as it goes is left to the temporary directory's cleaning.
 const exited = new Promise((resolve) => chromium.once("exit", resolve));
-chromium.kill();
+try {
+  process.kill(-chromium.pid, "SIGTERM");
+} catch {
+  chromium.kill();
+}
 await exited;
-rmSync(profile, { recursive: true, force: true, maxRetries: 5 });
+try {
+  rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+} catch (e) {
+  console.error(`left ${profile}: ${e.message}`);
+}
 for (const p of problems) console.error(`PROBLEM: ${p}`);
 process.exit(problems.length ? 1 : 0);
