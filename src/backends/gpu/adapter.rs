@@ -91,6 +91,12 @@ pub(crate) struct Opened {
     pub limits: wgpu::Limits,
 }
 
+#[cfg(target_arch = "wasm32")]
+const INSTALL_HINT: &str = "this browser offers no WebGPU adapter: use one that has WebGPU \
+     (Chrome or Edge 113+, Safari 26+, Firefox 141+ on Windows), or enable it \
+     (chrome://flags/#enable-unsafe-webgpu on Linux)";
+
+#[cfg(not(target_arch = "wasm32"))]
 const INSTALL_HINT: &str = "install a GPU driver with Vulkan, Metal or DX12 support; on a machine without a GPU, \
      Mesa's software Vulkan driver works (Debian/Ubuntu: apt install mesa-vulkan-drivers libvulkan1); \
      WGPU_BACKEND=vulkan|metal|dx12|gl and WGPU_ADAPTER_NAME choose among several";

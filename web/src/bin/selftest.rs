@@ -1,11 +1,14 @@
 //! The self-test natively: prints the line the browser prints (`hpnum-selftest {json}`);
 //! with `--check FILE`, reads the browser's output (a console log holding that line) and
 //! exits non-zero, naming each disagreement, unless every value agrees with this build's
-//! under the backends' contracts (`hpnum_web::selftest::compare`).
+//! under the backends' contracts (`hpnum_web::selftest::compare`). With `--points`, measures
+//! the page's crossover natively, by the page's own code, and prints its points as the page
+//! does (`hpnum-points [...]`): what the browser's figures are compared with.
 
 use std::process::ExitCode;
 
 use hpnum::Gpu;
+use hpnum_web::crossover;
 use hpnum_web::selftest::{self, LINE_PREFIX};
 use serde_json::Value;
 
@@ -13,6 +16,18 @@ fn main() -> ExitCode {
     let gpu = Gpu::shared().map_err(|e| e.to_string());
     let native = pollster::block_on(selftest::run(gpu.as_ref().map_err(Clone::clone), ""));
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args == ["--points"] {
+        return match pollster::block_on(native_points(gpu.ok().as_ref())) {
+            Ok(points) => {
+                println!("hpnum-points {points}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let [flag, file] = args.as_slice() else {
         println!("{LINE_PREFIX} {native}");
         return ExitCode::SUCCESS;
@@ -39,6 +54,35 @@ fn main() -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// Every call of the page's plan at every size on every backend, as the page measures
+/// them.
+async fn native_points(gpu: Option<&Gpu>) -> hpnum::Result<Value> {
+    let plan = crossover::plan()?;
+    let mut backends = crossover::cpu_backends();
+    if gpu.is_some() {
+        backends.extend(crossover::GPU_FLAVOURS.map(String::from));
+    }
+    let mut points = Vec::new();
+    for call in plan["calls"].as_array().into_iter().flatten() {
+        let label = call["label"].as_str().unwrap_or_default();
+        for size in call["sizes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_u64)
+        {
+            for backend in &backends {
+                let seconds = crossover::measure(label, size as usize, backend, gpu).await?;
+                points.push(serde_json::json!({
+                    "kernel": call["kernel"], "label": label, "size": size,
+                    "backend": backend, "seconds": seconds,
+                }));
+            }
+        }
+    }
+    Ok(Value::Array(points))
 }
 
 /// The JSON of the one self-test line in a browser's console log (Chromium's
