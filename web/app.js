@@ -38,6 +38,7 @@ async function main() {
   console.log(`hpnum-module-ready ${(performance.now() / 1000).toFixed(3)} s after the page opened`);
   gpuReady = await showAdapter();
   console.log(`hpnum-device-ready ${(performance.now() / 1000).toFixed(3)} s after the page opened`);
+  if (gpuReady) await showLimits();
   try {
     plan = JSON.parse(hpnum.plan());
   } catch (e) {
@@ -107,6 +108,31 @@ async function showAdapter() {
   }
 }
 
+// The device's and the bus's limits, by the native probes: the yardsticks of the plots.
+async function showLimits() {
+  const list = $("adapter");
+  const row = (name, value) => {
+    const dt = document.createElement("dt");
+    dt.textContent = name;
+    const dd = document.createElement("dd");
+    dd.textContent = value;
+    list.append(dt, dd);
+  };
+  say("Measuring the device's and the bus's limits…");
+  try {
+    const l = JSON.parse(await hpnum.limits());
+    console.log(`hpnum-limits ${JSON.stringify(l)}`);
+    row("device memory", `copy ${l.copy_gbs.toFixed(1)} GB/s, read ${l.read_gbs.toFixed(1)} GB/s (${l.clock === "Timestamps" ? "GPU timestamps" : "host time"})`);
+    row("arithmetic", `${l.f32_gflops.toFixed(1)} GFLOP/s in f32`);
+    row("bus", `upload ${l.upload_gbs.toFixed(2)} GB/s, download ${l.download_gbs.toFixed(2)} GB/s, one call at least ${l.round_trip_us.toFixed(0)} µs`);
+    say("");
+  } catch (e) {
+    row("limits", `not measured: ${message(e)}`);
+    say("");
+  }
+  console.log(`hpnum-limits-ready ${(performance.now() / 1000).toFixed(3)} s after the page opened`);
+}
+
 // Measures every call at every size on every backend, one point at a time, drawing as it
 // goes; a cancel stops after the point in flight.
 async function runCrossover() {
@@ -157,7 +183,7 @@ async function runCrossover() {
   for (const failure of failures) note(failure);
   offerDownloads(points);
   console.log(`hpnum-points ${JSON.stringify(points)}`);
-  console.log(`hpnum-crossover-done ${points.length} points`);
+  console.log(`hpnum-crossover-done ${points.length} points: ${$("status").textContent}`);
 }
 
 function note(text) {
@@ -188,6 +214,7 @@ function draw(points, cpuBackends, calls) {
   plots.textContent = "";
   const labels = [...new Set(points.map((p) => p.label))];
   for (const label of labels) {
+    if (!points.some((p) => p.label === label && p.seconds > 0)) continue;
     const call = calls.find((c) => c.label === label);
     const verdict = verdicts.find((v) => v.label === label);
     plots.appendChild(plot(label, call ? call.size_label : "size",
@@ -210,6 +237,9 @@ function plot(label, sizeLabel, points, verdict) {
     svg.appendChild(node);
     return node;
   };
+  // Log axes: only positive times can be drawn (a measurement is never zero; a report
+  // edited by hand might hold one).
+  points = points.filter((p) => p.seconds > 0 && Number.isFinite(p.seconds));
   const sizes = [...new Set(points.map((p) => p.size))].sort((a, b) => a - b);
   const times = points.map((p) => p.seconds).filter((t) => t > 0);
   const [x0, x1] = [Math.log10(sizes[0]), Math.log10(sizes[sizes.length - 1])];

@@ -97,3 +97,25 @@ pub fn verdicts(points: &str, cpu_backends: &str) -> Result<String, JsError> {
         .map(|v| v.to_string())
         .map_err(|e| JsError::new(&e.to_string()))
 }
+
+/// The device's and the bus's limits, measured by the native probes (`Gpu::device_limits`,
+/// `Gpu::bus_rates`): `{"copy_gbs", "read_gbs", "f32_gflops", "upload_gbs",
+/// "download_gbs", "round_trip_us", "clock"}`.
+#[wasm_bindgen]
+pub async fn limits() -> Result<String, JsError> {
+    let error = |e: hpnum::Error| JsError::new(&e.to_string());
+    let gpu = gpu().await.map_err(|e| JsError::new(&e))?;
+    let device = gpu.device_limits_async().await.map_err(error)?;
+    let bus = gpu.bus_rates_async().await.map_err(error)?;
+    Ok(json!({
+        "copy_gbs": device.copy_bytes_per_s / 1e9,
+        "read_gbs": device.read_bytes_per_s / 1e9,
+        "f32_gflops": device.f32_flops / 1e9,
+        "upload_gbs": bus.upload_bytes_per_s / 1e9,
+        "download_gbs": bus.download_bytes_per_s / 1e9,
+        "round_trip_us": bus.round_trip.as_secs_f64() * 1e6,
+        "clock": format!("{:?}", device.clock),
+        "probe_bytes": device.probe_bytes,
+    })
+    .to_string())
+}

@@ -6,7 +6,8 @@
 //
 //   node --experimental-websocket web/tests/headless.mjs URL SCREENSHOT.png WAIT_FOR [SECONDS]
 //
-// With HPNUM_WEBGPU=off the browser has no WebGPU.
+// With HPNUM_WEBGPU=off the browser has no WebGPU. HPNUM_CLICK=TEXT:ID clicks the element
+// ID once a console line holds TEXT (a visitor pressing Cancel mid-run).
 // WAIT_FOR is the text of the console line that ends the run (`hpnum-selftest`,
 // `hpnum-crossover-done`). Chromium is driven over the DevTools protocol, which Node
 // speaks with its own WebSocket and fetch: nothing to install beyond Debian's chromium.
@@ -32,6 +33,7 @@ const chromium = spawn(process.env.CHROMIUM ?? "chromium", [
   `--user-data-dir=${profile}`, "--remote-debugging-port=0", "about:blank",
 ], { stdio: ["ignore", "ignore", "ignore"], detached: true });
 
+const [clickOn, clickId] = (process.env.HPNUM_CLICK ?? "").split(":");
 const problems = [];
 let finish;
 const finished = new Promise((resolve) => { finish = resolve; });
@@ -85,6 +87,9 @@ async function run() {
       const line = p.args.map(text).join(" ");
       console.log(`console.${p.type}: ${line}`);
       if (p.type === "error" || p.type === "assert") problems.push(`console error: ${line}`);
+      if (clickOn && line.includes(clickOn)) {
+        send("Runtime.evaluate", { expression: `document.getElementById(${JSON.stringify(clickId)}).click()` });
+      }
       if (line.includes(waitFor)) finish();
     } else if (message.method === "Runtime.exceptionThrown") {
       const d = p.exceptionDetails;

@@ -56,13 +56,25 @@ pub(crate) fn recording_handler() -> Arc<dyn wgpu::UncapturedErrorHandler> {
 }
 
 /// Runs `op` and returns what wgpu reported during it on this thread, if anything.
+///
+/// In a browser WebGPU reports a failure later, from the event loop, not during the
+/// operation: there the slot is not cleared first, so that a failure that arrived since the
+/// last look is returned by the next captured operation or wait ([`take_reported`]) of the
+/// page's one thread, the call in progress, instead of being lost.
 pub(crate) fn capture<R>(op: impl FnOnce() -> R) -> Result<R, Failure> {
-    FIRST_FAILURE.with(|slot| slot.borrow_mut().take());
+    if !cfg!(target_arch = "wasm32") {
+        FIRST_FAILURE.with(|slot| slot.borrow_mut().take());
+    }
     let result = op();
-    match FIRST_FAILURE.with(|slot| slot.borrow_mut().take()) {
+    match take_reported() {
         Some(failure) => Err(failure),
         None => Ok(result),
     }
+}
+
+/// The failure reported on this thread since the last look, if any.
+pub(crate) fn take_reported() -> Option<Failure> {
+    FIRST_FAILURE.with(|slot| slot.borrow_mut().take())
 }
 
 /// A device error with wgpu's or the driver's message.

@@ -98,8 +98,13 @@ pub(crate) struct Probes {
 }
 
 /// Bytes per buffer the bandwidth probes aim for: far beyond any GPU's cache (an H100 has
-/// 50 MB of L2).
-const PROBE_BYTES: u64 = 1 << 30;
+/// 50 MB of L2). In a browser, 256 MiB: a tab's GPU memory is capped (SwiftShader in
+/// Chromium refused two 1 GiB buffers), and WebGPU reports a refusal only after the fact.
+const PROBE_BYTES: u64 = if cfg!(target_arch = "wasm32") {
+    256 << 20
+} else {
+    1 << 30
+};
 /// The least the bandwidth probes settle for when memory is short.
 const MIN_PROBE_BYTES: u64 = 64 << 20;
 /// Timed passes per probe (after one untimed pass).

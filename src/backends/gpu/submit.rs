@@ -8,7 +8,7 @@ use web_time::Instant;
 
 use crate::backends::gpu::context::Context;
 use crate::backends::gpu::contract::WORKGROUP_SIZE;
-use crate::backends::gpu::errors::device_error;
+use crate::backends::gpu::errors::{device_error, take_reported};
 use crate::backends::gpu::options::WaitMode;
 use crate::backends::gpu::signal::{Signal, WAITS_YIELD};
 use crate::error::{Error, Result};
@@ -92,6 +92,11 @@ impl Context {
         if WAITS_YIELD {
             if let Some(done) = &submission.done {
                 done.wait().await;
+            }
+            // What WebGPU reported while the work ran (a buffer it refused, a validation
+            // error) belongs to this call.
+            if let Some(failure) = take_reported() {
+                return Err(failure.into_error("the GPU's work", 0));
             }
             return self.alive();
         }
