@@ -83,17 +83,18 @@ async function browserAdapter() {
   }
 }
 
+// One line of the device's description.
+function row(name, value) {
+  const dt = document.createElement("dt");
+  dt.textContent = name;
+  const dd = document.createElement("dd");
+  dd.textContent = value;
+  $("adapter").append(dt, dd);
+}
+
 // Shows the device; returns whether a WebGPU device opened.
 async function showAdapter() {
-  const list = $("adapter");
-  list.textContent = "";
-  const row = (name, value) => {
-    const dt = document.createElement("dt");
-    dt.textContent = name;
-    const dd = document.createElement("dd");
-    dd.textContent = value;
-    list.append(dt, dd);
-  };
+  $("adapter").textContent = "";
   try {
     const a = JSON.parse(await hpnum.adapter());
     row("GPU", (await browserAdapter()) || `${a.name} (${a.api})`);
@@ -110,14 +111,6 @@ async function showAdapter() {
 
 // The device's and the bus's limits, by the native probes: the yardsticks of the plots.
 async function showLimits() {
-  const list = $("adapter");
-  const row = (name, value) => {
-    const dt = document.createElement("dt");
-    dt.textContent = name;
-    const dd = document.createElement("dd");
-    dd.textContent = value;
-    list.append(dt, dd);
-  };
   say("Measuring the device's and the bus's limits…");
   try {
     const l = JSON.parse(await hpnum.limits());
