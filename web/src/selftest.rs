@@ -4,7 +4,7 @@
 //! ([`compare`]), which CI checks.
 
 use hpnum::kernels::diffusion::book_initial_grid;
-use hpnum::{Backend, DiffusionParams, Gpu, JuliaParams, NormKind, Result, Scalar};
+use hpnum::{Backend, DiffusionParams, Error, Gpu, JuliaParams, NormKind, Result, Scalar};
 use ndarray::{Array1, Array2};
 use serde_json::{Map, Value, json};
 
@@ -37,6 +37,9 @@ pub async fn run(gpu: std::result::Result<&Gpu, String>, described_as: &str) -> 
             String::new()
         }
     };
+    if let Ok(gpu) = &gpu {
+        errors.extend(refusals(gpu).await);
+    }
     let mut cases = Map::new();
     for case in [JULIA, DIFFUSION, NORM] {
         let mut values = Map::new();
@@ -64,6 +67,27 @@ pub async fn run(gpu: std::result::Result<&Gpu, String>, described_as: &str) -> 
         "errors": errors,
         "cases": cases,
     })
+}
+
+/// What the device or the target cannot do must be a typed error, never a crash: f64 on
+/// an adapter without `SHADER_F64` (WebGPU has none), and a blocking GPU call where waits
+/// must yield (a browser). Returns each way that did not hold.
+async fn refusals(gpu: &Gpu) -> Vec<String> {
+    let mut problems = Vec::new();
+    if !gpu.adapter().f64 {
+        let v = Array1::<f64>::ones(4);
+        match gpu.norm_async(v.view(), NormKind::L2).await {
+            Err(Error::Unsupported { .. }) => {}
+            other => problems.push(format!("f64 without SHADER_F64 gave {other:?}")),
+        }
+    }
+    if cfg!(target_arch = "wasm32") {
+        match gpu.round_trip() {
+            Err(Error::Unsupported { .. }) => {}
+            other => problems.push(format!("a blocking call in a browser gave {other:?}")),
+        }
+    }
+    problems
 }
 
 fn julia_params() -> Result<JuliaParams<f32>> {
