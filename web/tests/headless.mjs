@@ -4,15 +4,16 @@
 // error, uncaught exception or failed load, on a blank screenshot, or when the line the
 // page must print does not come within the time allowed.
 //
-//   node --experimental-websocket web/tests/headless.mjs URL SCREENSHOT.png WAIT_FOR [SECONDS]
+//   node web/tests/headless.mjs URL SCREENSHOT.png WAIT_FOR [SECONDS]
 //
 // With HPNUM_WEBGPU=off the browser has no WebGPU. HPNUM_CLICK=TEXT:ID clicks the element
 // ID once a console line holds TEXT (a visitor pressing Cancel mid-run).
 // WAIT_FOR is the text of the console line that ends the run (`hpnum-selftest`,
-// `hpnum-crossover-done`). Chromium is driven over the DevTools protocol, which Node
-// speaks with its own WebSocket and fetch: nothing to install beyond Debian's chromium.
+// `hpnum-crossover-done`). Chromium is driven over the DevTools protocol through a pipe
+// (`--remote-debugging-pipe`: JSON messages ended by a NUL byte on its file descriptors 3
+// and 4), which any Node speaks: nothing to install beyond Debian's chromium.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inflateSync } from "node:zlib";
@@ -30,8 +31,8 @@ const webgpu = process.env.HPNUM_WEBGPU === "off"
   : ["--enable-unsafe-webgpu", "--enable-features=Vulkan", "--use-webgpu-adapter=swiftshader"];
 const chromium = spawn(process.env.CHROMIUM ?? "chromium", [
   "--headless=new", "--no-sandbox", ...webgpu, "--no-first-run", "--window-size=1100,1400",
-  `--user-data-dir=${profile}`, "--remote-debugging-port=0", "about:blank",
-], { stdio: ["ignore", "ignore", "ignore"], detached: true });
+  `--user-data-dir=${profile}`, "--remote-debugging-pipe", "about:blank",
+], { stdio: ["ignore", "ignore", "ignore", "pipe", "pipe"], detached: true });
 
 const [clickOn, clickId] = (process.env.HPNUM_CLICK ?? "").split(":");
 const problems = [];
@@ -42,63 +43,60 @@ const timer = setTimeout(() => {
   finish();
 }, Number(seconds) * 1000);
 
-async function devtoolsPort() {
-  const file = join(profile, "DevToolsActivePort");
-  for (let i = 0; i < 300; i++) {
-    if (existsSync(file)) {
-      const port = readFileSync(file, "utf8").split("\n")[0];
-      if (port) return port;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error("Chromium did not open its DevTools port");
-}
-
 function text(arg) {
   if (arg.value !== undefined) return String(arg.value);
   return arg.description ?? arg.type;
 }
 
+// What the page reports: console lines (one may click an element, one ends the run),
+// uncaught exceptions, the browser's own errors (a failed load).
+function onEvent(message, send) {
+  const p = message.params;
+  if (message.method === "Runtime.consoleAPICalled") {
+    const line = p.args.map(text).join(" ");
+    console.log(`console.${p.type}: ${line}`);
+    if (p.type === "error" || p.type === "assert") problems.push(`console error: ${line}`);
+    if (clickOn && line.includes(clickOn)) {
+      send("Runtime.evaluate", { expression: `document.getElementById(${JSON.stringify(clickId)}).click()` });
+    }
+    if (line.includes(waitFor)) finish();
+  } else if (message.method === "Runtime.exceptionThrown") {
+    const d = p.exceptionDetails;
+    problems.push(`uncaught: ${d.exception?.description ?? d.text}`);
+    finish();
+  } else if (message.method === "Log.entryAdded" && p.entry.level === "error") {
+    problems.push(`browser error: ${p.entry.text} ${p.entry.url ?? ""}`);
+  }
+}
+
 async function run() {
-  const port = await devtoolsPort();
-  const targets = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
-  const page = targets.find((t) => t.type === "page");
-  const socket = new WebSocket(page.webSocketDebuggerUrl);
-  await new Promise((resolve, reject) => {
-    socket.onopen = resolve;
-    socket.onerror = reject;
-  });
+  const [toChromium, fromChromium] = [chromium.stdio[3], chromium.stdio[4]];
   let id = 0;
+  let session;
   const pending = new Map();
-  const send = (method, params = {}) => new Promise((resolve) => {
+  // A command to the browser (no session) or to the page (its session).
+  const call = (method, params, sessionId) => new Promise((resolve) => {
     id += 1;
     pending.set(id, resolve);
-    socket.send(JSON.stringify({ id, method, params }));
+    toChromium.write(JSON.stringify({ id, method, params, sessionId }) + "\0");
   });
-  socket.onmessage = (event) => {
-    const message = JSON.parse(event.data);
-    if (message.id && pending.has(message.id)) {
-      pending.get(message.id)(message.result ?? { error: message.error });
-      pending.delete(message.id);
-      return;
-    }
-    const p = message.params;
-    if (message.method === "Runtime.consoleAPICalled") {
-      const line = p.args.map(text).join(" ");
-      console.log(`console.${p.type}: ${line}`);
-      if (p.type === "error" || p.type === "assert") problems.push(`console error: ${line}`);
-      if (clickOn && line.includes(clickOn)) {
-        send("Runtime.evaluate", { expression: `document.getElementById(${JSON.stringify(clickId)}).click()` });
+  const send = (method, params = {}) => call(method, params, session);
+  let buffered = "";
+  fromChromium.on("data", (chunk) => {
+    buffered += chunk.toString("utf8");
+    for (let end = buffered.indexOf("\0"); end >= 0; end = buffered.indexOf("\0")) {
+      const message = JSON.parse(buffered.slice(0, end));
+      buffered = buffered.slice(end + 1);
+      if (message.id && pending.has(message.id)) {
+        pending.get(message.id)(message.result ?? { error: message.error });
+        pending.delete(message.id);
+      } else if (message.sessionId === session) {
+        onEvent(message, send);
       }
-      if (line.includes(waitFor)) finish();
-    } else if (message.method === "Runtime.exceptionThrown") {
-      const d = p.exceptionDetails;
-      problems.push(`uncaught: ${d.exception?.description ?? d.text}`);
-      finish();
-    } else if (message.method === "Log.entryAdded" && p.entry.level === "error") {
-      problems.push(`browser error: ${p.entry.text} ${p.entry.url ?? ""}`);
     }
-  };
+  });
+  const { targetId } = await call("Target.createTarget", { url: "about:blank" });
+  ({ sessionId: session } = await call("Target.attachToTarget", { targetId, flatten: true }));
   await send("Runtime.enable");
   await send("Log.enable");
   await send("Page.enable");
@@ -114,7 +112,6 @@ async function run() {
   } else {
     problems.push("no screenshot");
   }
-  socket.close();
 }
 
 // Whether a PNG is one colour: its rows, unfiltered, are all alike. (Chromium writes 8-bit
