@@ -178,3 +178,17 @@ pub(crate) fn host_time(call: impl FnOnce() -> Result<()>) -> Result<Duration> {
     call()?;
     Ok(start.elapsed())
 }
+
+/// Host time of `calls` awaited calls of `call`, one after the other (what
+/// [`Case::time_gpu_async`] times).
+#[cfg(feature = "gpu")]
+pub(crate) async fn host_time_calls(
+    calls: usize,
+    mut call: impl AsyncFnMut() -> Result<()>,
+) -> Result<Duration> {
+    let start = Instant::now();
+    for _ in 0..calls {
+        call().await?;
+    }
+    Ok(start.elapsed())
+}

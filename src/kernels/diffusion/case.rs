@@ -14,7 +14,7 @@ use crate::backend::AnyBackend;
 use crate::error::{Error, Result};
 use crate::kernels::case::{Case, host_time};
 #[cfg(feature = "gpu")]
-use crate::kernels::case::{CaseRun, GpuFlavour, GpuTime};
+use crate::kernels::case::{CaseRun, GpuFlavour, GpuTime, host_time_calls};
 use crate::kernels::diffusion::DiffusionParams;
 use crate::kernels::kernel::Kernel;
 use crate::kernels::norm::{LCG_SEED, lcg_vector};
@@ -148,13 +148,12 @@ impl<T: Real> Case<T> for DiffusionCase<T> {
                 grid.recycle();
                 return Ok(elapsed);
             }
-            let start = Instant::now();
-            for _ in 0..calls {
-                let (grid, scratch) = (self.grid.view_mut(), self.scratch.view_mut());
-                crate::kernels::diffusion::gpu::diffuse(gpu, grid, scratch, &self.params, STEPS)
-                    .await?;
-            }
-            Ok(start.elapsed())
+            let (grid, scratch, params) = (&mut self.grid, &mut self.scratch, &self.params);
+            host_time_calls(calls, async || {
+                let (grid, scratch) = (grid.view_mut(), scratch.view_mut());
+                crate::kernels::diffusion::gpu::diffuse(gpu, grid, scratch, params, STEPS).await
+            })
+            .await
         })
     }
 }

@@ -3,15 +3,12 @@
 
 use std::time::Duration;
 
-#[cfg(feature = "gpu")]
-use web_time::Instant;
-
 use crate::backend::AnyBackend;
 use crate::backends::rayon::Rayon;
 use crate::error::Result;
 use crate::kernels::case::{Case, host_time};
 #[cfg(feature = "gpu")]
-use crate::kernels::case::{CaseRun, GpuFlavour, GpuTime};
+use crate::kernels::case::{CaseRun, GpuFlavour, GpuTime, host_time_calls};
 use crate::kernels::julia::{FLOPS_PER_ITERATION, JuliaParams, pixel_iterations};
 use crate::kernels::kernel::Kernel;
 use crate::kernels::workload::Workload;
@@ -98,15 +95,19 @@ impl<T: Real> Case<T> for JuliaCase<T> {
         resident: bool,
         calls: usize,
     ) -> GpuTime<'a> {
+        let params = &self.params;
         Box::pin(async move {
-            let start = Instant::now();
+            if !resident {
+                return host_time_calls(calls, async || gpu.julia_async(params).await.map(drop))
+                    .await;
+            }
+            // Julia has no input to upload: its resident time is the compute without the
+            // counts' copy back, as the call's own clock measures it.
             let mut compute = Duration::ZERO;
             for _ in 0..calls {
-                // Julia has no input to upload: its resident time is the compute without
-                // the counts' copy back, as the call's own clock measures it.
-                compute += gpu.julia_timed_async(&self.params).await?.1.compute;
+                compute += gpu.julia_timed_async(params).await?.1.compute;
             }
-            Ok(if resident { compute } else { start.elapsed() })
+            Ok(compute)
         })
     }
 }

@@ -3,16 +3,13 @@
 
 use std::time::Duration;
 
-#[cfg(feature = "gpu")]
-use web_time::Instant;
-
 use ndarray::Array1;
 
 use crate::backend::AnyBackend;
 use crate::error::{Error, Result};
 use crate::kernels::case::{Case, host_time};
 #[cfg(feature = "gpu")]
-use crate::kernels::case::{CaseRun, GpuFlavour, GpuTime};
+use crate::kernels::case::{CaseRun, GpuFlavour, GpuTime, host_time_calls};
 use crate::kernels::kernel::Kernel;
 use crate::kernels::norm::{LCG_SEED, NormKind, lcg_vector};
 use crate::kernels::workload::Workload;
@@ -103,22 +100,17 @@ impl<T: Real> Case<T> for NormCase<T> {
         resident: bool,
         calls: usize,
     ) -> GpuTime<'a> {
+        let kind = self.kind;
         Box::pin(async move {
             if resident {
                 let v = gpu.upload_vector_async(self.v.view()).await?;
-                let start = Instant::now();
-                for _ in 0..calls {
-                    v.norm_async(self.kind).await?;
-                }
-                let elapsed = start.elapsed();
+                let elapsed = host_time_calls(calls, async || v.norm_async(kind).await.map(drop));
+                let elapsed = elapsed.await;
                 v.recycle();
-                return Ok(elapsed);
+                return elapsed;
             }
-            let start = Instant::now();
-            for _ in 0..calls {
-                gpu.norm_async(self.v.view(), self.kind).await?;
-            }
-            Ok(start.elapsed())
+            let v = self.v.view();
+            host_time_calls(calls, async || gpu.norm_async(v, kind).await.map(drop)).await
         })
     }
 }
