@@ -109,11 +109,15 @@ impl Rayon {
     }
 
     /// Runs `work(i)` for every `i` in `0..count`, each once, on the calling thread and on
-    /// as many of the pool's threads as come: the caller starts at once, claiming items in
-    /// order from a shared counter, and each pool thread joins as it wakes and claims the
-    /// next. So a worker that wakes late (tens of microseconds after a pause, on a VM) adds
-    /// no tail: it finds the items taken and returns. Returns when every item has run; a
-    /// panic in an item is resumed here, after every claimed item has finished.
+    /// as many of the pool's threads as come. The items are cut into one run of consecutive
+    /// items per thread; the caller starts at once on the first run, each pool thread takes
+    /// the next run as it wakes, and a thread whose run is done goes on with the others'
+    /// (claiming from the front of each, through its counter). So a worker that wakes late
+    /// (tens of microseconds after a pause, on a VM) adds no tail: it finds its run taken
+    /// and returns; and a thread that keeps up walks its memory in one stream, which the
+    /// hardware's prefetchers follow (items handed out alternately read DRAM 10-20 % slower
+    /// here). Returns when every item has run; a panic in an item is resumed here, after
+    /// every claimed item has finished.
     pub(crate) fn share(&self, count: usize, work: &(dyn Fn(usize) + Sync)) {
         let helpers = self
             .threads()
@@ -124,23 +128,17 @@ impl Rayon {
         // unwinding alike) first stops all further claims, then waits until every claimed
         // item has finished: no use of `work` outlives this call.
         let work: &'static (dyn Fn(usize) + Sync) = unsafe { std::mem::transmute(work) };
-        let items = Arc::new(Items {
-            count,
-            next: AtomicUsize::new(0),
-            finished: AtomicUsize::new(0),
-            work,
-            panic: Mutex::new(None),
-        });
+        let items = Arc::new(Items::new(count, helpers + 1, work));
         for _ in 0..helpers {
             let items = Arc::clone(&items);
-            let help = move || items.run();
+            let help = move || items.run(items.arrivals.fetch_add(1, Ordering::AcqRel));
             match &self.pool {
                 Some(pool) => pool.spawn(help),
                 None => ::rayon::spawn(help),
             }
         }
         let finish = Finish(&items);
-        items.run();
+        items.run(0);
         drop(finish);
         let panic = items
             .panic
@@ -162,11 +160,12 @@ impl Rayon {
     }
 }
 
-/// The items of one [`Rayon::share`], claimed in order by whichever thread is free.
+/// The items of one [`Rayon::share`], in runs of consecutive items, claimed in order by
+/// whichever thread is free.
 struct Items {
-    count: usize,
-    /// The next item to claim; at or past `count`, none is left.
-    next: AtomicUsize,
+    runs: Vec<Run>,
+    /// Threads that have started (the caller first): the next to arrive takes this run.
+    arrivals: AtomicUsize,
     /// Claimed items that have finished.
     finished: AtomicUsize,
     /// The caller's work, its lifetime erased (see `Rayon::share`).
@@ -175,21 +174,51 @@ struct Items {
     panic: Mutex<Option<Box<dyn Any + Send>>>,
 }
 
+/// Consecutive items `next..end`; on its own cache line, so that two threads claiming from
+/// two runs do not slow each other.
+#[repr(align(128))]
+struct Run {
+    /// The next item to claim; at or past `end`, none is left.
+    next: AtomicUsize,
+    end: usize,
+}
+
 impl Items {
-    /// Claims and runs items until none is left.
-    fn run(&self) {
-        loop {
-            let i = self.next.fetch_add(1, Ordering::AcqRel);
-            if i >= self.count {
-                return;
+    /// `count` items in `runs` runs of (nearly) equal length.
+    fn new(count: usize, runs: usize, work: &'static (dyn Fn(usize) + Sync)) -> Self {
+        let edge = |r: usize| r * count / runs;
+        Items {
+            runs: (0..runs)
+                .map(|r| Run {
+                    next: AtomicUsize::new(edge(r)),
+                    end: edge(r + 1),
+                })
+                .collect(),
+            arrivals: AtomicUsize::new(1),
+            finished: AtomicUsize::new(0),
+            work,
+            panic: Mutex::new(None),
+        }
+    }
+
+    /// Claims and runs items until none is left: run `first`'s, then each other run's.
+    fn run(&self, first: usize) {
+        let runs = self.runs.len();
+        for r in (first..first + runs).map(|r| r % runs) {
+            let run = &self.runs[r];
+            loop {
+                let i = run.next.fetch_add(1, Ordering::AcqRel);
+                if i >= run.end {
+                    break;
+                }
+                // A pool thread must not unwind (rayon would abort the process): the panic
+                // is kept for the caller, and the item counts as finished either way.
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| (self.work)(i))) {
+                    let mut panic = self.panic.lock().unwrap_or_else(PoisonError::into_inner);
+                    panic.get_or_insert(payload);
+                }
+                self.finished.fetch_add(1, Ordering::AcqRel);
             }
-            // A pool thread must not unwind (rayon would abort the process): the panic is
-            // kept for the caller, and the item counts as finished either way.
-            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| (self.work)(i))) {
-                let mut panic = self.panic.lock().unwrap_or_else(PoisonError::into_inner);
-                panic.get_or_insert(payload);
-            }
-            self.finished.fetch_add(1, Ordering::AcqRel);
         }
     }
 }
@@ -201,12 +230,20 @@ struct Finish<'a>(&'a Items);
 impl Drop for Finish<'_> {
     fn drop(&mut self) {
         let items = self.0;
-        // Adding `count` puts the counter past the last item for every later claim; what
-        // it held is how many claims succeeded.
-        let claimed = items
-            .next
-            .fetch_add(items.count, Ordering::AcqRel)
-            .min(items.count);
+        // Adding the item count puts each run's counter past its end for every later claim;
+        // what it held says how many of the run's claims succeeded.
+        let count = items.runs.last().map_or(0, |run| run.end);
+        let claimed: usize = items
+            .runs
+            .iter()
+            .zip(std::iter::once(0).chain(items.runs.iter().map(|run| run.end)))
+            .map(|(run, start)| {
+                run.next
+                    .fetch_add(count, Ordering::AcqRel)
+                    .min(run.end)
+                    .saturating_sub(start)
+            })
+            .sum();
         let mut spins = 0u32;
         while items.finished.load(Ordering::Acquire) < claimed {
             // The items still running are being worked on right now: a short wait.
@@ -259,6 +296,36 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_caller_takes_every_run_when_no_pool_thread_comes() {
+        // Both pool threads are held until `share` has returned: the caller must run the
+        // runs cut for them too, each item once, and alone.
+        let rayon = Rayon::with_threads(2).unwrap();
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let held = Arc::new(Mutex::new(held));
+        for _ in 0..2 {
+            let held = Arc::clone(&held);
+            rayon.install(|| {
+                ::rayon::spawn(move || {
+                    let held = held.lock().unwrap_or_else(PoisonError::into_inner);
+                    let _ = held.recv_timeout(Duration::from_secs(10));
+                })
+            });
+        }
+        let caller = std::thread::current().id();
+        let runs: Vec<AtomicU32> = (0..40).map(|_| AtomicU32::new(0)).collect();
+        let elsewhere = AtomicUsize::new(0);
+        rayon.share(runs.len(), &|i| {
+            runs[i].fetch_add(1, Ordering::Relaxed);
+            if std::thread::current().id() != caller {
+                elsewhere.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        drop(release);
+        assert!(runs.iter().all(|r| r.load(Ordering::Relaxed) == 1));
+        assert_eq!(elsewhere.load(Ordering::Relaxed), 0);
     }
 
     #[test]
