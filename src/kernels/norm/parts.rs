@@ -43,7 +43,6 @@ use std::ops::Range;
 use ndarray::ArrayView1;
 
 use crate::error::{Error, Result};
-use crate::interrupt::Watch;
 use crate::kernels::norm::simd::{Reducer, leaf_len};
 use crate::kernels::norm::{PAIRWISE_BLOCK, Partial, Pass, reference_partial};
 use crate::real::{PerPrecision, Real};
@@ -207,11 +206,7 @@ impl<T: SimdReal> InPrecision<T> for Typed {
             NormTree::Scalar => Ok(reference_partial(ArrayView1::from(node), pass)),
             NormTree::Simd { isa } => {
                 let level = Level::named(isa, "simd")?;
-                let reducer = Reducer {
-                    level,
-                    parallel,
-                    watch: Watch::start(),
-                };
+                let reducer = Reducer::new(level, parallel, size_of_val(node));
                 let partial = reducer.tree(node, pass, leaf_len::<T>(level));
                 reducer.watch.check()?;
                 Ok(partial)

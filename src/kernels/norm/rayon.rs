@@ -1,7 +1,7 @@
 //! Norms on all cores: the SIMD backend's pairwise tree cut into pieces of at most
-//! [`SHARE_GRAIN_BYTES`], which the calling thread and the pool's threads take in turn
-//! ([`Rayon::share`]): the caller starts at once and a worker that wakes late finds the
-//! pieces taken, so a call costs no more than one core's loop plus a wake-up's system
+//! [`SHARE_GRAIN_BYTES`], which the calling thread and the pool's threads take in runs of
+//! consecutive pieces ([`Rayon::share`]): the caller starts at once and a worker that wakes
+//! late finds its pieces taken, so a call costs no more than one core's loop plus a wake-up's system
 //! call. The pieces' partials are folded back in the tree's order: the same bits whatever
 //! the thread count, and the same as the SIMD backend's.
 
@@ -11,7 +11,6 @@ use ndarray::ArrayView1;
 
 use crate::backends::rayon::Rayon;
 use crate::error::Result;
-use crate::interrupt::Watch;
 use crate::kernels::norm::parts::Cut;
 use crate::kernels::norm::simd::{Reducer, leaf_len};
 use crate::kernels::norm::{NormKind, Partial, Pass, norm_from_passes};
@@ -34,11 +33,7 @@ const SHARED_FROM_PIECES: usize = 8;
 /// [`crate::Error::Interrupted`] when a stop was asked for meanwhile.
 pub(crate) fn norm<T: SimdReal>(rayon: &Rayon, v: ArrayView1<'_, T>, kind: NormKind) -> Result<T> {
     let x = crate::kernels::norm::contiguous(&v)?;
-    let reducer = Reducer {
-        level: rayon.level(),
-        parallel: false,
-        watch: Watch::start(),
-    };
+    let reducer = Reducer::new(rayon.level(), false, size_of_val(&x[..]));
     let leaf = leaf_len::<T>(reducer.level);
     let cut = Cut {
         leaf,
