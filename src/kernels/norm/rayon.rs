@@ -1,9 +1,9 @@
 //! Norms on all cores: the SIMD backend's pairwise tree cut into pieces of at most
 //! [`SHARE_GRAIN_BYTES`], which the calling thread and the pool's threads take in runs of
 //! consecutive pieces ([`Rayon::share`]): the caller starts at once and a worker that wakes
-//! late finds its pieces taken, so a call costs no more than one core's loop plus a wake-up's system
-//! call. The pieces' partials are folded back in the tree's order: the same bits whatever
-//! the thread count, and the same as the SIMD backend's.
+//! late finds its pieces taken, so a call costs no more than one core's loop plus a
+//! wake-up's system call. The pieces' partials are folded back in the tree's order: the
+//! same bits whatever the thread count, and the same as the SIMD backend's.
 
 use std::sync::OnceLock;
 
@@ -20,11 +20,22 @@ use crate::simd::element::SimdReal;
 /// of one core's loop, so that the threads end together.
 const SHARE_GRAIN_BYTES: usize = 128 << 10;
 
-/// From this many pieces (1 MiB) on, a norm is shared; below, a worker's wake-up (a system
-/// call on the caller, microseconds on a VM) costs more than the half of the loop it could
-/// take: `benches/peers/norm_calls.py` measured sharing 1.2–1.5× slower than one core at
-/// 280–560 KiB and 0.7–0.9× at 1.2–2.4 MiB (2026-12-07, 2-vCPU AMD EPYC).
-const SHARED_FROM_PIECES: usize = 8;
+/// Pieces per thread at least: enough that a thread slowed by the OS is covered by the
+/// others.
+const PIECES_PER_THREAD: usize = 4;
+
+/// From this size on a norm is shared while the pool's threads are awake (a loop of
+/// calls); below, handing out the pieces costs more than the half of the loop a thread
+/// could take.
+const SHARED_FROM_BYTES_AWAKE: usize = 256 << 10;
+
+/// From this size on a norm is shared when the pool's threads sleep: waking one costs the
+/// caller about 10 µs on a VM (a system call, and the woken thread may take the caller's
+/// core for a while), which a loop over 4 MiB (5·10⁵ f64) just repays. `cargo bench --bench
+/// norm_gaps` (2026-12-07, 2-vCPU AMD EPYC, calls 1 ms apart): shared with sleeping threads
+/// 15.1 µs against one core's 5.0 at 10⁵ f64, 40.1 against 39.1 at 5·10⁵, 62.2 against
+/// 77.3 at 10⁶.
+const SHARED_FROM_BYTES_ASLEEP: usize = 4 << 20;
 
 /// The rayon backend's norm.
 ///
@@ -35,14 +46,21 @@ pub(crate) fn norm<T: SimdReal>(rayon: &Rayon, v: ArrayView1<'_, T>, kind: NormK
     let x = crate::kernels::norm::contiguous(&v)?;
     let reducer = Reducer::new(rayon.level(), false, size_of_val(&x[..]));
     let leaf = leaf_len::<T>(reducer.level);
+    let bytes = size_of_val(&x[..]);
+    let shared_from = if rayon.helpers_awake() {
+        SHARED_FROM_BYTES_AWAKE
+    } else {
+        SHARED_FROM_BYTES_ASLEEP
+    };
+    if bytes < shared_from || rayon.threads() < 2 {
+        return rayon.alone(|| reducer.norm(&x, kind));
+    }
     let cut = Cut {
         leaf,
-        grain: SHARE_GRAIN_BYTES / size_of::<T>(),
+        grain: (bytes / (rayon.threads() * PIECES_PER_THREAD)).min(SHARE_GRAIN_BYTES)
+            / size_of::<T>(),
     };
     let pieces = cut.pieces(x.len());
-    if pieces.len() < SHARED_FROM_PIECES {
-        return reducer.norm(&x, kind);
-    }
     let pass_over_pieces = |pass: Pass<T>| {
         let partials: Vec<OnceLock<Partial<T>>> = pieces.iter().map(|_| OnceLock::new()).collect();
         rayon.share(pieces.len(), &|i| {
