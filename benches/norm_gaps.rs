@@ -17,11 +17,12 @@ use hpnum::{Backend, NormKind, Rayon, Simd};
 use ndarray::Array1;
 
 fn main() {
-    // `cargo bench` passes `--bench`; `cargo test --benches` runs it once, quickly.
-    let quick = std::env::args().any(|a| a == "--quick" || a == "--test");
+    // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing: one quick run.
+    let quick =
+        std::env::args().all(|a| a != "--bench") || std::env::args().any(|a| a == "--quick");
     let chosen: Vec<usize> = std::env::args().filter_map(|a| a.parse().ok()).collect();
     let (mut lengths, gaps, calls): (&[usize], &[u64], usize) = if quick {
-        (&[100_000], &[0, 1000], 20)
+        (&[100_000], &[0, 1000], 200)
     } else {
         (
             &[30_000, 100_000, 300_000, 1_000_000, 10_000_000],
