@@ -44,20 +44,28 @@ const SHARED_FROM_BYTES_ASLEEP: usize = 4 << 20;
 /// [`crate::Error::Interrupted`] when a stop was asked for meanwhile.
 pub(crate) fn norm<T: SimdReal>(rayon: &Rayon, v: ArrayView1<'_, T>, kind: NormKind) -> Result<T> {
     let x = crate::kernels::norm::contiguous(&v)?;
-    let reducer = Reducer::new(rayon.level(), false, size_of_val(&x[..]));
-    let leaf = leaf_len::<T>(reducer.level);
     let bytes = size_of_val(&x[..]);
+    let reducer = Reducer::new(rayon.level(), false, bytes);
+    if bytes < SHARED_FROM_BYTES_AWAKE || rayon.threads() < 2 {
+        return reducer.norm(&x, kind);
+    }
     let shared_from = if rayon.helpers_awake() {
         SHARED_FROM_BYTES_AWAKE
     } else {
         SHARED_FROM_BYTES_ASLEEP
     };
-    if bytes < shared_from || rayon.threads() < 2 {
+    if bytes < shared_from {
         return rayon.alone(|| reducer.norm(&x, kind));
     }
+    shared_norm(rayon, reducer, &x, kind)
+}
+
+/// The norm `kind` of `x` in pieces shared with the pool's threads, whatever its length.
+fn shared_norm<T: SimdReal>(rayon: &Rayon, reducer: Reducer, x: &[T], kind: NormKind) -> Result<T> {
+    let leaf = leaf_len::<T>(reducer.level);
     let cut = Cut {
         leaf,
-        grain: (bytes / (rayon.threads() * PIECES_PER_THREAD)).min(SHARE_GRAIN_BYTES)
+        grain: (size_of_val(x) / (rayon.threads() * PIECES_PER_THREAD)).min(SHARE_GRAIN_BYTES)
             / size_of::<T>(),
     };
     let pieces = cut.pieces(x.len());
@@ -87,10 +95,11 @@ mod tests {
     use crate::backends::simd::Simd;
     use crate::kernels::norm::lcg_vector;
 
-    /// Shared or not, on any pool, the rayon backend's norm is the SIMD backend's bits:
+    /// Shared or not (whatever the length), on any pool, the rayon backend's norm is the SIMD
+    /// backend's bits:
     /// sums that are not exact (random values, scaled so that L2 takes each of its paths).
     fn same_bits_as_one_core<T: SimdReal>() {
-        for len in [1_000, 70_001, 300_007] {
+        for len in [1_000, 70_001, 300_007, 1_200_001] {
             let v = lcg_vector::<T>(len, 11).unwrap();
             for scale in [1.0, 1e30, 1e-30] {
                 let scale = if T::PRECISION == crate::real::Precision::F32 {
@@ -110,12 +119,17 @@ mod tests {
                         let one_core =
                             crate::kernels::norm::simd::norm(Simd::new().level(), x.view(), kind)
                                 .unwrap();
-                        let shared = norm(&rayon, x.view(), kind).unwrap();
-                        assert_eq!(
-                            shared.as_f64().to_bits(),
-                            one_core.as_f64().to_bits(),
-                            "{len} ×{scale} {kind} on {threads} threads"
-                        );
+                        let decided = norm(&rayon, x.view(), kind).unwrap();
+                        let slice = x.as_slice().unwrap();
+                        let reducer = Reducer::new(rayon.level(), false, size_of_val(slice));
+                        let shared = shared_norm(&rayon, reducer, slice, kind).unwrap();
+                        for (how, got) in [("as decided", decided), ("shared", shared)] {
+                            assert_eq!(
+                                got.as_f64().to_bits(),
+                                one_core.as_f64().to_bits(),
+                                "{len} ×{scale} {kind} on {threads} threads, {how}"
+                            );
+                        }
                     }
                 }
             }
