@@ -1,8 +1,8 @@
 //! Is a norm on all cores ever slower than on one, whatever the pause between calls?
 //!
-//! The rayon backend shares a norm with its pool's threads only where it pays: from 256 KiB
+//! The rayon backend shares a norm with its pool's threads only where it pays: from 512 KiB
 //! while they are awake (a loop of calls; after a call they wait up to the spin time,
-//! `HPNUM_SPIN_US`, for the next), from 4 MiB when they sleep (waking one costs about
+//! `HPNUM_SPIN_US`, for the next), from 16 MiB when they sleep (waking one costs about
 //! 10 µs on a VM). This times ‖v‖² of f64 vectors called with busy pauses of 0 to 1000 µs
 //! between calls, on one SIMD core and on rayon with its threads parking at once (spin 0)
 //! and waiting the default time. Each cell is the median of 2000 calls; the ratio columns

@@ -26,16 +26,17 @@ const PIECES_PER_THREAD: usize = 4;
 
 /// From this size on a norm is shared while the pool's threads are awake (a loop of
 /// calls); below, handing out the pieces costs more than the half of the loop a thread
-/// could take.
-const SHARED_FROM_BYTES_AWAKE: usize = 256 << 10;
+/// could take. `OPENBLAS_NUM_THREADS=1 python3 benches/peers/norm_calls.py` (back-to-back
+/// calls, 2026-12-07, 2-vCPU AMD EPYC): shared, f32 at 280 and 400 KB took 1.16 and 1.20
+/// of one core's time, f64 at 560 KB 0.93 and at 800 KB 0.65.
+const SHARED_FROM_BYTES_AWAKE: usize = 512 << 10;
 
 /// From this size on a norm is shared when the pool's threads sleep: waking one costs the
 /// caller about 10 µs on a VM (a system call, and the woken thread may take the caller's
-/// core for a while), which a loop over 4 MiB (5·10⁵ f64) just repays. `cargo bench --bench
-/// norm_gaps` (2026-12-07, 2-vCPU AMD EPYC, calls 1 ms apart): shared with sleeping threads
-/// 15.1 µs against one core's 5.0 at 10⁵ f64, 40.1 against 39.1 at 5·10⁵, 62.2 against
-/// 77.3 at 10⁶.
-const SHARED_FROM_BYTES_ASLEEP: usize = 4 << 20;
+/// core for a while). `cargo bench --bench norm_gaps` (calls 1 ms apart, same day and
+/// machine): shared with sleeping threads, f64 10⁵ took 15.1 µs against one core's 5.0,
+/// 10⁶ (8 MB) 0.92–1.10 of one core's time over three runs, 4·10⁶ (32 MB) 0.47.
+const SHARED_FROM_BYTES_ASLEEP: usize = 16 << 20;
 
 /// The rayon backend's norm.
 ///
