@@ -261,8 +261,15 @@ impl Auto {
     /// costs are used only if they were measured on this adapter and driver.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] if a saved calibration exists but does not parse.
+    /// [`Error::InvalidParameter`] if a saved calibration exists but does not parse, or an
+    /// environment variable the CPU backends read ([`crate::backends::simd::ISA_ENV`],
+    /// [`crate::backends::rayon::SPIN_ENV`]) holds no valid value; [`Error::Unsupported`]
+    /// if `HPNUM_SIMD` names a level this CPU cannot run.
     pub fn new() -> Result<Self> {
+        // A CPU backend the environment configures wrongly is the caller's error, not a
+        // backend this machine lacks (which `all` leaves out): `auto` would otherwise run
+        // without the SIMD and rayon backends and say nothing.
+        Rayon::from_env()?;
         let backends = all();
         let mut defaults = Calibration::defaults(&backends);
         let adapter = measured_gpu_link(&backends, &mut defaults);

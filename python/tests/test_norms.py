@@ -1,6 +1,10 @@
 """Norms from Python: the book's values, NumPy's formulations on random vectors, special
 values, strides, and errors, on every backend."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -59,3 +63,31 @@ def test_errors_are_python_exceptions():
         hpnum.norm(np.ones(3, dtype=complex))
     with pytest.raises(TypeError, match="list"):
         hpnum.norm([1.0, 2.0])
+
+
+@pytest.mark.parametrize("variable", ["HPNUM_SIMD", "HPNUM_SPIN_US"])
+def test_a_cpu_setting_the_environment_gets_wrong_is_a_value_error(variable, tmp_path):
+    """A wrong HPNUM_SIMD or HPNUM_SPIN_US is the caller's error, named, on every backend that
+    reads it: `auto` included, which would otherwise run without the SIMD and rayon
+    backends and say nothing."""
+    script = (
+        "import numpy as np, hpnum\n"
+        "for backend in ('auto', 'rayon', 'simd'):\n"
+        "    try:\n"
+        "        hpnum.norm(np.ones(3), 'l2', backend=backend)\n"
+        "        print(backend, 'accepted')\n"
+        "    except ValueError as e:\n"
+        "        print(backend, 'ValueError', e)\n"
+    )
+    env = {**os.environ, variable: "fastest"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    said = dict(line.split(" ", 1) for line in result.stdout.splitlines())
+    readers = ("auto", "rayon", "simd") if variable == "HPNUM_SIMD" else ("auto", "rayon")
+    for backend in readers:
+        assert said[backend].startswith("ValueError") and variable in said[backend], said
+    if variable == "HPNUM_SPIN_US":
+        assert said["simd"] == "accepted", said
+

@@ -126,7 +126,14 @@ impl Level {
     /// this CPU cannot run it.
     pub(crate) fn from_env(backend: &str) -> Result<Level> {
         match std::env::var(ISA_ENV) {
-            Ok(name) if !name.is_empty() => Level::named(name.parse()?, backend),
+            Ok(name) if !name.is_empty() => {
+                let isa = name.parse().map_err(|e| match e {
+                    // Named as the user wrote it: the variable, not the API's parameter.
+                    Error::InvalidParameter { reason, .. } => Error::invalid(ISA_ENV, reason),
+                    other => other,
+                })?;
+                Level::named(isa, backend)
+            }
             _ => Ok(Level::best()),
         }
     }
