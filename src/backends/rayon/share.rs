@@ -363,6 +363,23 @@ mod tests {
     }
 
     #[test]
+    fn a_call_that_just_ended_counts_as_an_awake_pool_for_the_spin_time() {
+        // A loop of calls too small to have shared yet: the next call may share (and so
+        // seed the lobby) while the last ended less than the spin time ago.
+        let rayon = Rayon::with_threads(2)
+            .unwrap()
+            .with_spin(Duration::from_millis(200));
+        assert!(!rayon.helpers_awake(), "no call yet");
+        rayon.alone(|| ());
+        assert!(rayon.helpers_awake());
+        std::thread::sleep(Duration::from_millis(250));
+        assert!(!rayon.helpers_awake());
+        let parking = Rayon::with_threads(2).unwrap().with_spin(Duration::ZERO);
+        parking.alone(|| ());
+        assert!(!parking.helpers_awake(), "spin 0 parks at once");
+    }
+
+    #[test]
     fn pool_threads_stop_waiting_after_the_spin_time() {
         for spin in [Duration::ZERO, Duration::from_millis(20)] {
             let rayon = Rayon::with_threads(2).unwrap().with_spin(spin);
